@@ -1,0 +1,102 @@
+//! Errors at the core's boundary.
+
+use crate::codec::EncodeError;
+use crate::job::InvalidJob;
+
+/// A boxed source error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What a [`crate::QueueStore`] reports when an operation could not be performed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The job was rejected before it reached storage.
+    #[error(transparent)]
+    InvalidJob(#[from] InvalidJob),
+    /// The database has no backtick schema, or an older one.
+    #[error(
+        "the database is not migrated: {message}; run `cargo xtask migrate run` or call the store's `migrate()` on start-up"
+    )]
+    NotMigrated {
+        /// What is missing.
+        message: String,
+    },
+    /// The connection to the database failed or was lost. Transient: the runner retries.
+    #[error("lost or failed database connection: {source}")]
+    Connection {
+        /// The driver error.
+        #[source]
+        source: BoxError,
+    },
+    /// The connection pool was closed (the application is shutting down).
+    #[error("the connection pool is closed")]
+    PoolClosed,
+    /// A write conflicted with a concurrent one (serialization failure, deadlock).
+    #[error("conflicting concurrent write: {source}")]
+    Conflict {
+        /// The driver error.
+        #[source]
+        source: BoxError,
+    },
+    /// A stored row could not be read back (an unknown state or codec name, say).
+    #[error("corrupt row for job {job_id}: {message}")]
+    Corrupt {
+        /// The job's id, or -1 when unknown.
+        job_id: i64,
+        /// What was wrong.
+        message: String,
+    },
+    /// Anything else the backend reported.
+    #[error("store error: {source}")]
+    Other {
+        /// The driver error.
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl StoreError {
+    /// True for errors that may go away on their own (lost connection, conflict): the runner
+    /// backs off and tries again rather than giving up.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Connection { .. } | StoreError::Conflict { .. })
+    }
+}
+
+/// The top-level error of backtick's public API.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Job arguments could not be encoded.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// A worker registration was rejected.
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
+    /// A configuration value is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// A configuration value is invalid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {option} {problem}")]
+pub struct ConfigError {
+    /// The option, as named on its config struct.
+    pub option: &'static str,
+    /// What is wrong and what is allowed.
+    pub problem: String,
+}
+
+impl ConfigError {
+    /// A config error for `option`.
+    pub fn new(option: &'static str, problem: impl Into<String>) -> Self {
+        ConfigError {
+            option,
+            problem: problem.into(),
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! # backtick-core
+//!
+//! The core of backtick, a background job processor for Rust on PostgreSQL: the job types,
+//! the [`QueueStore`] contract every backend implements, the pure job state machine
+//! ([`state`]), retry backoff, payload codecs and the [`Worker`] trait.
+//!
+//! Applications normally depend on a backend crate (`backtick-postgres` or
+//! `backtick-diesel`), which re-exports everything here.
+//!
+//! # Workers in one attribute
+//!
+//! With the default feature `macros`, [`worker`], [`recurring`] and [`cron`] turn an `async fn`
+//! into a worker (the function stays callable), generate typed scheduling next to it
+//! (`log_sum::schedule(&store, 3, 4)`), and submit it for [`Registry::discovered`] and
+//! [`RunnerBuilder::discovered`]. Their documentation lists every option.
+
+// Lets `::backtick_core::...`, the path the attribute macros generate, resolve inside this
+// crate too.
+extern crate self as backtick_core;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+mod clock;
+mod codec;
+mod error;
+mod job;
+pub mod maintenance;
+mod registry;
+mod retry;
+mod runner;
+pub mod schedule;
+pub mod state;
+mod store;
+mod typed;
+mod worker;
+
+pub use async_trait::async_trait;
+#[cfg(feature = "macros")]
+pub use backtick_macros::{cron, recurring, worker};
+pub use clock::{Clock, ManualClock, StoreClock};
+pub use codec::{Codec, DecodeError, EncodeError, UnknownCodec};
+pub use error::{BoxError, ConfigError, Error, StoreError};
+pub use job::{
+    ClaimToken, DEFAULT_MAX_ATTEMPTS, DEFAULT_PRIORITY, DEFAULT_QUEUE, InvalidJob, Job, JobId, JobState, NewJob, RunAt,
+    RunnerId, Timestamp, UnknownJobState,
+};
+pub use registry::{Registry, RegistryError};
+pub use retry::RetryPolicy;
+pub use runner::{Runner, RunnerBuilder, RunnerConfig, RunnerHandle, RunnerStats};
+pub use state::{Finish, Outcome, Transition};
+pub use store::{ClaimParams, FinishReport, JobFilter, QueueStore, StateCounts, WakeReceiver};
+pub use typed::TypedJob;
+pub use worker::{FnWorker, JobContext, JobError, Worker, WorkerOptions, worker_fn};

@@ -1,0 +1,71 @@
+//! The completer: collects the finishes of many jobs and writes them in batches, so a busy
+//! runner makes one store call per batch instead of one per job.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::runner::Shared;
+use crate::state::Finish;
+
+/// Write finishes from `inbox` until it closes and is empty. A batch is written once it holds
+/// `batch_size` finishes or its first finish has waited `flush_interval`.
+pub(crate) async fn run(shared: Arc<Shared>, mut inbox: mpsc::UnboundedReceiver<Finish>) {
+    let batch_size = shared.config.completion_batch_size;
+    let flush_interval = shared.config.completion_flush_interval;
+    let mut batch = Vec::with_capacity(batch_size);
+    while let Some(first) = inbox.recv().await {
+        batch.push(first);
+        fill(&mut inbox, &mut batch, batch_size, flush_interval).await;
+        write(&shared, &batch).await;
+        batch.clear();
+    }
+}
+
+async fn fill(inbox: &mut mpsc::UnboundedReceiver<Finish>, batch: &mut Vec<Finish>, size: usize, wait: Duration) {
+    let deadline = tokio::time::Instant::now() + wait;
+    while batch.len() < size {
+        match inbox.try_recv() {
+            Ok(finish) => batch.push(finish),
+            Err(mpsc::error::TryRecvError::Disconnected) => return,
+            Err(mpsc::error::TryRecvError::Empty) => match tokio::time::timeout_at(deadline, inbox.recv()).await {
+                Ok(Some(finish)) => batch.push(finish),
+                Ok(None) | Err(_) => return,
+            },
+        }
+    }
+}
+
+/// Write one batch, retrying transient errors with backoff. A batch is only given up on
+/// when the error is permanent: its jobs stay running until their leases expire and the
+/// reviver puts them back, so no job is lost either way.
+async fn write(shared: &Shared, batch: &[Finish]) {
+    let mut backoff = Duration::from_millis(50);
+    for attempt in 1..=8 {
+        match shared.store.finish_many(batch, shared.clock.now()).await {
+            Ok(report) => {
+                for token in &report.stale {
+                    tracing::warn!(%token, "completion ignored: the claim was no longer live (revived or cancelled)");
+                }
+                shared.stats.record_finished(batch, &report);
+                shared.forget(batch.iter().map(|f| &f.token));
+                return;
+            }
+            Err(error) if error.is_transient() && attempt < 8 => {
+                tracing::warn!(%error, attempt, jobs = batch.len(), "writing completions failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+            Err(error) => {
+                tracing::error!(
+                    %error,
+                    jobs = batch.len(),
+                    "writing completions failed; the jobs stay running until their leases expire and are revived"
+                );
+                shared.forget(batch.iter().map(|f| &f.token));
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! The storage contract. A backend implements [`QueueStore`]; the runner and operators use
+//! nothing else. Every method takes an optional `now`: `None` means the store's own clock
+//! (the database's `now()`), `Some` is an injected time for tests.
+//!
+//! The store performs transitions; it never decides them. Which state a running job moves to
+//! is computed in [`crate::state`] and handed to the store as a [`Finish`].
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::error::StoreError;
+use crate::job::{ClaimToken, Job, JobId, JobState, NewJob, RunnerId, Timestamp};
+use crate::schedule::{ScheduleFire, ScheduleRecord};
+use crate::state::Finish;
+
+/// What a runner asks for when it claims jobs. See [`QueueStore::claim`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimParams {
+    /// Who claims: becomes the lease owner and half of each claim token.
+    pub runner_id: RunnerId,
+    /// Only jobs for these workers are claimed (the workers this runner has).
+    pub workers: Vec<String>,
+    /// Only jobs on these queues; `None` for every queue.
+    pub queues: Option<Vec<String>>,
+    /// At most this many jobs.
+    pub limit: u32,
+    /// The lease: a claimed job may be revived once `now + lease_ttl` has passed without a
+    /// heartbeat.
+    pub lease_ttl: Duration,
+    /// The time of the claim, or `None` for the store's clock.
+    pub now: Option<Timestamp>,
+}
+
+/// Which fenced writes took effect. See [`QueueStore::finish_many`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FinishReport {
+    /// Jobs the write was applied to.
+    pub applied: Vec<JobId>,
+    /// Claims that were no longer live (the job was revived, cancelled or re-claimed): a
+    /// reported no-op.
+    pub stale: Vec<ClaimToken>,
+}
+
+/// A filter for [`QueueStore::list`]. Empty fields match everything.
+///
+/// # Examples
+/// ```
+/// use backtick_core::{JobFilter, JobState};
+/// let filter = JobFilter::default().state(JobState::Dead).queue("mail").limit(10);
+/// assert_eq!(filter.limit, 10);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobFilter {
+    /// Only jobs in this state.
+    pub state: Option<JobState>,
+    /// Only jobs on this queue.
+    pub queue: Option<String>,
+    /// Only jobs of this worker.
+    pub worker: Option<String>,
+    /// At most this many jobs, lowest id first. Default: 1000.
+    pub limit: u32,
+}
+
+impl Default for JobFilter {
+    fn default() -> Self {
+        JobFilter {
+            state: None,
+            queue: None,
+            worker: None,
+            limit: 1000,
+        }
+    }
+}
+
+impl JobFilter {
+    /// Only jobs in `state`.
+    pub fn state(mut self, state: JobState) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    /// Only jobs on `queue`.
+    pub fn queue(mut self, queue: impl Into<String>) -> Self {
+        self.queue = Some(queue.into());
+        self
+    }
+
+    /// Only jobs of `worker`.
+    pub fn worker(mut self, worker: impl Into<String>) -> Self {
+        self.worker = Some(worker.into());
+        self
+    }
+
+    /// At most `limit` jobs.
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = limit;
+        self
+    }
+}
+
+/// How many jobs are in each state.
+///
+/// # Examples
+/// ```
+/// use backtick_core::{JobState, StateCounts};
+/// let counts = StateCounts::default();
+/// assert_eq!(counts.get(JobState::Queued), 0);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateCounts(pub BTreeMap<JobState, u64>);
+
+impl StateCounts {
+    /// The count for `state` (0 when absent).
+    pub fn get(&self, state: JobState) -> u64 {
+        self.0.get(&state).copied().unwrap_or(0)
+    }
+
+    /// The sum over every state.
+    pub fn total(&self) -> u64 {
+        self.0.values().sum()
+    }
+}
+
+/// A hint that jobs were enqueued on a queue; see [`QueueStore::subscribe`].
+pub type WakeReceiver = tokio::sync::broadcast::Receiver<String>;
+
+/// The persistent job queue. Implemented by each backend; `MemoryStore` in
+/// `backtick-testkit` is the reference semantics and the conformance suite there pins them.
+///
+/// # Concurrency contract
+/// Every method may be called concurrently from many runners in many processes. Writes to a
+/// running job are *fenced*: they name the [`ClaimToken`] of the claim they belong to and
+/// take effect only while the job is still `running` with that attempt and lease owner
+/// (`WHERE id = $1 AND state = 'running' AND attempt = $2 AND lease_owner = $3`). A write
+/// with a stale token changes nothing and is reported back, never raised as an error.
+///
+/// # Errors
+/// Every method returns [`StoreError`]; transient ones ([`StoreError::is_transient`]) are
+/// worth retrying, and none of them leaves a job half-written.
+#[async_trait]
+pub trait QueueStore: Send + Sync + 'static {
+    /// Put one job on the queue, due at its `run_at` (default now). With a `unique_key`
+    /// that an existing job already holds, nothing is inserted and the existing job's id is
+    /// returned.
+    async fn enqueue(&self, job: NewJob, now: Option<Timestamp>) -> Result<JobId, StoreError>;
+
+    /// Put many jobs on the queue in one atomic write: all are stored, or none. Ids are
+    /// returned in input order. A unique key held by a stored job, or by an earlier job of the
+    /// same batch, returns that job's id, as if the jobs were enqueued one by one. An empty
+    /// input returns an empty list.
+    async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError>;
+
+    /// Claim up to `limit` due jobs (`queued` with `run_at <= now`) whose worker is in
+    /// `workers` and whose queue is in `queues`, lowest priority number first, then earliest
+    /// `run_at`, then lowest id. Each claimed job becomes `running` with `attempt + 1`, the
+    /// caller as lease owner, and a lease until `now + lease_ttl`.
+    ///
+    /// Rows locked by a concurrent claimer are skipped (`FOR UPDATE SKIP LOCKED`), so two
+    /// claimers never receive the same job. Returns the claimed jobs, empty when none are due.
+    async fn claim(&self, params: &ClaimParams) -> Result<Vec<Job>, StoreError>;
+
+    /// Apply each fenced [`Finish`] (complete, retry, snooze, release, dead, cancel) to its
+    /// job. Each is applied only if the job is still running under the finish's token;
+    /// others are reported in [`FinishReport::stale`]. Finished states set `finished_at`
+    /// and clear the lease.
+    async fn finish_many(&self, finishes: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError>;
+
+    /// Extend the lease of each still-live claim to `now + lease_ttl`. Returns the jobs whose
+    /// lease was extended; a claim missing from the result was lost (revived, cancelled), and
+    /// the runner should stop its work.
+    async fn heartbeat_many(
+        &self,
+        tokens: &[ClaimToken],
+        lease_ttl: Duration,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<JobId>, StoreError>;
+
+    /// Running jobs whose lease ran out (`lease_expires_at <= now`), oldest lease first, at
+    /// most `limit`. Reads only; see [`QueueStore::revive_many`].
+    async fn expired_leases(&self, limit: u32, now: Option<Timestamp>) -> Result<Vec<Job>, StoreError>;
+
+    /// Apply revive transitions, fenced like [`QueueStore::finish_many`] and additionally only
+    /// while the lease is still expired at `now` (a heartbeat that landed in between wins).
+    async fn revive_many(&self, revivals: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError>;
+
+    /// Operator: cancel a `queued` or `running` job: `reason` becomes its `last_error`,
+    /// `finished_at` is now and the lease is cleared. Returns false (and changes nothing) when
+    /// the job does not exist or is already finished. A running job's runner finds out at its
+    /// next heartbeat; its later writes are stale.
+    async fn cancel(&self, id: JobId, reason: &str, now: Option<Timestamp>) -> Result<bool, StoreError>;
+
+    /// Operator: put a `dead` or `cancelled` job back on the queue, due now, with one more
+    /// attempt if it had used them all. Returns false when the job does not exist or is in
+    /// another state.
+    async fn retry(&self, id: JobId, now: Option<Timestamp>) -> Result<bool, StoreError>;
+
+    /// One job by id; `None` when there is none.
+    async fn get(&self, id: JobId) -> Result<Option<Job>, StoreError>;
+
+    /// Jobs matching `filter`, lowest id first; empty when none match.
+    async fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError>;
+
+    /// How many jobs are in each state, on one queue or all. States with no job are absent.
+    async fn count_by_state(&self, queue: Option<&str>) -> Result<StateCounts, StoreError>;
+
+    /// Delete at most `limit` finished jobs (done, dead, cancelled) whose `finished_at` is
+    /// before `before`. Returns how many were deleted; queued and running jobs are never
+    /// touched.
+    async fn prune_finished(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError>;
+
+    /// The store's current time (the database clock).
+    async fn now(&self) -> Result<Timestamp, StoreError>;
+
+    /// Store each schedule. A new schedule is inserted as given. An existing one (same name)
+    /// whose `spec` is unchanged keeps its stored `next_run_at`; one whose spec changed takes the
+    /// given `next_run_at`; its worker is updated either way. Returns the records as stored, in
+    /// input order. Safe to call from many runners at once.
+    async fn upsert_schedules(
+        &self,
+        schedules: &[ScheduleRecord],
+        now: Option<Timestamp>,
+    ) -> Result<Vec<ScheduleRecord>, StoreError>;
+
+    /// Schedules whose worker is in `workers` and whose `next_run_at` is at or before `now`,
+    /// earliest first. Reads only.
+    async fn due_schedules(
+        &self,
+        workers: &[String],
+        now: Option<Timestamp>,
+    ) -> Result<Vec<ScheduleRecord>, StoreError>;
+
+    /// Fire a schedule, exactly once per fire time: in one transaction, move the schedule's
+    /// `next_run_at` from `fire.expected` to `fire.next` (compare-and-set) and, only if that
+    /// succeeded, enqueue `fire.job` (if any). Returns `Ok(true)` when this caller won the
+    /// fire, `Ok(false)` when the stored `next_run_at` was no longer `fire.expected` (another
+    /// runner fired it) or the schedule does not exist.
+    async fn fire_schedule(&self, fire: &ScheduleFire, now: Option<Timestamp>) -> Result<bool, StoreError>;
+
+    /// Wake-up hints: the name of a queue each time jobs are enqueued on it. A hint only,
+    /// lossy by design: a runner still polls. `None` when the store has no such signal.
+    fn subscribe(&self) -> Option<WakeReceiver> {
+        None
+    }
+}

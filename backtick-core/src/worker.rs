@@ -1,0 +1,289 @@
+//! Workers: the code that runs a job, and what it may report back.
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use tokio_util::sync::CancellationToken;
+
+use crate::codec::{Codec, DecodeError};
+use crate::error::BoxError;
+use crate::job::{Job, RunAt};
+use crate::state::Outcome;
+
+/// Per-worker defaults, applied when its jobs are scheduled and run.
+///
+/// | option | default | meaning |
+/// |---|---|---|
+/// | `queue` | `"default"` | the queue its jobs go to |
+/// | `max_attempts` | 20 | attempts before a job goes dead |
+/// | `priority` | 0 | lower runs first |
+/// | `timeout` | `None` (the runner's `job_timeout`) | how long one run may take |
+/// | `codec` | CBOR | how arguments are encoded |
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerOptions {
+    /// The queue its jobs go to.
+    pub queue: String,
+    /// Attempts before a job goes dead.
+    pub max_attempts: i32,
+    /// Lower runs first.
+    pub priority: i16,
+    /// How long one run may take; `None` uses the runner's `job_timeout`.
+    pub timeout: Option<Duration>,
+    /// How arguments are encoded.
+    pub codec: Codec,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        WorkerOptions {
+            queue: crate::job::DEFAULT_QUEUE.to_owned(),
+            max_attempts: crate::job::DEFAULT_MAX_ATTEMPTS,
+            priority: crate::job::DEFAULT_PRIORITY,
+            timeout: None,
+            codec: Codec::Cbor,
+        }
+    }
+}
+
+/// What a running job can see: the job itself and a cancellation signal.
+#[derive(Debug, Clone)]
+pub struct JobContext {
+    job: Job,
+    cancelled: CancellationToken,
+}
+
+impl JobContext {
+    /// A context for `job`, cancelled through `cancelled`.
+    pub fn new(job: Job, cancelled: CancellationToken) -> Self {
+        JobContext { job, cancelled }
+    }
+
+    /// The job being run.
+    pub fn job(&self) -> &Job {
+        &self.job
+    }
+
+    /// This run's attempt number (1 for the first run).
+    pub fn attempt(&self) -> i32 {
+        self.job.attempt
+    }
+
+    /// Decode the job's arguments.
+    ///
+    /// # Errors
+    /// [`JobError::Undecodable`] when the payload is not a `T`: the job goes dead.
+    pub fn args<T: DeserializeOwned>(&self) -> Result<T, JobError> {
+        self.job.codec.decode(&self.job.args).map_err(JobError::Undecodable)
+    }
+
+    /// Completes when the run should stop: its timeout passed, the runner is shutting down,
+    /// or the job's lease was lost. Long-running workers should `select!` on it.
+    pub async fn cancelled(&self) {
+        self.cancelled.cancelled().await
+    }
+
+    /// True once [`JobContext::cancelled`] has fired.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.is_cancelled()
+    }
+}
+
+/// How a worker reports anything but success. Any `std::error::Error` converts into
+/// [`JobError::Retry`] through `?`.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// use backtick_core::JobError;
+/// fn parse(s: &str) -> Result<i32, JobError> {
+///     Ok(s.parse::<i32>()?) // a ParseIntError becomes a retryable failure
+/// }
+/// assert!(matches!(parse("x"), Err(JobError::Retry(_))));
+/// let _later = JobError::snooze(Duration::from_secs(60));
+/// let _give_up = JobError::discard("the account was deleted");
+/// ```
+#[non_exhaustive]
+pub enum JobError {
+    /// Failed; retry after backoff while attempts remain.
+    Retry(BoxError),
+    /// Failed; retry at the given time while attempts remain.
+    RetryAt(BoxError, RunAt),
+    /// Run again at the given time; this attempt does not count.
+    Snooze(RunAt),
+    /// Give up: the job goes dead at once.
+    Discard(BoxError),
+    /// Cancel the job.
+    Cancel(String),
+    /// The arguments could not be decoded: the job goes dead at once.
+    Undecodable(DecodeError),
+}
+
+impl JobError {
+    /// A retryable failure with a message.
+    pub fn retry(message: impl Into<BoxError>) -> Self {
+        JobError::Retry(message.into())
+    }
+
+    /// A failure to retry `after` from now (counts as an attempt).
+    pub fn retry_after(message: impl Into<BoxError>, after: Duration) -> Self {
+        JobError::RetryAt(message.into(), RunAt::After(after))
+    }
+
+    /// Run again `after` from now, without using up an attempt.
+    pub fn snooze(after: Duration) -> Self {
+        JobError::Snooze(RunAt::After(after))
+    }
+
+    /// Give up for good: the job goes dead.
+    pub fn discard(message: impl Into<BoxError>) -> Self {
+        JobError::Discard(message.into())
+    }
+
+    /// Cancel the job.
+    pub fn cancel(reason: impl Into<String>) -> Self {
+        JobError::Cancel(reason.into())
+    }
+
+    /// The [`Outcome`] this error reports.
+    pub fn into_outcome(self) -> Outcome {
+        match self {
+            JobError::Retry(e) => Outcome::Failed { error: e.to_string() },
+            JobError::RetryAt(e, at) => Outcome::RetryAt {
+                error: e.to_string(),
+                at,
+            },
+            JobError::Snooze(at) => Outcome::Snoozed { at },
+            JobError::Discard(e) => Outcome::Discarded { error: e.to_string() },
+            JobError::Cancel(reason) => Outcome::Cancelled { reason },
+            JobError::Undecodable(e) => Outcome::Undecodable { error: e.to_string() },
+        }
+    }
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for JobError {
+    fn from(error: E) -> Self {
+        JobError::Retry(Box::new(error))
+    }
+}
+
+impl fmt::Debug for JobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for JobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JobError::Retry(e) => write!(f, "retryable failure: {e}"),
+            JobError::RetryAt(e, at) => write!(f, "failure, retry at {at:?}: {e}"),
+            JobError::Snooze(at) => write!(f, "snoozed until {at:?}"),
+            JobError::Discard(e) => write!(f, "discarded: {e}"),
+            JobError::Cancel(reason) => write!(f, "cancelled: {reason}"),
+            JobError::Undecodable(e) => e.fmt(f),
+        }
+    }
+}
+
+/// A worker: runs the jobs scheduled under its name. `#[backtick::worker]` implements it for
+/// you; implement it by hand for full control, or use [`worker_fn`].
+///
+/// # Examples
+/// ```
+/// use backtick_core::{JobContext, JobError, Worker, async_trait};
+///
+/// struct LogSum;
+///
+/// #[async_trait]
+/// impl Worker for LogSum {
+///     fn name(&self) -> &str {
+///         "log_sum"
+///     }
+///
+///     async fn perform(&self, ctx: JobContext) -> Result<(), JobError> {
+///         let (x, y): (i64, i64) = ctx.args()?;
+///         println!("sum {x} + {y} = {}", x + y);
+///         Ok(())
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait Worker: Send + Sync + 'static {
+    /// The name jobs are scheduled under. Must be unique among a runner's workers and stable
+    /// across deployments: queued jobs refer to it.
+    fn name(&self) -> &str;
+
+    /// Defaults for this worker's jobs.
+    fn options(&self) -> WorkerOptions {
+        WorkerOptions::default()
+    }
+
+    /// Run one job. Return `Ok` on success, or a [`JobError`] saying what to do next.
+    async fn perform(&self, ctx: JobContext) -> Result<(), JobError>;
+}
+
+/// A worker from a name and an async closure over typed arguments.
+///
+/// # Examples
+/// ```
+/// use backtick_core::{JobContext, Worker, worker_fn};
+/// let worker = worker_fn("log_sum", |_ctx: JobContext, (x, y): (i64, i64)| async move {
+///     println!("{}", x + y);
+///     Ok(())
+/// });
+/// assert_eq!(worker.name(), "log_sum");
+/// ```
+pub fn worker_fn<A, F, Fut>(name: impl Into<String>, run: F) -> FnWorker<A, F>
+where
+    A: DeserializeOwned + Send + 'static,
+    F: Fn(JobContext, A) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), JobError>> + Send + 'static,
+{
+    FnWorker {
+        name: name.into(),
+        options: WorkerOptions::default(),
+        run,
+        args: PhantomData,
+    }
+}
+
+/// The worker made by [`worker_fn`].
+pub struct FnWorker<A, F> {
+    name: String,
+    options: WorkerOptions,
+    run: F,
+    args: PhantomData<fn() -> A>,
+}
+
+impl<A, F> FnWorker<A, F> {
+    /// Replace the worker's options.
+    pub fn with_options(mut self, options: WorkerOptions) -> Self {
+        self.options = options;
+        self
+    }
+}
+
+#[async_trait]
+impl<A, F, Fut> Worker for FnWorker<A, F>
+where
+    A: DeserializeOwned + Send + 'static,
+    F: Fn(JobContext, A) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), JobError>> + Send + 'static,
+{
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn options(&self) -> WorkerOptions {
+        self.options.clone()
+    }
+
+    async fn perform(&self, ctx: JobContext) -> Result<(), JobError> {
+        let args = ctx.args::<A>()?;
+        (self.run)(ctx, args).await
+    }
+}

@@ -1,0 +1,130 @@
+//! Recurring schedules on the in-memory store: several runners, each fire time enqueued once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backtick_core::schedule::{CatchUp, Every, Periodic};
+use backtick_core::{
+    JobContext, JobFilter, ManualClock, NewJob, QueueStore, Runner, RunnerConfig, RunnerHandle, Timestamp, worker_fn,
+};
+use backtick_testkit::MemoryStore;
+
+fn every_second(name: &str) -> Periodic {
+    Periodic {
+        name: name.to_owned(),
+        scheduler: Arc::new(Every::new(Duration::from_secs(1)).expect("interval")),
+        spec: "every 1s".to_owned(),
+        job: NewJob::new("tick", &()).expect("encode"),
+        catch_up: CatchUp::Once,
+    }
+}
+
+fn start(store: &MemoryStore, clock: &ManualClock, periodic: Periodic) -> RunnerHandle {
+    let config = RunnerConfig {
+        poll_interval: Duration::from_millis(10),
+        schedule_interval: Duration::from_millis(5),
+        heartbeat_interval: Duration::from_secs(10),
+        ..RunnerConfig::default()
+    };
+    Runner::builder(Arc::new(store.clone()))
+        .config(config)
+        .clock(clock.clone())
+        .worker(worker_fn("tick", |_: JobContext, (): ()| async { Ok(()) }))
+        .expect("register")
+        .periodic(periodic)
+        .build()
+        .expect("build")
+        .start()
+}
+
+async fn fire_times(store: &MemoryStore) -> Vec<Timestamp> {
+    let jobs = store
+        .list(&JobFilter::default().worker("tick").limit(10_000))
+        .await
+        .expect("list");
+    let mut times: Vec<_> = jobs.iter().map(|job| job.run_at).collect();
+    times.sort();
+    times
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_runners_fire_a_schedule_exactly_once_per_second_for_twenty_seconds() {
+    let t0: Timestamp = "2030-01-01T00:00:00Z".parse().expect("time");
+    let clock = ManualClock::new(t0);
+    let store = MemoryStore::new();
+    let runners: Vec<_> = (0..4)
+        .map(|_| start(&store, &clock, every_second("tick-every-second")))
+        .collect();
+    // Let the runners store the schedule (first fire at t0 + 1s), then walk time in 100ms steps.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for _ in 0..200 {
+        clock.advance(Duration::from_millis(100));
+        tokio::time::sleep(Duration::from_millis(15)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for runner in runners {
+        runner.shutdown().await;
+    }
+    let times = fire_times(&store).await;
+    let expected: Vec<Timestamp> = (1..=20).map(|s| t0 + chrono::Duration::seconds(s)).collect();
+    assert_eq!(times, expected, "one job per fire time, none missed, none doubled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fires_missed_while_every_runner_was_down_produce_one_catch_up_job() {
+    let t0: Timestamp = "2030-01-01T00:00:00Z".parse().expect("time");
+    let clock = ManualClock::new(t0);
+    let store = MemoryStore::new();
+    let runner = start(&store, &clock, every_second("catch-up"));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    runner.shutdown().await;
+    // Every runner is down for an hour.
+    clock.advance(Duration::from_secs(3600));
+    let runner = start(&store, &clock, every_second("catch-up"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    runner.shutdown().await;
+    let times = fire_times(&store).await;
+    // One catch-up job for the 3,600 missed fires (due at the first of them); the schedule
+    // then continues at the first fire time after the restart.
+    assert_eq!(times, vec![t0 + chrono::Duration::seconds(1)]);
+    let stored = store
+        .due_schedules(&["tick".to_owned()], Some(t0 + chrono::Duration::seconds(3601)))
+        .await
+        .expect("due");
+    assert_eq!(stored[0].next_run_at, Some(t0 + chrono::Duration::seconds(3601)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchanged_spec_keeps_its_next_fire_time_and_a_changed_one_recomputes_it() {
+    let t0: Timestamp = "2030-01-01T00:00:00Z".parse().expect("time");
+    let store = MemoryStore::new();
+    let periodic = every_second("kept");
+    let first = store
+        .upsert_schedules(&[periodic.record(t0)], Some(t0))
+        .await
+        .expect("upsert");
+    assert_eq!(first[0].next_run_at, Some(t0 + chrono::Duration::seconds(1)));
+    let later = t0 + chrono::Duration::seconds(30);
+    let again = store
+        .upsert_schedules(&[periodic.record(later)], Some(later))
+        .await
+        .expect("upsert");
+    assert_eq!(
+        again[0].next_run_at, first[0].next_run_at,
+        "same spec: the stored fire time stays"
+    );
+    let changed = Periodic {
+        scheduler: Arc::new(Every::new(Duration::from_secs(60)).expect("interval")),
+        spec: "every 60s".to_owned(),
+        ..every_second("kept")
+    };
+    let after = store
+        .upsert_schedules(&[changed.record(later)], Some(later))
+        .await
+        .expect("upsert");
+    assert_eq!(
+        after[0].next_run_at,
+        Some(later + chrono::Duration::seconds(60)),
+        "new spec: recomputed"
+    );
+}

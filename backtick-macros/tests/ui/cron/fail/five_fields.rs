@@ -1,0 +1,4 @@
+#[backtick_core::cron("*/5 * * * *")]
+async fn crontab_style() {}
+
+fn main() {}

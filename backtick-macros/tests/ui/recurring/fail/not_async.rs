@@ -1,0 +1,4 @@
+#[backtick_core::recurring(every = "5m")]
+fn heartbeat() {}
+
+fn main() {}

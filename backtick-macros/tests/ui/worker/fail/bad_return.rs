@@ -1,0 +1,6 @@
+#[backtick_core::worker]
+async fn count(table: String) -> usize {
+    table.len()
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[backtick_core::worker]
+struct SendMail {
+    to: String,
+}
+
+fn main() {}

@@ -1,0 +1,96 @@
+//! Creating a [`PgStore`]: from a url, the environment, connect options or a pool.
+
+use std::time::Duration;
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection};
+
+use crate::config::{PgStoreConfig, parse_url, url_from};
+use crate::error::{PgError, store_error};
+use crate::store::PgStore;
+
+impl PgStore {
+    /// Connect to `url` (`postgres://user:password@host:port/database`) with the default
+    /// [`PgStoreConfig`]. Opens one connection to check the server is there.
+    ///
+    /// # Errors
+    /// [`PgError::InvalidUrl`] (the message never shows the password),
+    /// [`PgError::Unreachable`] naming host and port, [`PgError::Rejected`] with the server's
+    /// reason (bad password, unknown database).
+    pub async fn connect(url: &str) -> Result<Self, PgError> {
+        Self::connect_with(url, PgStoreConfig::default()).await
+    }
+
+    /// [`PgStore::connect`] with a config.
+    ///
+    /// # Errors
+    /// As [`PgStore::connect`], and [`PgError::Config`] when `config` is invalid.
+    pub async fn connect_with(url: &str, config: PgStoreConfig) -> Result<Self, PgError> {
+        Self::open(url, None, config).await
+    }
+
+    /// Connect to the url in `BT_DATABASE_URL`, else `DATABASE_URL`.
+    ///
+    /// # Errors
+    /// [`PgError::MissingUrl`] naming both variables when neither is set; otherwise as
+    /// [`PgStore::connect`].
+    pub async fn from_env() -> Result<Self, PgError> {
+        Self::from_env_with(PgStoreConfig::default()).await
+    }
+
+    /// [`PgStore::from_env`] with a config.
+    ///
+    /// # Errors
+    /// As [`PgStore::from_env`] and [`PgStore::connect_with`].
+    pub async fn from_env_with(config: PgStoreConfig) -> Result<Self, PgError> {
+        let (variable, url) = url_from(|name| std::env::var(name).ok())?;
+        Self::open(&url, Some(variable), config).await
+    }
+
+    /// [`PgStore::connect_with`] for connect options built in code (no url).
+    ///
+    /// # Errors
+    /// As [`PgStore::connect_with`], less the url errors.
+    pub async fn connect_with_options(options: PgConnectOptions, config: PgStoreConfig) -> Result<Self, PgError> {
+        config.validate()?;
+        let options = config.apply(options);
+        probe(&options, config.connect_timeout).await?;
+        Ok(Self::from_pool(config.pool_options().connect_lazy_with(options)))
+    }
+
+    async fn open(url: &str, variable: Option<&'static str>, config: PgStoreConfig) -> Result<Self, PgError> {
+        config.validate()?;
+        Self::connect_with_options(parse_url(url, variable)?, config).await
+    }
+}
+
+/// Open and close one connection, to report an unreachable server or a refusal clearly.
+async fn probe(options: &PgConnectOptions, timeout: Duration) -> Result<(), PgError> {
+    let (host, port) = (options.get_host().to_owned(), options.get_port());
+    let unreachable = |source: backtick_core::BoxError| PgError::Unreachable {
+        host: host.clone(),
+        port,
+        source,
+    };
+    let conn = match tokio::time::timeout(timeout, PgConnection::connect_with(options)).await {
+        Err(_) => return Err(unreachable(format!("no answer within {timeout:?}").into())),
+        Ok(Err(sqlx::Error::Database(db))) => {
+            return Err(PgError::Rejected {
+                host: host.clone(),
+                port,
+                user: options.get_username().to_owned(),
+                database: options.get_database().unwrap_or(options.get_username()).to_owned(),
+                message: db.message().to_owned(),
+            });
+        }
+        Ok(Err(e @ (sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_)))) => {
+            return Err(unreachable(e.into()));
+        }
+        Ok(Err(other)) => return Err(PgError::Store(store_error(other))),
+        Ok(Ok(conn)) => conn,
+    };
+    if let Err(error) = conn.close().await {
+        tracing::debug!(%error, "closing the probe connection failed");
+    }
+    Ok(())
+}

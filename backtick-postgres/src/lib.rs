@@ -1,0 +1,65 @@
+//! # backtick-postgres
+//!
+//! The PostgreSQL backend of backtick on [`sqlx`]: [`PgStore`] implements
+//! [`QueueStore`] on a connection pool. It re-exports all of `backtick_core`, so this crate is
+//! the only backtick dependency an application needs.
+//!
+//! ```no_run
+//! use backtick_postgres::{NewJob, PgStore, QueueStore};
+//!
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = PgStore::from_env().await?; // BT_DATABASE_URL, else DATABASE_URL
+//! store.migrate().await?;                 // safe from many processes at once
+//! store.enqueue(NewJob::new("resize_image", &("cat.png", 640))?, None).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## How it uses Postgres
+//!
+//! - **Schema**: `migrations/` at the repository root, embedded through
+//!   [`backtick_migrations`]; [`PgStore::migrate`] applies it under an advisory lock.
+//! - **One statement per call.** A claim selects due jobs in claim order from the partial
+//!   index `backtick_jobs_claim_idx (priority, run_at, id) WHERE state = 'queued'` with
+//!   `FOR UPDATE SKIP LOCKED` and marks them running in the same statement, so concurrent
+//!   claimers never block each other nor get the same job. Finishing, reviving and
+//!   heartbeating a batch are one `UPDATE ... FROM unnest(...)` each, guarded by the claim
+//!   token (`state = 'running' AND attempt = $a AND lease_owner = $o`); tokens that no longer
+//!   match are reported stale. Enqueueing a batch is one `INSERT ... SELECT FROM unnest(...)`.
+//! - **Time**: every statement uses `coalesce($now, now())`: the database clock in
+//!   production, an injected time in tests.
+//! - **Wake-ups**: a statement-level trigger sends one `pg_notify('backtick_jobs', queue)` per
+//!   distinct queue per insert statement (whichever code inserted, and only on commit);
+//!   [`PgStore`]'s `subscribe` forwards them from a dedicated `LISTEN` connection that
+//!   reconnects with backoff. Hints only: runners keep polling.
+//! - **Transactions**: [`enqueue_in`] and [`enqueue_many_in`] enqueue inside the caller's
+//!   sqlx transaction; the job exists only if the caller commits.
+//! - **Errors**: driver errors map to [`StoreError`] in one function (lost connection and
+//!   conflicts are transient, a missing table is [`StoreError::NotMigrated`], an undecodable
+//!   row is [`StoreError::Corrupt`]); connecting reports [`PgError`] with the host and port,
+//!   never the password.
+//!
+//! ## Features
+//!
+//! - `tls`: TLS connections through rustls (`?sslmode=require` in the url).
+
+mod config;
+mod connect;
+mod enqueue;
+mod error;
+mod fenced;
+mod listen;
+mod migrate;
+mod row;
+mod sql;
+mod store;
+
+pub use backtick_core::*;
+pub use backtick_migrations::{self, Direction, MigrateError, Migration, MigrationState, MigrationStatus, Migrator};
+pub use config::{FALLBACK_URL_VAR, PgStoreConfig, URL_VAR};
+pub use enqueue::{enqueue_in, enqueue_many_in};
+pub use error::PgError;
+pub use listen::CHANNEL;
+pub use migrate::PgMigrationConnection;
+pub use sqlx;
+pub use store::PgStore;

@@ -1,0 +1,152 @@
+//! Migrations through sqlx: [`backtick_migrations`] does the work, this is its connection.
+
+use async_trait::async_trait;
+use backtick_core::StoreError;
+use backtick_migrations::{Applied, BoxError, MigrateError, Migration, MigrationConnection, MigrationStatus, Migrator};
+use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool, Row};
+
+use crate::error::store_error;
+use crate::sql;
+use crate::store::PgStore;
+
+impl PgStore {
+    /// Apply every pending migration (see [`backtick_migrations`]); safe to call from many
+    /// processes at once. Returns the migrations applied by this call.
+    ///
+    /// # Errors
+    /// [`MigrateError`]: a changed migration, a failing one (rolled back), or no connection.
+    pub async fn migrate(&self) -> Result<Vec<Migration>, MigrateError> {
+        on_own_connection(&self.inner.pool, Action::Run).await
+    }
+
+    /// Revert the last applied migration; `None` when nothing is applied.
+    ///
+    /// # Errors
+    /// As [`backtick_migrations::Migrator::revert_last`].
+    pub async fn revert_last_migration(&self) -> Result<Option<Migration>, MigrateError> {
+        Ok(on_own_connection(&self.inner.pool, Action::RevertLast).await?.pop())
+    }
+
+    /// Every known and applied migration and where it stands.
+    ///
+    /// # Errors
+    /// [`MigrateError::Database`] when the database cannot be read.
+    pub async fn migration_status(&self) -> Result<Vec<MigrationStatus>, MigrateError> {
+        status(&self.inner.pool).await
+    }
+
+    /// Check that every migration of this build is applied, without taking the migration
+    /// lock: a cheap start-up check for processes that do not migrate themselves.
+    ///
+    /// # Errors
+    /// [`StoreError::NotMigrated`] naming what is missing; others as for any store call.
+    pub async fn check_schema(&self) -> Result<(), StoreError> {
+        let rows = sqlx::query(sql::APPLIED_VERSIONS)
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(store_error)?;
+        let applied: Vec<i64> = rows
+            .iter()
+            .map(|r| r.try_get("version"))
+            .collect::<Result<_, _>>()
+            .map_err(store_error)?;
+        let missing: Vec<String> = backtick_migrations::migrations()
+            .iter()
+            .filter(|m| !applied.contains(&m.version))
+            .map(|m| format!("{:04}_{}", m.version, m.name))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(StoreError::NotMigrated {
+            message: format!("migrations {} are not applied", missing.join(", ")),
+        })
+    }
+}
+
+/// A sqlx connection as a [`MigrationConnection`]. Use it to migrate through a connection of
+/// your own; [`crate::PgStore::migrate`] does this for you.
+///
+/// # Examples
+/// ```no_run
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// use backtick_postgres::{PgMigrationConnection, Migrator};
+/// use sqlx::Connection;
+/// let mut conn = sqlx::PgConnection::connect("postgres://postgres@localhost/app").await?;
+/// let applied = Migrator::new().run(&mut PgMigrationConnection(&mut conn)).await?;
+/// println!("applied {} migrations", applied.len());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct PgMigrationConnection<'c>(pub &'c mut PgConnection);
+
+#[async_trait]
+impl MigrationConnection for PgMigrationConnection<'_> {
+    async fn execute(&mut self, sql: &str) -> Result<(), BoxError> {
+        // The runner's scripts are the embedded migration files and its own bookkeeping.
+        sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn query_applied(&mut self, sql: &str) -> Result<Vec<Applied>, BoxError> {
+        let rows = sqlx::query(AssertSqlSafe(sql.to_owned()))
+            .persistent(false)
+            .fetch_all(&mut *self.0)
+            .await?;
+        let applied = rows.iter().map(|row| {
+            Ok(Applied {
+                version: row.try_get("version")?,
+                name: row.try_get("name")?,
+                checksum: row.try_get("checksum")?,
+                applied_at: row.try_get("applied_at")?,
+            })
+        });
+        applied.collect::<Result<_, sqlx::Error>>().map_err(Into::into)
+    }
+}
+
+/// What to do with a dedicated connection.
+enum Action {
+    Run,
+    RevertLast,
+}
+
+/// Run `action` on a connection taken out of `pool` for good: the runner holds a
+/// session-level advisory lock, which must not ride back into the pool if the call is
+/// cancelled halfway. The connection is closed afterwards.
+async fn on_own_connection(pool: &PgPool, action: Action) -> Result<Vec<Migration>, MigrateError> {
+    let mut conn = own_connection(pool).await?;
+    let migrator = Migrator::new();
+    let mut mc = PgMigrationConnection(&mut conn);
+    let result = match action {
+        Action::Run => migrator.run(&mut mc).await,
+        Action::RevertLast => migrator.revert_last(&mut mc).await.map(|m| m.into_iter().collect()),
+    };
+    close(conn).await;
+    result
+}
+
+/// [`Migrator::status`] on a dedicated connection.
+async fn status(pool: &PgPool) -> Result<Vec<MigrationStatus>, MigrateError> {
+    let mut conn = own_connection(pool).await?;
+    let result = Migrator::new().status(&mut PgMigrationConnection(&mut conn)).await;
+    close(conn).await;
+    result
+}
+
+async fn own_connection(pool: &PgPool) -> Result<PgConnection, MigrateError> {
+    let conn = pool.acquire().await.map_err(|e| MigrateError::Database {
+        action: "connect",
+        source: e.into(),
+    })?;
+    Ok(conn.detach())
+}
+
+async fn close(conn: PgConnection) {
+    if let Err(error) = conn.close().await {
+        tracing::debug!(%error, "closing the migration connection failed");
+    }
+}

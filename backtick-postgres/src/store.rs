@@ -1,0 +1,365 @@
+//! `PgStore`: the [`QueueStore`] on a sqlx pool.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use backtick_core::schedule::{ScheduleFire, ScheduleRecord};
+use backtick_core::{
+    ClaimParams, ClaimToken, Finish, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore, StateCounts,
+    StoreError, Timestamp, WakeReceiver,
+};
+use sqlx::postgres::PgArguments;
+use sqlx::{PgPool, Row};
+use tokio::sync::{broadcast, watch};
+
+use crate::enqueue::{enqueue_on, micros};
+use crate::error::store_error;
+use crate::listen::Listener;
+use crate::row::{job_from_row, jobs_from_rows};
+use crate::{fenced, sql};
+
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, PgArguments>;
+
+/// How many wake-up hints a slow subscriber may fall behind before it skips some.
+const WAKE_CAPACITY: usize = 256;
+
+/// The PostgreSQL [`QueueStore`], on a sqlx connection pool. Cheap to clone: clones share
+/// the pool and the wake-up listener.
+///
+/// Every method is one SQL statement (see the crate docs for the claim query). Times come
+/// from the database clock unless a `now` is injected.
+///
+/// # Examples
+/// ```no_run
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// use backtick_postgres::{NewJob, PgStore, QueueStore};
+/// let store = PgStore::from_env().await?; // BT_DATABASE_URL, else DATABASE_URL
+/// store.migrate().await?;
+/// let id = store.enqueue(NewJob::new("send_mail", &"alice@example.com")?, None).await?;
+/// println!("enqueued job {id}");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct PgStore {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) pool: PgPool,
+    wake: broadcast::Sender<String>,
+    listening: watch::Sender<bool>,
+    listener: Mutex<Option<Listener>>,
+}
+
+impl fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgStore")
+            .field("pool_size", &self.inner.pool.size())
+            .field("listening", &*self.inner.listening.borrow())
+            .finish()
+    }
+}
+
+impl PgStore {
+    /// A store on a pool the application already has. Nothing is checked until first use.
+    pub fn from_pool(pool: PgPool) -> Self {
+        PgStore {
+            inner: Arc::new(Inner {
+                pool,
+                wake: broadcast::channel(WAKE_CAPACITY).0,
+                listening: watch::channel(false).0,
+                listener: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The pool, for the application's own queries and for [`crate::enqueue_in`].
+    pub fn pool(&self) -> &PgPool {
+        &self.inner.pool
+    }
+
+    /// Wait until the wake-up listener is connected and listening (starting it if needed), at
+    /// most `timeout`. True when it is. For readiness checks and tests: hints sent before the
+    /// listener is up are not delivered.
+    pub async fn wait_listening(&self, timeout: Duration) -> bool {
+        self.start_listener();
+        let mut listening = self.inner.listening.subscribe();
+        tokio::time::timeout(timeout, listening.wait_for(|up| *up))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// The plan Postgres picks for [`QueueStore::claim`] with `params` (`EXPLAIN`, nothing is
+    /// claimed), one line per element. For checking that claims use the partial index
+    /// `backtick_jobs_claim_idx` on a real table.
+    ///
+    /// # Errors
+    /// As for any store call.
+    pub async fn explain_claim(&self, params: &ClaimParams) -> Result<Vec<String>, StoreError> {
+        let rows = bind_claim(sqlx::query(sql::EXPLAIN_CLAIM), params)
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(store_error)?;
+        rows.iter()
+            .map(|row| row.try_get::<String, _>(0).map_err(store_error))
+            .collect()
+    }
+
+    /// Close the pool and stop the listener. Later calls fail with [`StoreError::PoolClosed`].
+    pub async fn close(&self) {
+        drop(
+            self.inner
+                .listener
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+        self.inner.pool.close().await;
+    }
+
+    /// Start the listener task once, if there is a runtime to run it on.
+    fn start_listener(&self) {
+        let mut slot = self.inner.listener.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.is_some() || self.inner.pool.is_closed() {
+            return;
+        }
+        if tokio::runtime::Handle::try_current().is_err() {
+            tracing::warn!("PgStore::subscribe called outside a tokio runtime: no wake-up hints, polling only");
+            return;
+        }
+        *slot = Some(Listener::spawn(
+            &self.inner.pool,
+            self.inner.wake.clone(),
+            self.inner.listening.clone(),
+        ));
+    }
+}
+
+fn bind_claim<'q>(query: PgQuery<'q>, params: &'q ClaimParams) -> PgQuery<'q> {
+    query
+        .bind(params.now)
+        .bind(&params.workers)
+        .bind(&params.queues)
+        .bind(as_i64(params.limit))
+        .bind(params.runner_id.as_str())
+        .bind(micros(params.lease_ttl))
+}
+
+fn schedule_from_row(row: &sqlx::postgres::PgRow) -> Result<ScheduleRecord, StoreError> {
+    Ok(ScheduleRecord {
+        name: row.try_get("name").map_err(store_error)?,
+        worker: row.try_get("worker").map_err(store_error)?,
+        spec: row.try_get("spec").map_err(store_error)?,
+        next_run_at: row.try_get("next_run_at").map_err(store_error)?,
+    })
+}
+
+fn as_i64(n: u32) -> i64 {
+    i64::from(n)
+}
+
+#[async_trait]
+impl QueueStore for PgStore {
+    async fn enqueue(&self, job: NewJob, now: Option<Timestamp>) -> Result<JobId, StoreError> {
+        let ids = self.enqueue_many(vec![job], now).await?;
+        ids.into_iter().next().ok_or_else(|| StoreError::Other {
+            source: "the insert returned no id".into(),
+        })
+    }
+
+    async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.inner.pool.acquire().await.map_err(store_error)?;
+        enqueue_on(&mut conn, jobs, now).await
+    }
+
+    async fn claim(&self, params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
+        if params.limit == 0 || params.workers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = bind_claim(sqlx::query(sql::CLAIM), params)
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(store_error)?;
+        let mut jobs = jobs_from_rows(&rows)?;
+        // UPDATE ... RETURNING has no order: give the jobs back in claim order.
+        jobs.sort_by_key(|job| (job.priority, job.run_at, job.id));
+        Ok(jobs)
+    }
+
+    async fn finish_many(&self, finishes: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
+        fenced::apply(&self.inner.pool, sql::FINISH, finishes, now).await
+    }
+
+    async fn heartbeat_many(
+        &self,
+        tokens: &[ClaimToken],
+        lease_ttl: Duration,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<JobId>, StoreError> {
+        fenced::heartbeat(&self.inner.pool, tokens, lease_ttl, now).await
+    }
+
+    async fn expired_leases(&self, limit: u32, now: Option<Timestamp>) -> Result<Vec<Job>, StoreError> {
+        let rows = sqlx::query(sql::EXPIRED_LEASES)
+            .bind(now)
+            .bind(as_i64(limit))
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(store_error)?;
+        jobs_from_rows(&rows)
+    }
+
+    async fn revive_many(&self, revivals: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
+        fenced::apply(&self.inner.pool, sql::REVIVE, revivals, now).await
+    }
+
+    async fn cancel(&self, id: JobId, reason: &str, now: Option<Timestamp>) -> Result<bool, StoreError> {
+        let done = sqlx::query(sql::CANCEL)
+            .bind(id.0)
+            .bind(reason)
+            .bind(now)
+            .execute(&self.inner.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn retry(&self, id: JobId, now: Option<Timestamp>) -> Result<bool, StoreError> {
+        let done = sqlx::query(sql::RETRY)
+            .bind(id.0)
+            .bind(now)
+            .execute(&self.inner.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        let row = sqlx::query(sql::GET)
+            .bind(id.0)
+            .fetch_optional(&self.inner.pool)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(job_from_row).transpose()
+    }
+
+    async fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
+        let rows = sqlx::query(sql::LIST)
+            .bind(filter.state.map(JobState::as_str))
+            .bind(filter.queue.as_deref())
+            .bind(filter.worker.as_deref())
+            .bind(as_i64(filter.limit))
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(store_error)?;
+        jobs_from_rows(&rows)
+    }
+
+    async fn count_by_state(&self, queue: Option<&str>) -> Result<StateCounts, StoreError> {
+        let rows = sqlx::query(sql::COUNT_BY_STATE)
+            .bind(queue)
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(store_error)?;
+        let mut counts = StateCounts::default();
+        for row in &rows {
+            let state: String = row.try_get("state").map_err(store_error)?;
+            let n: i64 = row.try_get("n").map_err(store_error)?;
+            let state = state.parse::<JobState>().map_err(|e| StoreError::Corrupt {
+                job_id: -1,
+                message: e.to_string(),
+            })?;
+            counts.0.insert(state, u64::try_from(n).unwrap_or(0));
+        }
+        Ok(counts)
+    }
+
+    async fn prune_finished(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError> {
+        let done = sqlx::query(sql::PRUNE)
+            .bind(before)
+            .bind(as_i64(limit))
+            .execute(&self.inner.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn upsert_schedules(
+        &self,
+        schedules: &[ScheduleRecord],
+        now: Option<Timestamp>,
+    ) -> Result<Vec<ScheduleRecord>, StoreError> {
+        if schedules.is_empty() {
+            return Ok(Vec::new());
+        }
+        let column = |f: fn(&ScheduleRecord) -> String| schedules.iter().map(f).collect::<Vec<_>>();
+        let rows = sqlx::query(sql::UPSERT_SCHEDULES)
+            .bind(now)
+            .bind(column(|s| s.name.clone()))
+            .bind(column(|s| s.worker.clone()))
+            .bind(column(|s| s.spec.clone()))
+            .bind(schedules.iter().map(|s| s.next_run_at).collect::<Vec<_>>())
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(store_error)?;
+        let mut stored = rows.iter().map(schedule_from_row).collect::<Result<Vec<_>, _>>()?;
+        // RETURNING does not promise input order.
+        stored.sort_by_key(|record| schedules.iter().position(|s| s.name == record.name));
+        Ok(stored)
+    }
+
+    async fn due_schedules(
+        &self,
+        workers: &[String],
+        now: Option<Timestamp>,
+    ) -> Result<Vec<ScheduleRecord>, StoreError> {
+        let rows = sqlx::query(sql::DUE_SCHEDULES)
+            .bind(workers)
+            .bind(now)
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(store_error)?;
+        rows.iter().map(schedule_from_row).collect()
+    }
+
+    async fn fire_schedule(&self, fire: &ScheduleFire, now: Option<Timestamp>) -> Result<bool, StoreError> {
+        let mut tx = self.inner.pool.begin().await.map_err(store_error)?;
+        let advanced = sqlx::query(sql::ADVANCE_SCHEDULE)
+            .bind(&fire.name)
+            .bind(fire.expected)
+            .bind(fire.next)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        if advanced.rows_affected() != 1 {
+            return Ok(false); // another runner fired it; dropping `tx` rolls back
+        }
+        if let Some(job) = &fire.job {
+            enqueue_on(&mut tx, vec![job.clone()], now).await?;
+        }
+        tx.commit().await.map_err(store_error)?;
+        Ok(true)
+    }
+
+    async fn now(&self) -> Result<Timestamp, StoreError> {
+        let row = sqlx::query(sql::NOW)
+            .fetch_one(&self.inner.pool)
+            .await
+            .map_err(store_error)?;
+        row.try_get(0).map_err(store_error)
+    }
+
+    /// Hints from `LISTEN backtick_jobs`, fed by a background task with its own connection
+    /// that reconnects with backoff. The task starts at the first call.
+    fn subscribe(&self) -> Option<WakeReceiver> {
+        self.start_listener();
+        Some(self.inner.wake.subscribe())
+    }
+}

@@ -1,0 +1,517 @@
+//! [`MemoryStore`]: the whole [`QueueStore`] contract in process memory. It is the reference
+//! semantics every backend must match, checked by the same conformance suite and property
+//! test that backends run.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use backtick_core::schedule::{ScheduleFire, ScheduleRecord};
+use backtick_core::state::{Finish, Transition};
+use backtick_core::{
+    ClaimParams, ClaimToken, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore, RunAt, StateCounts,
+    StoreError, Timestamp, WakeReceiver,
+};
+use chrono::{DateTime, SubsecRound, Utc};
+use tokio::sync::broadcast;
+
+/// How many wake-up hints a slow subscriber may fall behind before it misses some. Hints are
+/// lossy by contract, so a small buffer is enough.
+const WAKE_CAPACITY: usize = 1024;
+
+/// An in-memory [`QueueStore`]: the reference semantics of the contract, for tests and for
+/// trying backtick without a database.
+///
+/// Every rule a backend must follow holds here in its plainest form: fenced writes, claims in
+/// priority then `run_at` then id order, unique keys, atomic batches. Timestamps are kept to
+/// whole microseconds, as PostgreSQL stores them, so a test that passes here sees the same
+/// values on a database. `now: None` reads the system clock.
+///
+/// Clones share the same jobs. Ids are assigned from 1 upward.
+///
+/// # Examples
+/// ```
+/// use backtick_core::{JobState, NewJob, QueueStore};
+/// use backtick_testkit::MemoryStore;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let store = MemoryStore::new();
+/// let id = store.enqueue(NewJob::new("send_mail", &"ada@example.com")?, None).await?;
+/// let job = store.get(id).await?.expect("the job was stored");
+/// assert_eq!(job.state, JobState::Queued);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct MemoryStore {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    // A std mutex rather than tokio's: every critical section is a few map operations and the
+    // lock is never held across an `.await`, so blocking briefly is cheaper than an async lock
+    // (the advice in tokio's docs on shared state). One lock around all jobs also makes every
+    // method trivially atomic, which is exactly the isolation the contract asks of a backend.
+    state: Mutex<State>,
+    wake: broadcast::Sender<String>,
+}
+
+#[derive(Default)]
+struct State {
+    last_id: i64,
+    jobs: BTreeMap<JobId, Job>,
+    /// unique key -> the job holding it, until that job is pruned.
+    unique: HashMap<String, JobId>,
+    /// Recurring and cron schedules by name.
+    schedules: BTreeMap<String, ScheduleRecord>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        let (wake, _) = broadcast::channel(WAKE_CAPACITY);
+        MemoryStore {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::default()),
+                wake,
+            }),
+        }
+    }
+
+    /// Every job in the store, lowest id first. A synchronous snapshot for test assertions.
+    pub fn snapshot(&self) -> Vec<Job> {
+        self.lock().jobs.values().cloned().collect()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-applied write behind (every
+        // write is computed first, then stored), so a poisoned lock is still consistent.
+        self.shared.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn hint(&self, queues: Vec<String>) {
+        for queue in queues {
+            // An error only means nobody is subscribed: hints are lossy by design.
+            let _ = self.shared.wake.send(queue);
+        }
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("jobs", &self.lock().jobs.len())
+            .finish()
+    }
+}
+
+/// `t` kept to whole microseconds, the precision PostgreSQL stores.
+fn micros(t: Timestamp) -> Timestamp {
+    t.trunc_subsecs(6)
+}
+
+/// The injected time, or the system clock.
+fn resolve_now(now: Option<Timestamp>) -> Timestamp {
+    micros(now.unwrap_or_else(Utc::now))
+}
+
+/// `now + by`, saturating at the largest representable time.
+fn later(now: Timestamp, by: Duration) -> Timestamp {
+    let by = chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX);
+    micros(now.checked_add_signed(by).unwrap_or(DateTime::<Utc>::MAX_UTC))
+}
+
+fn resolve_run_at(run_at: Option<RunAt>, now: Timestamp) -> Timestamp {
+    match run_at {
+        None => now,
+        Some(RunAt::At(at)) => micros(at),
+        Some(RunAt::After(delay)) => later(now, delay),
+    }
+}
+
+/// The fencing rule: the job is still running under exactly this claim.
+fn is_live(job: &Job, token: &ClaimToken) -> bool {
+    job.state == JobState::Running && job.attempt == token.attempt && job.lease_owner.as_ref() == Some(&token.runner_id)
+}
+
+fn clear_lease(job: &mut Job) {
+    job.lease_owner = None;
+    job.lease_expires_at = None;
+}
+
+fn finish_as(job: &mut Job, state: JobState, error: String, now: Timestamp) {
+    job.state = state;
+    job.last_error = Some(error);
+    job.finished_at = Some(now);
+    clear_lease(job);
+}
+
+/// Perform `transition` on a running job. The caller has checked the fence.
+fn apply(job: &mut Job, transition: &Transition, now: Timestamp) {
+    match transition {
+        Transition::Done => {
+            job.state = JobState::Done;
+            job.finished_at = Some(now);
+            clear_lease(job);
+        }
+        Transition::Queued {
+            run_at,
+            error,
+            refund_attempt,
+        } => {
+            job.state = JobState::Queued;
+            job.run_at = resolve_run_at(Some(*run_at), now);
+            if let Some(error) = error {
+                job.last_error = Some(error.clone());
+            }
+            if *refund_attempt {
+                job.max_attempts = job.max_attempts.saturating_add(1);
+            }
+            clear_lease(job);
+        }
+        Transition::Dead { error } => finish_as(job, JobState::Dead, error.clone(), now),
+        Transition::Cancelled { reason } => finish_as(job, JobState::Cancelled, reason.clone(), now),
+    }
+    job.updated_at = now;
+}
+
+impl State {
+    fn insert(&mut self, new: NewJob, now: Timestamp) -> (JobId, bool) {
+        if let Some(id) = new.unique_key.as_ref().and_then(|key| self.unique.get(key)) {
+            return (*id, false);
+        }
+        self.last_id += 1;
+        let id = JobId(self.last_id);
+        if let Some(key) = &new.unique_key {
+            self.unique.insert(key.clone(), id);
+        }
+        let job = Job {
+            id,
+            worker: new.worker,
+            queue: new.queue,
+            args: new.args,
+            codec: new.codec,
+            priority: new.priority,
+            state: JobState::Queued,
+            attempt: 0,
+            max_attempts: new.max_attempts,
+            run_at: resolve_run_at(new.run_at, now),
+            lease_owner: None,
+            lease_expires_at: None,
+            last_error: None,
+            unique_key: new.unique_key,
+            created_at: now,
+            updated_at: now,
+            finished_at: None,
+        };
+        self.jobs.insert(id, job);
+        (id, true)
+    }
+
+    /// Apply each finish that passes the fence and `also`; report the rest as stale.
+    fn finish(&mut self, finishes: &[Finish], now: Timestamp, also: impl Fn(&Job) -> bool) -> FinishReport {
+        let mut report = FinishReport::default();
+        for finish in finishes {
+            match self.jobs.get_mut(&finish.token.job_id) {
+                Some(job) if is_live(job, &finish.token) && also(job) => {
+                    apply(job, &finish.transition, now);
+                    report.applied.push(job.id);
+                }
+                _ => report.stale.push(finish.token.clone()),
+            }
+        }
+        report
+    }
+}
+
+fn matches(filter: &JobFilter, job: &Job) -> bool {
+    filter.state.is_none_or(|state| job.state == state)
+        && filter.queue.as_ref().is_none_or(|queue| &job.queue == queue)
+        && filter.worker.as_ref().is_none_or(|worker| &job.worker == worker)
+}
+
+fn limit(n: u32) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+#[async_trait]
+impl QueueStore for MemoryStore {
+    async fn enqueue(&self, job: NewJob, now: Option<Timestamp>) -> Result<JobId, StoreError> {
+        let ids = self.enqueue_many(vec![job], now).await?;
+        ids.into_iter().next().ok_or_else(|| StoreError::Other {
+            source: "enqueue stored no job".into(),
+        })
+    }
+
+    async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
+        // Validate everything before touching the state: the batch is all or nothing.
+        for job in &jobs {
+            job.validate()?;
+        }
+        let now = resolve_now(now);
+        let mut touched: Vec<String> = Vec::new();
+        let ids = {
+            let mut state = self.lock();
+            let mut ids = Vec::with_capacity(jobs.len());
+            for job in jobs {
+                let queue = job.queue.clone();
+                let (id, inserted) = state.insert(job, now);
+                if inserted && !touched.contains(&queue) {
+                    touched.push(queue);
+                }
+                ids.push(id);
+            }
+            ids
+        };
+        self.hint(touched);
+        Ok(ids)
+    }
+
+    async fn claim(&self, params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
+        let now = resolve_now(params.now);
+        let mut state = self.lock();
+        let mut due: Vec<&Job> = state
+            .jobs
+            .values()
+            .filter(|job| job.state == JobState::Queued && job.run_at <= now)
+            .filter(|job| params.workers.contains(&job.worker))
+            .filter(|job| params.queues.as_ref().is_none_or(|queues| queues.contains(&job.queue)))
+            .collect();
+        due.sort_by_key(|job| (job.priority, job.run_at, job.id));
+        let ids: Vec<JobId> = due.into_iter().take(limit(params.limit)).map(|job| job.id).collect();
+        let lease_expires_at = later(now, params.lease_ttl);
+        let mut claimed = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(job) = state.jobs.get_mut(&id) {
+                job.state = JobState::Running;
+                job.attempt = job.attempt.saturating_add(1);
+                job.lease_owner = Some(params.runner_id.clone());
+                job.lease_expires_at = Some(lease_expires_at);
+                job.updated_at = now;
+                claimed.push(job.clone());
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn finish_many(&self, finishes: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
+        let now = resolve_now(now);
+        Ok(self.lock().finish(finishes, now, |_| true))
+    }
+
+    async fn heartbeat_many(
+        &self,
+        tokens: &[ClaimToken],
+        lease_ttl: Duration,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<JobId>, StoreError> {
+        let now = resolve_now(now);
+        let lease_expires_at = later(now, lease_ttl);
+        let mut state = self.lock();
+        let mut extended = Vec::new();
+        for token in tokens {
+            if let Some(job) = state.jobs.get_mut(&token.job_id).filter(|job| is_live(job, token)) {
+                job.lease_expires_at = Some(lease_expires_at);
+                job.updated_at = now;
+                if !extended.contains(&job.id) {
+                    extended.push(job.id);
+                }
+            }
+        }
+        Ok(extended)
+    }
+
+    async fn expired_leases(&self, limit_to: u32, now: Option<Timestamp>) -> Result<Vec<Job>, StoreError> {
+        let now = resolve_now(now);
+        let state = self.lock();
+        let mut expired: Vec<&Job> = state
+            .jobs
+            .values()
+            .filter(|job| job.state == JobState::Running && job.lease_expires_at.is_some_and(|at| at <= now))
+            .collect();
+        expired.sort_by_key(|job| (job.lease_expires_at, job.id));
+        Ok(expired.into_iter().take(limit(limit_to)).cloned().collect())
+    }
+
+    async fn revive_many(&self, revivals: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
+        let now = resolve_now(now);
+        Ok(self
+            .lock()
+            .finish(revivals, now, |job| job.lease_expires_at.is_some_and(|at| at <= now)))
+    }
+
+    async fn cancel(&self, id: JobId, reason: &str, now: Option<Timestamp>) -> Result<bool, StoreError> {
+        let now = resolve_now(now);
+        let mut state = self.lock();
+        match state.jobs.get_mut(&id) {
+            Some(job) if matches!(job.state, JobState::Queued | JobState::Running) => {
+                finish_as(job, JobState::Cancelled, reason.to_owned(), now);
+                job.updated_at = now;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn retry(&self, id: JobId, now: Option<Timestamp>) -> Result<bool, StoreError> {
+        let now = resolve_now(now);
+        let mut state = self.lock();
+        match state.jobs.get_mut(&id) {
+            Some(job) if matches!(job.state, JobState::Dead | JobState::Cancelled) => {
+                job.state = JobState::Queued;
+                job.run_at = now;
+                job.finished_at = None;
+                job.max_attempts = job.max_attempts.max(job.attempt.saturating_add(1));
+                clear_lease(job);
+                job.updated_at = now;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        Ok(self.lock().jobs.get(&id).cloned())
+    }
+
+    async fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
+        let state = self.lock();
+        let found = state.jobs.values().filter(|job| matches(filter, job));
+        Ok(found.take(limit(filter.limit)).cloned().collect())
+    }
+
+    async fn count_by_state(&self, queue: Option<&str>) -> Result<StateCounts, StoreError> {
+        let state = self.lock();
+        let mut counts = StateCounts::default();
+        for job in state
+            .jobs
+            .values()
+            .filter(|job| queue.is_none_or(|queue| job.queue == queue))
+        {
+            *counts.0.entry(job.state).or_insert(0) += 1;
+        }
+        Ok(counts)
+    }
+
+    async fn prune_finished(&self, before: Timestamp, limit_to: u32) -> Result<u64, StoreError> {
+        let mut state = self.lock();
+        let mut old: Vec<(Timestamp, JobId)> = state
+            .jobs
+            .values()
+            .filter(|job| job.state.is_finished())
+            .filter_map(|job| job.finished_at.filter(|at| *at < before).map(|at| (at, job.id)))
+            .collect();
+        // Oldest first, so a limited prune makes steady progress through the backlog.
+        old.sort();
+        let mut deleted = 0;
+        for (_, id) in old.into_iter().take(limit(limit_to)) {
+            if let Some(job) = state.jobs.remove(&id) {
+                if let Some(key) = job.unique_key {
+                    state.unique.remove(&key);
+                }
+                deleted += 1;
+            }
+        }
+        Ok(deleted)
+    }
+
+    async fn upsert_schedules(
+        &self,
+        schedules: &[ScheduleRecord],
+        _now: Option<Timestamp>,
+    ) -> Result<Vec<ScheduleRecord>, StoreError> {
+        let mut state = self.lock();
+        let mut stored = Vec::with_capacity(schedules.len());
+        for record in schedules {
+            let mut record = ScheduleRecord {
+                next_run_at: record.next_run_at.map(micros),
+                ..record.clone()
+            };
+            if let Some(existing) = state.schedules.get(&record.name)
+                && existing.spec == record.spec
+            {
+                record.next_run_at = existing.next_run_at;
+            }
+            state.schedules.insert(record.name.clone(), record.clone());
+            stored.push(record);
+        }
+        Ok(stored)
+    }
+
+    async fn due_schedules(
+        &self,
+        workers: &[String],
+        now: Option<Timestamp>,
+    ) -> Result<Vec<ScheduleRecord>, StoreError> {
+        let now = resolve_now(now);
+        let state = self.lock();
+        let mut due: Vec<ScheduleRecord> = state
+            .schedules
+            .values()
+            .filter(|s| workers.contains(&s.worker) && s.next_run_at.is_some_and(|at| at <= now))
+            .cloned()
+            .collect();
+        due.sort_by(|a, b| (a.next_run_at, &a.name).cmp(&(b.next_run_at, &b.name)));
+        Ok(due)
+    }
+
+    async fn fire_schedule(&self, fire: &ScheduleFire, now: Option<Timestamp>) -> Result<bool, StoreError> {
+        let now = resolve_now(now);
+        if let Some(job) = &fire.job {
+            job.validate()?;
+        }
+        let mut state = self.lock();
+        let Some(schedule) = state.schedules.get_mut(&fire.name) else {
+            return Ok(false);
+        };
+        if schedule.next_run_at != Some(micros(fire.expected)) {
+            return Ok(false);
+        }
+        schedule.next_run_at = fire.next.map(micros);
+        let queue = fire.job.as_ref().and_then(|job| {
+            let queue = job.queue.clone();
+            state.insert(job.clone(), now).1.then_some(queue)
+        });
+        drop(state);
+        self.hint(queue.into_iter().collect());
+        Ok(true)
+    }
+
+    async fn now(&self) -> Result<Timestamp, StoreError> {
+        Ok(resolve_now(None))
+    }
+
+    fn subscribe(&self) -> Option<WakeReceiver> {
+        Some(self.shared.wake.subscribe())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_kept_to_whole_microseconds() {
+        let t: Timestamp = "2030-01-01T00:00:00.123456789Z".parse().expect("a valid time");
+        assert_eq!(micros(t).to_rfc3339(), "2030-01-01T00:00:00.123456+00:00");
+        let whole = micros(t);
+        assert_eq!(
+            later(whole, Duration::from_nanos(1500)),
+            whole + chrono::Duration::microseconds(1)
+        );
+    }
+
+    #[test]
+    fn a_huge_delay_saturates_instead_of_overflowing() {
+        let t: Timestamp = "2030-01-01T00:00:00Z".parse().expect("a valid time");
+        assert!(later(t, Duration::MAX) > t);
+    }
+}

@@ -1,0 +1,202 @@
+//! Test databases: find or start a PostgreSQL server for tests.
+//!
+//! [`server_url`] returns the URL of a PostgreSQL *server*, not of a database: each backend's
+//! tests create their own database or schema on it. It takes the first of:
+//!
+//! 1. `BACKTICK_TEST_DATABASE_URL`, else `DATABASE_URL`, returned as is ([`configured_url`]);
+//! 2. with the `testcontainers` cargo feature and a Docker engine that answers `docker info`, a
+//!    Postgres container named `backtick-test-postgres`, kept for reuse by later runs;
+//! 3. a throwaway [`LocalCluster`] in `<target dir>/backtick-pg`, started with the system's
+//!    `initdb` and `pg_ctl` on `127.0.0.1:55432` ([`DEFAULT_PORT`]) and shared by every test
+//!    binary and run of the workspace;
+//! 4. else [`TestDbError::PostgresNotFound`], whose message says how to provide a server.
+//!
+//! The same [`LocalCluster`] backs `cargo xtask db start|stop|url|status`.
+//!
+//! # Environment
+//!
+//! | variable | effect | default |
+//! | --- | --- | --- |
+//! | `BACKTICK_TEST_DATABASE_URL`, `DATABASE_URL` | server to use, as is | none |
+//! | `BACKTICK_TEST_PG_PORT` | port of the workspace cluster | `55432` |
+//! | `PG_BINDIR` | directory holding `initdb`, `pg_ctl` and `postgres`, searched first | none |
+//! | `CARGO_TARGET_DIR` | where the workspace cluster lives (`<dir>/backtick-pg`) | `<workspace>/target` |
+
+mod binaries;
+mod cluster;
+#[cfg(feature = "testcontainers")]
+mod container;
+mod error;
+mod os;
+#[cfg(test)]
+mod test_support;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+pub use binaries::PgBinaries;
+pub use cluster::{ClusterStatus, LocalCluster};
+pub use error::TestDbError;
+
+/// Port of the workspace cluster, unless `BACKTICK_TEST_PG_PORT` says otherwise.
+///
+/// Fixed so that every test binary, run and `cargo xtask db` command finds the same server.
+pub const DEFAULT_PORT: u16 = 55432;
+
+/// Returns the URL of a PostgreSQL server for tests, finding or starting one on first use.
+///
+/// The URL names the server's `postgres` database and a superuser, so that tests can create
+/// their own databases. The result (success or error) is cached for the life of the process,
+/// and concurrent callers wait for the first. See the [module docs](self) for the search order.
+///
+/// # Errors
+///
+/// [`TestDbError::PostgresNotFound`] when nothing is configured and no PostgreSQL is installed;
+/// the other variants when starting the local cluster fails.
+///
+/// # Examples
+///
+/// ```no_run
+/// let url = backtick_testkit::testdb::server_url()?;
+/// assert!(url.starts_with("postgres"));
+/// # Ok::<(), backtick_testkit::testdb::TestDbError>(())
+/// ```
+pub fn server_url() -> Result<String, TestDbError> {
+    static URL: OnceLock<Result<String, TestDbError>> = OnceLock::new();
+    URL.get_or_init(find_or_start_server).clone()
+}
+
+/// Returns `BACKTICK_TEST_DATABASE_URL`, else `DATABASE_URL`, when set and not blank.
+///
+/// Use it to prefer a configured server over starting one, as `cargo xtask demo` does.
+///
+/// # Examples
+///
+/// ```
+/// if let Some(url) = backtick_testkit::testdb::configured_url() {
+///     println!("using {url}");
+/// }
+/// ```
+pub fn configured_url() -> Option<String> {
+    ["BACKTICK_TEST_DATABASE_URL", "DATABASE_URL"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|url| !url.trim().is_empty()))
+}
+
+fn find_or_start_server() -> Result<String, TestDbError> {
+    if let Some(url) = configured_url() {
+        return Ok(url);
+    }
+    #[cfg(feature = "testcontainers")]
+    if container::docker_answers() {
+        match container::start() {
+            Ok(url) => return Ok(url),
+            Err(error) => tracing::warn!(%error, "falling back to a local postgresql cluster"),
+        }
+    }
+    let cluster = LocalCluster::workspace_default()?;
+    cluster.ensure_running()?;
+    Ok(cluster.url())
+}
+
+/// Returns `url` (a server's url, as from [`server_url`]) with its database replaced by
+/// `database`, keeping user, password, host, port and query parameters.
+///
+/// Tests that create a database of their own on the test server use it to connect there.
+///
+/// # Examples
+///
+/// ```
+/// use backtick_testkit::testdb::with_database;
+/// assert_eq!(with_database("postgres://u@h:5/postgres", "x"), "postgres://u@h:5/x");
+/// assert_eq!(with_database("postgres://h?sslmode=disable", "x"), "postgres://h/x?sslmode=disable");
+/// ```
+pub fn with_database(url: &str, database: &str) -> String {
+    let authority_start = url.find("://").map_or(0, |i| i + 3);
+    let (base, rest) = url.split_at(authority_start);
+    let path_start = rest.find(['/', '?']).unwrap_or(rest.len());
+    let query = rest[path_start..].find('?').map_or("", |q| &rest[path_start + q..]);
+    format!("{base}{}/{database}{query}", &rest[..path_start])
+}
+
+/// Returns the cargo target directory of the current workspace.
+///
+/// `CARGO_TARGET_DIR` when set (a relative one is taken from the workspace root), else `target/`
+/// in the nearest directory holding `Cargo.lock` above `CARGO_MANIFEST_DIR` (set by cargo for
+/// tests and `cargo run`) or the current directory.
+///
+/// # Errors
+///
+/// [`TestDbError::TargetDirNotFound`] when neither is available.
+///
+/// # Examples
+///
+/// ```no_run
+/// let dir = backtick_testkit::testdb::workspace_target_dir()?;
+/// println!("cluster lives in {}", dir.join("backtick-pg").display());
+/// # Ok::<(), backtick_testkit::testdb::TestDbError>(())
+/// ```
+pub fn workspace_target_dir() -> Result<PathBuf, TestDbError> {
+    let start = match std::env::var_os("CARGO_MANIFEST_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => std::env::current_dir().map_err(|e| TestDbError::io("read current directory", Path::new("."), e))?,
+    };
+    target_dir_from(std::env::var_os("CARGO_TARGET_DIR"), &start)
+}
+
+fn target_dir_from(cargo_target_dir: Option<OsString>, start: &Path) -> Result<PathBuf, TestDbError> {
+    let root = start.ancestors().find(|dir| dir.join("Cargo.lock").is_file());
+    match (cargo_target_dir.filter(|dir| !dir.is_empty()).map(PathBuf::from), root) {
+        (Some(dir), _) if dir.is_absolute() => Ok(dir),
+        (Some(dir), Some(root)) => Ok(root.join(dir)),
+        (Some(dir), None) => Ok(start.join(dir)),
+        (None, Some(root)) => Ok(root.join("target")),
+        (None, None) => Err(TestDbError::TargetDirNotFound {
+            start: start.to_path_buf(),
+        }),
+    }
+}
+
+fn default_port() -> Result<u16, TestDbError> {
+    match std::env::var("BACKTICK_TEST_PG_PORT") {
+        Ok(value) if !value.trim().is_empty() => match value.trim().parse::<u16>() {
+            Ok(port) if port > 0 => Ok(port),
+            _ => Err(TestDbError::InvalidPort { value }),
+        },
+        _ => Ok(DEFAULT_PORT),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::fs;
+
+    use super::test_support::TempDir;
+    use super::*;
+
+    #[test]
+    fn target_dir_is_cargo_target_dir_or_target_next_to_cargo_lock() {
+        let tmp = TempDir::new("workspace");
+        let member = tmp.0.join("crate").join("src");
+        fs::create_dir_all(&member).unwrap();
+        fs::write(tmp.0.join("Cargo.lock"), "").unwrap();
+
+        assert_eq!(target_dir_from(None, &member).unwrap(), tmp.0.join("target"));
+        assert_eq!(
+            target_dir_from(Some("/elsewhere".into()), &member).unwrap(),
+            PathBuf::from("/elsewhere")
+        );
+        assert_eq!(
+            target_dir_from(Some("build".into()), &member).unwrap(),
+            tmp.0.join("build")
+        );
+        let outside = TempDir::new("outside");
+        assert!(matches!(
+            target_dir_from(None, &outside.0),
+            Err(TestDbError::TargetDirNotFound { .. })
+        ));
+    }
+}

@@ -1,0 +1,28 @@
+//! The reference store passes the whole backend conformance suite.
+
+use std::sync::Arc;
+
+use backtick_core::QueueStore;
+use backtick_testkit::{MemoryStore, conformance};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_store_passes_every_conformance_case() {
+    let report = conformance::run_all(|| async { Arc::new(MemoryStore::new()) as Arc<dyn QueueStore> }).await;
+    println!("{report}");
+    report.assert_all_passed();
+    assert_eq!(report.results.len(), conformance::cases().len(), "every case ran");
+    assert!(report.results.len() >= 40, "the suite has at least 40 cases");
+}
+
+#[test]
+fn case_names_are_unique_sentences() {
+    let cases = conformance::cases();
+    let mut names: Vec<&str> = cases.iter().map(|case| case.name).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), cases.len(), "two cases share a name");
+    assert!(
+        names.iter().all(|name| name.split('_').count() >= 3),
+        "names read as sentences: {names:?}"
+    );
+}

@@ -1,0 +1,2 @@
+DROP TABLE backtick_jobs;
+DROP FUNCTION backtick_jobs_notify();

@@ -1,0 +1,1 @@
+DROP TABLE backtick_schedules;
