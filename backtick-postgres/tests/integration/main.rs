@@ -11,4 +11,5 @@ mod bad_input;
 mod claim;
 mod migrate;
 mod notify;
+mod runner;
 mod transactions;

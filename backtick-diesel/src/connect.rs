@@ -1,0 +1,180 @@
+//! Creating a [`DieselStore`] (from a url, the environment, connect options or a pool) and
+//! opening its connections: pooled ones, dedicated ones (listener, migrations), and the probe
+//! that reports an unreachable server or a refusal clearly.
+
+use std::time::Duration;
+
+use diesel::ConnectionResult;
+use diesel_async::AsyncPgConnection;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use futures::FutureExt;
+
+use crate::config::{DieselStoreConfig, host_and_port, parse_url, url_from};
+use crate::error::{DieselError, connect_error, store_error};
+use crate::store::DieselStore;
+
+/// The connection pool of a [`crate::DieselStore`]: deadpool over diesel-async's
+/// `AsyncPgConnection`. Take a connection with `pool.get().await` for the application's own
+/// queries and for [`crate::enqueue_in`].
+pub type DieselPool = diesel_async::pooled_connection::deadpool::Pool<AsyncPgConnection>;
+
+impl DieselStore {
+    /// Connect to `url` (`postgres://user:password@host:port/database`) with the default
+    /// [`DieselStoreConfig`]. Opens one connection to check the server is there.
+    ///
+    /// # Errors
+    /// [`DieselError::InvalidUrl`] (the message never shows the password),
+    /// [`DieselError::Unreachable`] naming host and port, [`DieselError::Rejected`] with the
+    /// server's reason (bad password, unknown database).
+    pub async fn connect(url: &str) -> Result<Self, DieselError> {
+        Self::connect_with(url, DieselStoreConfig::default()).await
+    }
+
+    /// [`DieselStore::connect`] with a config.
+    ///
+    /// # Errors
+    /// As [`DieselStore::connect`], and [`DieselError::Config`] when `config` is invalid.
+    pub async fn connect_with(url: &str, config: DieselStoreConfig) -> Result<Self, DieselError> {
+        Self::open(url, None, config).await
+    }
+
+    /// Connect to the url in `BT_DATABASE_URL`, else `DATABASE_URL`.
+    ///
+    /// # Errors
+    /// [`DieselError::MissingUrl`] naming both variables when neither is set; otherwise as
+    /// [`DieselStore::connect`].
+    pub async fn from_env() -> Result<Self, DieselError> {
+        Self::from_env_with(DieselStoreConfig::default()).await
+    }
+
+    /// [`DieselStore::from_env`] with a config.
+    ///
+    /// # Errors
+    /// As [`DieselStore::from_env`] and [`DieselStore::connect_with`].
+    pub async fn from_env_with(config: DieselStoreConfig) -> Result<Self, DieselError> {
+        let (variable, url) = url_from(|name| std::env::var(name).ok())?;
+        Self::open(&url, Some(variable), config).await
+    }
+
+    /// [`DieselStore::connect_with`] for connect options built in code (no url).
+    ///
+    /// # Errors
+    /// As [`DieselStore::connect_with`], less the url errors.
+    pub async fn connect_with_options(
+        options: tokio_postgres::Config,
+        config: DieselStoreConfig,
+    ) -> Result<Self, DieselError> {
+        config.validate()?;
+        let options = config.apply(options);
+        probe(&options, config.connect_timeout).await?;
+        let pool = pool(options.clone(), &config)?;
+        Ok(Self::build(pool, Connector::Options(Box::new(options))))
+    }
+
+    /// A store on a pool the application already has. Nothing is checked until first use.
+    /// The wake-up listener and the migration runner each take a connection out of `pool` for
+    /// good (the pool opens replacements); the pool's connections must be made by
+    /// `AsyncPgConnection::establish` or `try_from_client_and_connection` for hints to arrive.
+    pub fn from_pool(pool: DieselPool) -> Self {
+        Self::build(pool.clone(), Connector::Pool(pool))
+    }
+
+    async fn open(url: &str, variable: Option<&'static str>, config: DieselStoreConfig) -> Result<Self, DieselError> {
+        config.validate()?;
+        Self::connect_with_options(parse_url(url, variable)?, config).await
+    }
+}
+
+/// Open one connection with `options` (tokio-postgres, no TLS), driven by a task of its own.
+pub(crate) async fn open(options: &tokio_postgres::Config) -> ConnectionResult<AsyncPgConnection> {
+    let (client, connection) = options
+        .connect(tokio_postgres::NoTls)
+        .await
+        .map_err(|e| connect_error(&e))?;
+    AsyncPgConnection::try_from_client_and_connection(client, connection).await
+}
+
+/// A pool that opens its connections with `options`, sized and timed by `config`.
+pub(crate) fn pool(options: tokio_postgres::Config, config: &DieselStoreConfig) -> Result<DieselPool, DieselError> {
+    let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+    manager_config.custom_setup = Box::new(move |_url| {
+        let options = options.clone();
+        async move { open(&options).await }.boxed()
+    });
+    // The url is unused: `custom_setup` connects with the parsed options.
+    let manager = AsyncDieselConnectionManager::new_with_config("postgres://", manager_config);
+    let (idle_timeout, max_lifetime) = (config.idle_timeout, config.max_lifetime);
+    let retire = deadpool::managed::Hook::sync_fn(move |_, metrics| {
+        let old = max_lifetime.is_some_and(|limit| metrics.age() > limit);
+        let idle = idle_timeout.is_some_and(|limit| metrics.last_used() > limit);
+        if old || idle {
+            return Err(deadpool::managed::HookError::message(
+                "connection retired (max_lifetime or idle_timeout)",
+            ));
+        }
+        Ok(())
+    });
+    DieselPool::builder(manager)
+        .max_size(usize::try_from(config.max_connections).unwrap_or(usize::MAX))
+        .wait_timeout(Some(config.acquire_timeout))
+        .create_timeout(Some(config.connect_timeout))
+        .recycle_timeout(Some(config.acquire_timeout))
+        .runtime(deadpool::Runtime::Tokio1)
+        .pre_recycle(retire)
+        .build()
+        .map_err(|e| DieselError::Store(backtick_core::StoreError::Other { source: Box::new(e) }))
+}
+
+/// Where dedicated connections (the listener's, the migration runner's) come from.
+#[derive(Clone)]
+pub(crate) enum Connector {
+    /// Opened with these options, outside the pool.
+    Options(Box<tokio_postgres::Config>),
+    /// Taken out of the application's pool for good (the pool opens a replacement).
+    Pool(DieselPool),
+}
+
+impl Connector {
+    /// A connection of its own, outside any pool.
+    pub(crate) async fn connect(&self) -> Result<AsyncPgConnection, backtick_core::StoreError> {
+        match self {
+            Connector::Options(options) => open(options).await.map_err(store_error),
+            Connector::Pool(pool) => Ok(deadpool::managed::Object::take(pool.get().await.map_err(store_error)?)),
+        }
+    }
+}
+
+/// Open and close one connection, to report an unreachable server or a refusal clearly.
+pub(crate) async fn probe(options: &tokio_postgres::Config, timeout: Duration) -> Result<(), DieselError> {
+    let (host, port) = host_and_port(options);
+    let unreachable = |source: backtick_core::BoxError| DieselError::Unreachable {
+        host: host.clone(),
+        port,
+        source,
+    };
+    let (client, connection) = match tokio::time::timeout(timeout, options.connect(tokio_postgres::NoTls)).await {
+        Err(_) => return Err(unreachable(format!("no answer within {timeout:?}").into())),
+        Ok(Err(error)) => {
+            return Err(match error.as_db_error() {
+                Some(db) => DieselError::Rejected {
+                    host: host.clone(),
+                    port,
+                    user: options.get_user().unwrap_or_default().to_owned(),
+                    database: options
+                        .get_dbname()
+                        .or(options.get_user())
+                        .unwrap_or_default()
+                        .to_owned(),
+                    message: db.message().to_owned(),
+                },
+                None => unreachable(error.into()),
+            });
+        }
+        Ok(Ok(pair)) => pair,
+    };
+    drop(client); // closing the client ends the connection task below
+    if let Err(error) = connection.await {
+        tracing::debug!(%error, "closing the probe connection failed");
+    }
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! The rows the statements of [`crate::sql`] return, and reading a `backtick_jobs` row into a
+//! [`Job`].
+
+use backtick_core::{Codec, Job, JobId, JobState, RunnerId, StoreError, Timestamp};
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Bytea, Integer, Nullable, SmallInt, Text, Timestamptz};
+
+/// The columns every job query selects.
+macro_rules! job_columns {
+    () => {
+        "id, worker, queue, args, codec, priority, state, attempt, max_attempts, run_at, lease_owner, \
+         lease_expires_at, last_error, unique_key, created_at, updated_at, finished_at"
+    };
+}
+pub(crate) use job_columns;
+
+/// One `backtick_jobs` row as stored; [`JobRow::into_job`] checks the names in it.
+#[derive(Debug, QueryableByName)]
+pub(crate) struct JobRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    worker: String,
+    #[diesel(sql_type = Text)]
+    queue: String,
+    #[diesel(sql_type = Bytea)]
+    args: Vec<u8>,
+    #[diesel(sql_type = Text)]
+    codec: String,
+    #[diesel(sql_type = SmallInt)]
+    priority: i16,
+    #[diesel(sql_type = Text)]
+    state: String,
+    #[diesel(sql_type = Integer)]
+    attempt: i32,
+    #[diesel(sql_type = Integer)]
+    max_attempts: i32,
+    #[diesel(sql_type = Timestamptz)]
+    run_at: Timestamp,
+    #[diesel(sql_type = Nullable<Text>)]
+    lease_owner: Option<String>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    lease_expires_at: Option<Timestamp>,
+    #[diesel(sql_type = Nullable<Text>)]
+    last_error: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    unique_key: Option<String>,
+    #[diesel(sql_type = Timestamptz)]
+    created_at: Timestamp,
+    #[diesel(sql_type = Timestamptz)]
+    updated_at: Timestamp,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    finished_at: Option<Timestamp>,
+}
+
+impl JobRow {
+    /// The job. An unknown state or codec name is [`StoreError::Corrupt`] naming the job.
+    pub(crate) fn into_job(self) -> Result<Job, StoreError> {
+        let id = self.id;
+        let corrupt = |message: String| StoreError::Corrupt { job_id: id, message };
+        Ok(Job {
+            id: JobId(id),
+            worker: self.worker,
+            queue: self.queue,
+            args: self.args,
+            codec: self.codec.parse::<Codec>().map_err(|e| corrupt(e.to_string()))?,
+            priority: self.priority,
+            state: self.state.parse::<JobState>().map_err(|e| corrupt(e.to_string()))?,
+            attempt: self.attempt,
+            max_attempts: self.max_attempts,
+            run_at: self.run_at,
+            lease_owner: self.lease_owner.map(RunnerId::new),
+            lease_expires_at: self.lease_expires_at,
+            last_error: self.last_error,
+            unique_key: self.unique_key,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            finished_at: self.finished_at,
+        })
+    }
+}
+
+/// Every row as a job, failing on the first corrupt one.
+pub(crate) fn into_jobs(rows: Vec<JobRow>) -> Result<Vec<Job>, StoreError> {
+    rows.into_iter().map(JobRow::into_job).collect()
+}
+
+/// An id that may be missing (see [`crate::sql::ENQUEUE`]).
+#[derive(Debug, QueryableByName)]
+pub(crate) struct MaybeId {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub(crate) id: Option<i64>,
+}
+
+/// A job id and the unique key it holds.
+#[derive(Debug, QueryableByName)]
+pub(crate) struct KeyedId {
+    #[diesel(sql_type = BigInt)]
+    pub(crate) id: i64,
+    #[diesel(sql_type = Text)]
+    pub(crate) unique_key: String,
+}
+
+/// A 1-based input position that took effect.
+#[derive(Debug, QueryableByName)]
+pub(crate) struct Ord {
+    #[diesel(sql_type = BigInt)]
+    pub(crate) ord: i64,
+}
+
+/// A job whose lease was extended.
+#[derive(Debug, QueryableByName)]
+pub(crate) struct HeartbeatRow {
+    #[diesel(sql_type = BigInt)]
+    pub(crate) job_id: i64,
+}
+
+/// One line of [`crate::sql::COUNT_BY_STATE`].
+#[derive(Debug, QueryableByName)]
+pub(crate) struct StateCount {
+    #[diesel(sql_type = Text)]
+    pub(crate) state: String,
+    #[diesel(sql_type = BigInt)]
+    pub(crate) n: i64,
+}
+
+/// The database clock.
+#[derive(Debug, QueryableByName)]
+pub(crate) struct Now {
+    #[diesel(sql_type = Timestamptz)]
+    pub(crate) now: Timestamp,
+}
+
+/// An applied migration's version.
+#[derive(Debug, QueryableByName)]
+pub(crate) struct Version {
+    #[diesel(sql_type = BigInt)]
+    pub(crate) version: i64,
+}
+
+/// One line of an `EXPLAIN`.
+#[derive(Debug, QueryableByName)]
+pub(crate) struct PlanLine {
+    #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+    pub(crate) line: String,
+}

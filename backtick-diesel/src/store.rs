@@ -1,0 +1,332 @@
+//! `DieselStore`: the [`QueueStore`] on a deadpool pool of diesel-async connections.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use backtick_core::schedule::{ScheduleFire, ScheduleRecord};
+use backtick_core::{
+    ClaimParams, ClaimToken, Finish, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore, StateCounts,
+    StoreError, Timestamp, WakeReceiver,
+};
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use tokio::sync::{broadcast, watch};
+
+use crate::connect::{Connector, DieselPool};
+use crate::enqueue::{enqueue_on, micros};
+use crate::error::store_error;
+use crate::listen::Listener;
+use crate::row::{JobRow, Now, PlanLine, StateCount, into_jobs};
+use crate::{fenced, schedules, sql};
+
+/// How many wake-up hints a slow subscriber may fall behind before it skips some.
+const WAKE_CAPACITY: usize = 256;
+
+type Pooled =
+    deadpool::managed::Object<diesel_async::pooled_connection::AsyncDieselConnectionManager<AsyncPgConnection>>;
+
+/// The PostgreSQL [`QueueStore`] on diesel-async: a deadpool pool of `AsyncPgConnection`s.
+/// Cheap to clone: clones share the pool and the wake-up listener.
+///
+/// Same schema, same statements and same semantics as `backtick-postgres`'s `PgStore`: a job
+/// enqueued by one is run by a runner on the other. Every method is one SQL statement; times
+/// come from the database clock unless a `now` is injected.
+///
+/// # Examples
+/// ```no_run
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// use backtick_diesel::{DieselStore, NewJob, QueueStore};
+/// let store = DieselStore::from_env().await?; // BT_DATABASE_URL, else DATABASE_URL
+/// store.migrate().await?;
+/// let id = store.enqueue(NewJob::new("send_mail", &"alice@example.com")?, None).await?;
+/// println!("enqueued job {id}");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct DieselStore {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) pool: DieselPool,
+    pub(crate) connector: Connector,
+    wake: broadcast::Sender<String>,
+    listening: watch::Sender<bool>,
+    listener: Mutex<Option<Listener>>,
+}
+
+impl fmt::Debug for DieselStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DieselStore")
+            .field("pool", &self.inner.pool.status())
+            .field("listening", &*self.inner.listening.borrow())
+            .finish()
+    }
+}
+
+impl DieselStore {
+    pub(crate) fn build(pool: DieselPool, connector: Connector) -> Self {
+        DieselStore {
+            inner: Arc::new(Inner {
+                pool,
+                connector,
+                wake: broadcast::channel(WAKE_CAPACITY).0,
+                listening: watch::channel(false).0,
+                listener: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The pool, for the application's own queries and for [`crate::enqueue_in`].
+    pub fn pool(&self) -> &DieselPool {
+        &self.inner.pool
+    }
+
+    /// Wait until the wake-up listener is connected and listening (starting it if needed), at
+    /// most `timeout`. True when it is. For readiness checks and tests: hints sent before the
+    /// listener is up are not delivered.
+    pub async fn wait_listening(&self, timeout: Duration) -> bool {
+        self.start_listener();
+        let mut listening = self.inner.listening.subscribe();
+        tokio::time::timeout(timeout, listening.wait_for(|up| *up))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// The plan Postgres picks for [`QueueStore::claim`] with `params` (`EXPLAIN`, nothing is
+    /// claimed), one line per element. For checking that claims use the partial index
+    /// `backtick_jobs_claim_idx` on a real table.
+    ///
+    /// # Errors
+    /// As for any store call.
+    pub async fn explain_claim(&self, params: &ClaimParams) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<PlanLine> = bind_claim(diesel::sql_query(sql::EXPLAIN_CLAIM), params)
+            .load(&mut *self.conn().await?)
+            .await
+            .map_err(store_error)?;
+        Ok(rows.into_iter().map(|row| row.line).collect())
+    }
+
+    /// Close the pool and stop the listener. Later calls fail with [`StoreError::PoolClosed`].
+    pub async fn close(&self) {
+        drop(
+            self.inner
+                .listener
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+        self.inner.pool.close();
+    }
+
+    /// A pooled connection.
+    pub(crate) async fn conn(&self) -> Result<Pooled, StoreError> {
+        self.inner.pool.get().await.map_err(store_error)
+    }
+
+    /// Start the listener task once, if there is a runtime to run it on.
+    fn start_listener(&self) {
+        let mut slot = self.inner.listener.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.is_some() || self.inner.pool.is_closed() {
+            return;
+        }
+        if tokio::runtime::Handle::try_current().is_err() {
+            tracing::warn!("DieselStore::subscribe called outside a tokio runtime: no wake-up hints, polling only");
+            return;
+        }
+        *slot = Some(Listener::spawn(
+            self.inner.connector.clone(),
+            self.inner.wake.clone(),
+            self.inner.listening.clone(),
+        ));
+    }
+}
+
+fn bind_claim(query: SqlQuery, params: &ClaimParams) -> BoxedSqlQuery<'static, diesel::pg::Pg, SqlQuery> {
+    query
+        .into_boxed()
+        .bind::<Nullable<Timestamptz>, _>(params.now)
+        .bind::<Array<Text>, _>(params.workers.clone())
+        .bind::<Nullable<Array<Text>>, _>(params.queues.clone())
+        .bind::<BigInt, _>(i64::from(params.limit))
+        .bind::<Text, _>(params.runner_id.as_str().to_owned())
+        .bind::<BigInt, _>(micros(params.lease_ttl))
+}
+
+#[async_trait]
+impl QueueStore for DieselStore {
+    async fn enqueue(&self, job: NewJob, now: Option<Timestamp>) -> Result<JobId, StoreError> {
+        let ids = self.enqueue_many(vec![job], now).await?;
+        ids.into_iter().next().ok_or_else(|| StoreError::Other {
+            source: "the insert returned no id".into(),
+        })
+    }
+
+    async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        enqueue_on(&mut *self.conn().await?, jobs, now).await
+    }
+
+    async fn claim(&self, params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
+        if params.limit == 0 || params.workers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<JobRow> = bind_claim(diesel::sql_query(sql::CLAIM), params)
+            .load(&mut *self.conn().await?)
+            .await
+            .map_err(store_error)?;
+        let mut jobs = into_jobs(rows)?;
+        // UPDATE ... RETURNING has no order: give the jobs back in claim order.
+        jobs.sort_by_key(|job| (job.priority, job.run_at, job.id));
+        Ok(jobs)
+    }
+
+    async fn finish_many(&self, finishes: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
+        if finishes.is_empty() {
+            return Ok(FinishReport::default());
+        }
+        fenced::apply(&mut *self.conn().await?, sql::FINISH, finishes, now).await
+    }
+
+    async fn heartbeat_many(
+        &self,
+        tokens: &[ClaimToken],
+        lease_ttl: Duration,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<JobId>, StoreError> {
+        if tokens.is_empty() {
+            return Ok(Vec::new());
+        }
+        fenced::heartbeat(&mut *self.conn().await?, tokens, lease_ttl, now).await
+    }
+
+    async fn expired_leases(&self, limit: u32, now: Option<Timestamp>) -> Result<Vec<Job>, StoreError> {
+        let rows: Vec<JobRow> = diesel::sql_query(sql::EXPIRED_LEASES)
+            .bind::<Nullable<Timestamptz>, _>(now)
+            .bind::<BigInt, _>(i64::from(limit))
+            .load(&mut *self.conn().await?)
+            .await
+            .map_err(store_error)?;
+        into_jobs(rows)
+    }
+
+    async fn revive_many(&self, revivals: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
+        if revivals.is_empty() {
+            return Ok(FinishReport::default());
+        }
+        fenced::apply(&mut *self.conn().await?, sql::REVIVE, revivals, now).await
+    }
+
+    async fn cancel(&self, id: JobId, reason: &str, now: Option<Timestamp>) -> Result<bool, StoreError> {
+        let changed = diesel::sql_query(sql::CANCEL)
+            .bind::<BigInt, _>(id.0)
+            .bind::<Text, _>(reason)
+            .bind::<Nullable<Timestamptz>, _>(now)
+            .execute(&mut *self.conn().await?)
+            .await
+            .map_err(store_error)?;
+        Ok(changed == 1)
+    }
+
+    async fn retry(&self, id: JobId, now: Option<Timestamp>) -> Result<bool, StoreError> {
+        let changed = diesel::sql_query(sql::RETRY)
+            .bind::<BigInt, _>(id.0)
+            .bind::<Nullable<Timestamptz>, _>(now)
+            .execute(&mut *self.conn().await?)
+            .await
+            .map_err(store_error)?;
+        Ok(changed == 1)
+    }
+
+    async fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        let rows: Vec<JobRow> = diesel::sql_query(sql::GET)
+            .bind::<BigInt, _>(id.0)
+            .load(&mut *self.conn().await?)
+            .await
+            .map_err(store_error)?;
+        rows.into_iter().next().map(JobRow::into_job).transpose()
+    }
+
+    async fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
+        let rows: Vec<JobRow> = diesel::sql_query(sql::LIST)
+            .bind::<Nullable<Text>, _>(filter.state.map(JobState::as_str))
+            .bind::<Nullable<Text>, _>(filter.queue.as_deref())
+            .bind::<Nullable<Text>, _>(filter.worker.as_deref())
+            .bind::<BigInt, _>(i64::from(filter.limit))
+            .load(&mut *self.conn().await?)
+            .await
+            .map_err(store_error)?;
+        into_jobs(rows)
+    }
+
+    async fn count_by_state(&self, queue: Option<&str>) -> Result<StateCounts, StoreError> {
+        let rows: Vec<StateCount> = diesel::sql_query(sql::COUNT_BY_STATE)
+            .bind::<Nullable<Text>, _>(queue)
+            .load(&mut *self.conn().await?)
+            .await
+            .map_err(store_error)?;
+        let mut counts = StateCounts::default();
+        for row in rows {
+            let state = row.state.parse::<JobState>().map_err(|e| StoreError::Corrupt {
+                job_id: -1,
+                message: e.to_string(),
+            })?;
+            counts.0.insert(state, u64::try_from(row.n).unwrap_or(0));
+        }
+        Ok(counts)
+    }
+
+    async fn prune_finished(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError> {
+        let deleted = diesel::sql_query(sql::PRUNE)
+            .bind::<Timestamptz, _>(before)
+            .bind::<BigInt, _>(i64::from(limit))
+            .execute(&mut *self.conn().await?)
+            .await
+            .map_err(store_error)?;
+        Ok(u64::try_from(deleted).unwrap_or(u64::MAX))
+    }
+
+    async fn now(&self) -> Result<Timestamp, StoreError> {
+        let row: Now = diesel::sql_query(sql::NOW)
+            .get_result(&mut *self.conn().await?)
+            .await
+            .map_err(store_error)?;
+        Ok(row.now)
+    }
+
+    async fn upsert_schedules(
+        &self,
+        schedules: &[ScheduleRecord],
+        now: Option<Timestamp>,
+    ) -> Result<Vec<ScheduleRecord>, StoreError> {
+        if schedules.is_empty() {
+            return Ok(Vec::new());
+        }
+        schedules::upsert(&mut *self.conn().await?, schedules, now).await
+    }
+
+    async fn due_schedules(
+        &self,
+        workers: &[String],
+        now: Option<Timestamp>,
+    ) -> Result<Vec<ScheduleRecord>, StoreError> {
+        schedules::due(&mut *self.conn().await?, workers, now).await
+    }
+
+    async fn fire_schedule(&self, fire: &ScheduleFire, now: Option<Timestamp>) -> Result<bool, StoreError> {
+        schedules::fire(&mut *self.conn().await?, fire, now).await
+    }
+
+    /// Hints from `LISTEN backtick_jobs`, fed by a background task with its own connection
+    /// that reconnects with backoff. The task starts at the first call.
+    fn subscribe(&self) -> Option<WakeReceiver> {
+        self.start_listener();
+        Some(self.inner.wake.subscribe())
+    }
+}

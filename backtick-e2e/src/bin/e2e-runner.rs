@@ -1,0 +1,133 @@
+//! A runner process for the end-to-end tests: runs the recording worker until SIGTERM.
+//!
+//! ```text
+//! e2e-runner --url URL --name NAME [--backend pg|diesel] [--concurrency N] [--lease-ms MS] [--heartbeat-ms MS]
+//!            [--revive-ms MS]
+//! ```
+//!
+//! `--backend` (default `pg`) picks the store: `PgStore` or `DieselStore`. The worker records
+//! each execution through the same store's pool.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backtick_diesel::diesel;
+use backtick_diesel::diesel::sql_types::{BigInt, Text};
+use backtick_diesel::diesel_async::RunQueryDsl;
+use backtick_diesel::{DieselPool, DieselStore};
+use backtick_e2e::{Backend, RECORD_WORKER};
+use backtick_postgres::sqlx;
+use backtick_postgres::{JobContext, PgStore, QueueStore, Runner, RunnerConfig, RunnerId, worker_fn};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+
+const RECORD_SQL: &str = "INSERT INTO e2e_runs (job_id, runner) VALUES ($1, $2)";
+
+/// Records one execution: `(job id, runner name)`.
+type Record = Arc<dyn Fn(i64, String) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
+fn record_with_sqlx(pool: sqlx::PgPool) -> Record {
+    Arc::new(move |job_id, runner| {
+        let pool = pool.clone();
+        async move {
+            let query = sqlx::query(RECORD_SQL).bind(job_id).bind(runner);
+            query.execute(&pool).await.map(drop).map_err(|e| e.to_string())
+        }
+        .boxed()
+    })
+}
+
+fn record_with_diesel(pool: DieselPool) -> Record {
+    Arc::new(move |job_id, runner| {
+        let pool = pool.clone();
+        async move {
+            let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+            let query = diesel::sql_query(RECORD_SQL)
+                .bind::<BigInt, _>(job_id)
+                .bind::<Text, _>(runner);
+            query.execute(&mut *conn).await.map(drop).map_err(|e| e.to_string())
+        }
+        .boxed()
+    })
+}
+
+async fn connect(backend: Backend, url: &str) -> Result<(Arc<dyn QueueStore>, Record), Box<dyn std::error::Error>> {
+    Ok(match backend {
+        Backend::Pg => {
+            let store = PgStore::connect(url).await?;
+            let record = record_with_sqlx(store.pool().clone());
+            (Arc::new(store), record)
+        }
+        Backend::Diesel => {
+            let store = DieselStore::connect(url).await?;
+            let record = record_with_diesel(store.pool().clone());
+            (Arc::new(store), record)
+        }
+    })
+}
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+fn millis(args: &[String], name: &str, default: u64) -> Result<Duration, String> {
+    match arg(args, name) {
+        None => Ok(Duration::from_millis(default)),
+        Some(text) => text
+            .parse()
+            .map(Duration::from_millis)
+            .map_err(|e| format!("{name} {text:?}: {e}")),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
+    let args: Vec<String> = std::env::args().collect();
+    let url = arg(&args, "--url").ok_or("--url is required")?;
+    let name = arg(&args, "--name").ok_or("--name is required")?;
+    let concurrency = arg(&args, "--concurrency")
+        .map(|c| c.parse())
+        .transpose()?
+        .unwrap_or(16);
+    let backend = arg(&args, "--backend").unwrap_or_else(|| "pg".to_owned());
+    let backend = Backend::from_name(&backend).map_err(|e| e.to_string())?;
+    let (store, record) = connect(backend, &url).await?;
+    let runner_name = name.clone();
+    let record = worker_fn(RECORD_WORKER, move |ctx: JobContext, sleep_ms: u64| {
+        let (record, runner) = (record.clone(), runner_name.clone());
+        async move {
+            record(ctx.job().id.0, runner)
+                .await
+                .map_err(backtick_postgres::JobError::retry)?;
+            if sleep_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
+            }
+            Ok(())
+        }
+    });
+    let config = RunnerConfig {
+        runner_id: RunnerId::new(format!("{name}-{}", std::process::id())),
+        concurrency,
+        poll_interval: Duration::from_millis(100),
+        lease_ttl: millis(&args, "--lease-ms", 2_000)?,
+        heartbeat_interval: millis(&args, "--heartbeat-ms", 500)?,
+        revive_interval: millis(&args, "--revive-ms", 1_000)?,
+        ..RunnerConfig::default()
+    };
+    let runner = Runner::builder(store).config(config).worker(record)?.build()?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    println!("ready");
+    let stats = runner
+        .run_until(async move {
+            term.recv().await;
+        })
+        .await;
+    println!("stopped: {stats:?}");
+    Ok(())
+}
