@@ -74,8 +74,7 @@ pub(crate) async fn enqueue_on(
         return Ok(Vec::new());
     }
     if jobs.iter().all(|job| job.unique_key.is_none()) {
-        let ids = insert(conn, Columns::from(jobs), now).await?;
-        return ids.into_iter().map(|id| id.map(JobId).ok_or_else(missing_id)).collect();
+        return insert_plain(conn, Columns::from(jobs), now).await;
     }
     AnsiTransactionManager::begin_transaction(conn)
         .await
@@ -144,6 +143,37 @@ async fn insert(
         .await
         .map_err(store_error)?;
     Ok(rows.into_iter().map(|row| row.id).collect())
+}
+
+/// Insert jobs without unique keys with [`sql::ENQUEUE_PLAIN`]; ids in input order.
+async fn insert_plain(
+    conn: &mut AsyncPgConnection,
+    c: Columns,
+    now: Option<Timestamp>,
+) -> Result<Vec<JobId>, StoreError> {
+    let n = c.worker.len();
+    let rows: Vec<MaybeId> = diesel::sql_query(sql::ENQUEUE_PLAIN)
+        .bind::<Nullable<Timestamptz>, _>(now)
+        .bind::<Array<Text>, _>(c.worker)
+        .bind::<Array<Text>, _>(c.queue)
+        .bind::<Array<Bytea>, _>(c.args)
+        .bind::<Array<Text>, _>(c.codec)
+        .bind::<Array<SmallInt>, _>(c.priority)
+        .bind::<Array<Integer>, _>(c.max_attempts)
+        .bind::<Array<Nullable<Timestamptz>>, _>(c.run_at)
+        .bind::<Array<Nullable<BigInt>>, _>(c.delay_us)
+        .load(conn)
+        .await
+        .map_err(store_error)?;
+    let mut ids = rows
+        .into_iter()
+        .map(|row| row.id.map(JobId).ok_or_else(missing_id))
+        .collect::<Result<Vec<_>, _>>()?;
+    if ids.len() != n {
+        return Err(missing_id());
+    }
+    ids.sort_unstable();
+    Ok(ids)
 }
 
 async fn ids_by_key(conn: &mut AsyncPgConnection, keys: Vec<String>) -> Result<HashMap<String, i64>, StoreError> {

@@ -3,7 +3,9 @@
 //! method is one statement; times come from `coalesce($now, now())` so tests can inject a clock
 //! and production uses the database's.
 //! The literals `state = 'queued'` / `'running'` / finished states must stay literals: they
-//! are what lets the planner match the partial indexes of `migrations/0001_jobs.up.sql`.
+//! are what lets the planner match the partial indexes of `migrations/0001_jobs.up.sql`. The
+//! one exception is the fenced writes, which look jobs up by id and must not use a partial
+//! index (see `running!`).
 
 use crate::row::job_columns;
 
@@ -46,6 +48,22 @@ LEFT JOIN inserted same_key ON same_key.unique_key = i.unique_key
 LEFT JOIN backtick_jobs existing ON existing.unique_key = i.unique_key
 ORDER BY i.ord";
 
+/// [`ENQUEUE`] for a batch without unique keys, the common case: a plain insert, without the
+/// conflict handling and the id bookkeeping (measured: 1,000 rows in 5 ms instead of 9 ms).
+/// `$1` now, `$2..$9` as for [`ENQUEUE`] less the unique keys. Identity values are drawn as
+/// rows are inserted, in input order, so the returned ids sorted ascending are in input order.
+pub(crate) const ENQUEUE_PLAIN: &str = "
+WITH clock AS (SELECT coalesce($1::timestamptz, now()) AS now)
+INSERT INTO backtick_jobs (worker, queue, args, codec, priority, max_attempts, run_at, created_at, updated_at)
+SELECT t.worker, t.queue, t.args, t.codec, t.priority, t.max_attempts,
+       coalesce(t.run_at, c.now + coalesce(t.delay_us, 0) * interval '1 microsecond'), c.now, c.now
+FROM clock c,
+     unnest($2::text[], $3::text[], $4::bytea[], $5::text[], $6::int2[], $7::int4[],
+            $8::timestamptz[], $9::int8[])
+         WITH ORDINALITY AS t(worker, queue, args, codec, priority, max_attempts, run_at, delay_us, ord)
+ORDER BY t.ord
+RETURNING id";
+
 /// `$1` unique keys: the ids holding them now (a fresh statement, so a fresh snapshot).
 pub(crate) const SELECT_IDS_BY_UNIQUE_KEY: &str =
     "SELECT id, unique_key FROM backtick_jobs WHERE unique_key = ANY($1::text[])";
@@ -73,8 +91,8 @@ SET state = 'running',
     lease_owner = $5,
     lease_expires_at = clock.now + $6::int8 * interval '1 microsecond',
     updated_at = clock.now
-FROM picked, clock
-WHERE id = picked.picked_id
+FROM clock
+WHERE id = ANY (ARRAY(SELECT picked_id FROM picked))
 RETURNING ",
             job_columns!()
         )
@@ -83,17 +101,36 @@ RETURNING ",
 
 /// `$1` now, `$2` workers, `$3` queues or NULL, `$4` limit, `$5` runner id, `$6` lease in
 /// microseconds. Picks due jobs in claim order through `backtick_jobs_claim_idx`, skipping
-/// rows another claimer has locked, and claims them in the same statement.
+/// rows another claimer has locked, and claims them in the same statement. The picked ids
+/// reach the update as one array, which the planner (expecting a handful of ids) looks up by
+/// primary key; joined to the CTE instead, a big claim on a small table was planned as a hash
+/// join over a scan of the whole table (measured: 341 jobs of 20,000 in 4.7 ms instead of
+/// 2.4 ms).
 pub(crate) const CLAIM: &str = claim!();
 
 /// [`CLAIM`] under `EXPLAIN` (plans only; claims nothing).
 pub(crate) const EXPLAIN_CLAIM: &str = concat!("EXPLAIN ", claim!());
 
+/// The state test of the fenced writes, which find their jobs by id: `(SELECT 'running')`
+/// rather than the literal, so that the planner cannot prove the partial index
+/// `backtick_jobs_lease_idx` (`WHERE state = 'running'`) applies. With the literal it may drive
+/// the join from that index, whose row estimate (from statistics taken when few jobs were
+/// running) is about one row, and rescan the whole input for every running job: quadratic in
+/// the batch. Measured on a generic plan: 256 finishes took 30-50 ms that way and 1.6 ms
+/// through the primary key.
+macro_rules! running {
+    () => {
+        "(SELECT 'running'::text)"
+    };
+}
+
 /// The fenced write shared by finish and revive; `$extra` adds a guard on `j` and `c`.
 /// `$1` now, `$2..$9` one array per finish: id, attempt, owner, target state, run_at (or
 /// NULL), delay in microseconds (when run_at is NULL), error (NULL keeps the old one),
-/// refund. For a job named twice, the first finish whose token is live is the one applied.
-/// Returns the input positions (1-based) that took effect.
+/// refund. For a job named twice, the first finish whose token is live is the one applied:
+/// a job has at most one live token, so keeping the first finish of each token and letting
+/// the fence pick the live one is the same thing. Returns the input positions (1-based)
+/// that took effect.
 macro_rules! fenced_update {
     ($extra:literal) => {
         concat!(
@@ -107,14 +144,9 @@ input AS (
                              error, refund, ord)
 ),
 chosen AS (
-    SELECT DISTINCT ON (i.job_id) i.*
-    FROM input i
-    JOIN backtick_jobs j ON j.id = i.job_id
-    CROSS JOIN clock c
-    WHERE j.state = 'running' AND j.attempt = i.token_attempt AND j.lease_owner = i.token_owner",
-            $extra,
-            "
-    ORDER BY i.job_id, i.ord
+    SELECT DISTINCT ON (job_id, token_attempt, token_owner) *
+    FROM input
+    ORDER BY job_id, token_attempt, token_owner, ord
 )
 UPDATE backtick_jobs j
 SET state = i.target,
@@ -128,7 +160,9 @@ SET state = i.target,
     finished_at = CASE WHEN i.target = 'queued' THEN NULL ELSE c.now END,
     updated_at = c.now
 FROM chosen i CROSS JOIN clock c
-WHERE j.id = i.job_id AND j.state = 'running' AND j.attempt = i.token_attempt AND j.lease_owner = i.token_owner",
+WHERE j.id = i.job_id AND j.state = ",
+            running!(),
+            " AND j.attempt = i.token_attempt AND j.lease_owner = i.token_owner",
             $extra,
             "
 RETURNING i.ord"
@@ -143,8 +177,12 @@ pub(crate) const FINISH: &str = fenced_update!("");
 pub(crate) const REVIVE: &str = fenced_update!(" AND j.lease_expires_at <= c.now");
 
 /// `$1` now, `$2..$4` ids, attempts, owners, `$5` lease in microseconds. Returns the id of
-/// every input token (in input order, duplicates kept) whose lease was extended.
-pub(crate) const HEARTBEAT: &str = "
+/// every input token (in input order, duplicates kept) whose lease was extended. Finds its
+/// jobs by id, like the fenced writes (see `running!`), in id order as they do, so that a
+/// heartbeat and a concurrent finish of the same jobs lock them in the same order instead of
+/// deadlocking.
+pub(crate) const HEARTBEAT: &str = concat!(
+    "
 WITH clock AS (SELECT coalesce($1::timestamptz, now()) AS now),
 input AS (
     SELECT * FROM unnest($2::int8[], $3::int4[], $4::text[])
@@ -154,14 +192,17 @@ extended AS (
     UPDATE backtick_jobs j
     SET lease_expires_at = c.now + $5::int8 * interval '1 microsecond',
         updated_at = c.now
-    FROM (SELECT DISTINCT job_id, token_attempt, token_owner FROM input) i CROSS JOIN clock c
-    WHERE j.id = i.job_id AND j.state = 'running' AND j.attempt = i.token_attempt AND j.lease_owner = i.token_owner
+    FROM (SELECT DISTINCT job_id, token_attempt, token_owner FROM input ORDER BY job_id) i CROSS JOIN clock c
+    WHERE j.id = i.job_id AND j.state = ",
+    running!(),
+    " AND j.attempt = i.token_attempt AND j.lease_owner = i.token_owner
     RETURNING j.id, j.attempt, j.lease_owner
 )
 SELECT i.job_id
 FROM input i
 JOIN extended e ON e.id = i.job_id AND e.attempt = i.token_attempt AND e.lease_owner = i.token_owner
-ORDER BY i.ord";
+ORDER BY i.ord"
+);
 
 /// `$1` now, `$2` limit. Through `backtick_jobs_lease_idx`.
 pub(crate) const EXPIRED_LEASES: &str = concat!(

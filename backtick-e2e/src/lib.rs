@@ -172,3 +172,8 @@ mod tests {
         );
     }
 }
+
+/// The README's examples (both backends), compiled and run as doc tests so that they never rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

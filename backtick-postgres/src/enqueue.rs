@@ -67,8 +67,7 @@ pub(crate) async fn enqueue_on(
         return Ok(Vec::new());
     }
     if jobs.iter().all(|job| job.unique_key.is_none()) {
-        let ids = insert(conn, Columns::from(jobs), now).await?;
-        return ids.into_iter().map(|id| id.map(JobId).ok_or_else(missing_id)).collect();
+        return insert_plain(conn, Columns::from(jobs), now).await;
     }
     let mut tx = conn.begin().await.map_err(store_error)?;
     let ids = insert_unique(&mut tx, jobs, now).await?;
@@ -122,6 +121,33 @@ async fn insert(conn: &mut PgConnection, c: Columns, now: Option<Timestamp>) -> 
     rows.iter()
         .map(|row| row.try_get::<Option<i64>, _>("id").map_err(store_error))
         .collect()
+}
+
+/// Insert jobs without unique keys with [`sql::ENQUEUE_PLAIN`]; ids in input order.
+async fn insert_plain(conn: &mut PgConnection, c: Columns, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
+    let n = c.worker.len();
+    let rows = sqlx::query(sql::ENQUEUE_PLAIN)
+        .bind(now)
+        .bind(c.worker)
+        .bind(c.queue)
+        .bind(c.args)
+        .bind(c.codec)
+        .bind(c.priority)
+        .bind(c.max_attempts)
+        .bind(c.run_at)
+        .bind(c.delay_us)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    let mut ids = rows
+        .iter()
+        .map(|row| row.try_get::<i64, _>(0).map(JobId).map_err(store_error))
+        .collect::<Result<Vec<_>, _>>()?;
+    if ids.len() != n {
+        return Err(missing_id());
+    }
+    ids.sort_unstable();
+    Ok(ids)
 }
 
 async fn ids_by_key(conn: &mut PgConnection, keys: Vec<String>) -> Result<HashMap<String, i64>, StoreError> {

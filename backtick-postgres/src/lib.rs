@@ -63,8 +63,3 @@ pub use listen::CHANNEL;
 pub use migrate::PgMigrationConnection;
 pub use sqlx;
 pub use store::PgStore;
-
-/// The README's examples, compiled and run as doc tests so that they never rot.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-pub struct ReadmeDoctests;

@@ -3,7 +3,7 @@
 //! ```text
 //! cargo xtask demo                       the demo, on the configured database or a throwaway one
 //! cargo xtask test                       every test
-//! cargo xtask ci                         cargo fmt --check, clippy -D warnings, then test
+//! cargo xtask ci                         cargo fmt --check, clippy -D warnings, test, demo
 //! cargo xtask migrate run|revert|status  the schema, on the configured database
 //! cargo xtask migrate new NAME           a new pair of migration files
 //! cargo xtask db start|stop|url|status   the development cluster under target/
@@ -47,7 +47,7 @@ commands:
   demo                       run the demo on BT_DATABASE_URL / DATABASE_URL, else on a throwaway
                              cluster under target/ (started from the system's PostgreSQL)
   test [ARGS]                run every test of the workspace (extra ARGS go to `cargo test`)
-  ci                         cargo fmt --check, cargo clippy --all-targets -D warnings, then `test`
+  ci                         cargo fmt --check, cargo clippy --all-targets -D warnings, `test`, `demo`
   migrate run|revert|status  apply, revert the last, or list migrations on BT_DATABASE_URL / DATABASE_URL
   migrate new NAME           create migrations/NNNN_NAME.up.sql and .down.sql
   db start|stop|url|status   the development cluster under target/ (127.0.0.1:55432)";
@@ -97,7 +97,9 @@ fn ci() -> Result<(), String> {
         "-D",
         "warnings",
     ])?;
-    test(&[])
+    test(&[])?;
+    // The example application must run, not only build.
+    demo()
 }
 
 fn cargo(args: &[&str]) -> Result<(), String> {

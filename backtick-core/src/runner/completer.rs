@@ -5,22 +5,34 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 use crate::runner::Shared;
 use crate::state::Finish;
 
-/// Write finishes from `inbox` until it closes and is empty. A batch is written once it holds
-/// `batch_size` finishes or its first finish has waited `flush_interval`.
+/// How many batches may be on their way to the store at once: while one waits for its
+/// commit, the next is already being written. Batches hold different jobs, so their order
+/// does not matter.
+const WRITES_IN_FLIGHT: usize = 2;
+
+/// Write finishes from `inbox` until it closes and is empty, then wait for the writes under
+/// way. A batch is written once it holds `batch_size` finishes or its first finish has
+/// waited `flush_interval` (and a write slot is free).
 pub(crate) async fn run(shared: Arc<Shared>, mut inbox: mpsc::UnboundedReceiver<Finish>) {
     let batch_size = shared.config.completion_batch_size;
     let flush_interval = shared.config.completion_flush_interval;
-    let mut batch = Vec::with_capacity(batch_size);
+    let mut writes = JoinSet::new();
     while let Some(first) = inbox.recv().await {
+        while writes.len() >= WRITES_IN_FLIGHT {
+            let _ = writes.join_next().await;
+        }
+        let mut batch = Vec::with_capacity(batch_size);
         batch.push(first);
         fill(&mut inbox, &mut batch, batch_size, flush_interval).await;
-        write(&shared, &batch).await;
-        batch.clear();
+        let shared = shared.clone();
+        writes.spawn(async move { write(&shared, &batch).await });
     }
+    while writes.join_next().await.is_some() {}
 }
 
 async fn fill(inbox: &mut mpsc::UnboundedReceiver<Finish>, batch: &mut Vec<Finish>, size: usize, wait: Duration) {

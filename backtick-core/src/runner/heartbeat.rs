@@ -33,8 +33,9 @@ async fn beat(shared: &Shared) {
         Ok(extended) => {
             let extended: std::collections::HashSet<_> = extended.into_iter().collect();
             for token in tokens.iter().filter(|t| !extended.contains(&t.job_id)) {
-                tracing::warn!(%token, "lease lost (revived or cancelled); stopping the job's work");
-                shared.lose(token);
+                if shared.lose(token) {
+                    tracing::warn!(%token, "lease lost (revived or cancelled); stopping the job's work");
+                }
             }
         }
         Err(error) => tracing::warn!(%error, jobs = tokens.len(), "heartbeat failed; will retry next interval"),

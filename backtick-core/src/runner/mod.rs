@@ -374,10 +374,20 @@ impl Shared {
         self.running().values().map(|r| r.token.clone()).collect()
     }
 
-    fn lose(&self, token: &ClaimToken) {
-        if let Some(running) = self.running().remove(&(token.job_id, token.attempt)) {
-            running.cancel.cancel();
+    /// The heartbeat found `token`'s lease gone: stop and forget the job if it is still
+    /// executing (or held, not yet started), and say so. A job whose run is over is left
+    /// alone: its own completion, written meanwhile, is what ended the lease (or else the
+    /// completer reports that completion stale).
+    fn lose(&self, token: &ClaimToken) -> bool {
+        let mut running = self.running();
+        let key = (token.job_id, token.attempt);
+        if !running.get(&key).is_some_and(|r| r.executing) {
+            return false;
         }
+        if let Some(lost) = running.remove(&key) {
+            lost.cancel.cancel();
+        }
+        true
     }
 
     fn still_executing(&self) -> Vec<ClaimToken> {

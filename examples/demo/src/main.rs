@@ -35,10 +35,9 @@ async fn twice_in_the_afternoon() {
 #[backtick_postgres::worker(name = "demo.flaky", max_attempts = 5)]
 async fn flaky(ctx: &JobContext, label: String) -> Result<(), JobError> {
     if ctx.attempt() < 3 {
-        return Err(JobError::retry(format!(
-            "{label}: attempt {} fails on purpose",
-            ctx.attempt()
-        )));
+        let error = format!("{label}: attempt {} fails on purpose", ctx.attempt());
+        tracing::info!(target: "demo", "{error}; it will be retried");
+        return Err(JobError::retry(error));
     }
     tracing::info!(target: "demo", "{label}: succeeded on attempt {}", ctx.attempt());
     Ok(())
@@ -62,6 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("demo=info,error")),
         )
         .without_time()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_target(false)
         .with_writer(std::io::stdout)
         .init();
