@@ -238,6 +238,17 @@ pub trait QueueStore: Send + Sync + 'static {
     /// runner fired it) or the schedule does not exist.
     async fn fire_schedule(&self, fire: &ScheduleFire, now: Option<Timestamp>) -> Result<bool, StoreError>;
 
+    /// Vacuum the jobs table now if its dead row versions are due for it; `Ok(true)` when it
+    /// vacuumed. Every job leaves dead row versions behind (its claim and its finish each
+    /// write a new one), and until a vacuum removes them each claim reads past their index
+    /// entries: on a busy queue claims slow down between the server's autovacuum visits (once
+    /// a minute by default). Runners call this every `vacuum_interval`; a store applies the
+    /// table's own autovacuum thresholds and skips the work while another vacuum runs. The
+    /// default, for stores without dead rows, does nothing.
+    async fn vacuum(&self) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
     /// Wake-up hints: the name of a queue each time jobs are enqueued on it. A hint only,
     /// lossy by design: a runner still polls. `None` when the store has no such signal.
     fn subscribe(&self) -> Option<WakeReceiver> {

@@ -124,6 +124,13 @@ pub(crate) struct StateCount {
     pub(crate) n: i64,
 }
 
+/// Whether the jobs table is due for a vacuum (see [`crate::sql::VACUUM_DUE`]).
+#[derive(Debug, QueryableByName)]
+pub(crate) struct Due {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub(crate) due: bool,
+}
+
 /// The database clock.
 #[derive(Debug, QueryableByName)]
 pub(crate) struct Now {

@@ -10,6 +10,7 @@ use backtick_core::{
     ClaimParams, ClaimToken, Finish, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore, StateCounts,
     StoreError, Timestamp, WakeReceiver,
 };
+use diesel::OptionalExtension;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -19,7 +20,7 @@ use crate::connect::{Connector, DieselPool};
 use crate::enqueue::{enqueue_on, micros};
 use crate::error::store_error;
 use crate::listen::Listener;
-use crate::row::{JobRow, Now, PlanLine, StateCount, into_jobs};
+use crate::row::{Due, JobRow, Now, PlanLine, StateCount, into_jobs};
 use crate::{fenced, schedules, sql};
 
 /// How many wake-up hints a slow subscriber may fall behind before it skips some.
@@ -321,6 +322,23 @@ impl QueueStore for DieselStore {
 
     async fn fire_schedule(&self, fire: &ScheduleFire, now: Option<Timestamp>) -> Result<bool, StoreError> {
         schedules::fire(&mut *self.conn().await?, fire, now).await
+    }
+
+    /// [`sql::VACUUM_DUE`], then [`sql::VACUUM`] when it is.
+    async fn vacuum(&self) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        let due: Option<Due> = diesel::sql_query(sql::VACUUM_DUE)
+            .get_result(&mut *conn)
+            .await
+            .optional()
+            .map_err(store_error)?;
+        if !due.is_some_and(|row| row.due) {
+            return Ok(false);
+        }
+        diesel_async::SimpleAsyncConnection::batch_execute(&mut *conn, sql::VACUUM)
+            .await
+            .map_err(store_error)?;
+        Ok(true)
     }
 
     /// Hints from `LISTEN backtick_jobs`, fed by a background task with its own connection

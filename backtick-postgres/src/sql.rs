@@ -127,8 +127,9 @@ macro_rules! running {
 /// NULL), delay in microseconds (when run_at is NULL), error (NULL keeps the old one),
 /// refund. For a job named twice, the first finish whose token is live is the one applied:
 /// a job has at most one live token, so keeping the first finish of each token and letting
-/// the fence pick the live one is the same thing. Returns the input positions (1-based)
-/// that took effect.
+/// the fence pick the live one is the same thing. Jobs are updated in id order (`chosen` is
+/// sorted by id), as the heartbeat does. Returns the input positions (1-based) that took
+/// effect.
 macro_rules! fenced_update {
     ($extra:literal) => {
         concat!(
@@ -267,6 +268,30 @@ WITH doomed AS (
 DELETE FROM backtick_jobs j
 USING doomed d
 WHERE j.id = d.id AND j.state IN ('done', 'dead', 'cancelled')";
+
+/// Whether the jobs table is due for a vacuum by its own autovacuum settings (its reloptions,
+/// else the server's): dead row versions at least the threshold plus the scale factor times
+/// its rows, autovacuum not turned off for it, and the current user allowed to vacuum it (for
+/// anyone else `VACUUM` only warns). No row before the table has statistics.
+pub(crate) const VACUUM_DUE: &str = "
+SELECT coalesce(o.enabled, true)
+       AND pg_has_role(c.relowner, 'USAGE')
+       AND s.n_dead_tup >= coalesce(o.threshold, current_setting('autovacuum_vacuum_threshold')::float8)
+           + coalesce(o.scale, current_setting('autovacuum_vacuum_scale_factor')::float8) * greatest(c.reltuples, 0)
+       AS due
+FROM pg_class c
+JOIN pg_stat_user_tables s ON s.relid = c.oid
+CROSS JOIN LATERAL (
+    SELECT bool_and(CASE WHEN option_name = 'autovacuum_enabled' THEN option_value::bool END) AS enabled,
+           max(CASE WHEN option_name = 'autovacuum_vacuum_threshold' THEN option_value::float8 END) AS threshold,
+           max(CASE WHEN option_name = 'autovacuum_vacuum_scale_factor' THEN option_value::float8 END) AS scale
+    FROM pg_options_to_table(c.reloptions)
+) o
+WHERE c.oid = 'backtick_jobs'::regclass";
+
+/// Vacuum the jobs table, unless another vacuum (autovacuum, another runner) holds it. Not in
+/// a transaction: run with the simple protocol.
+pub(crate) const VACUUM: &str = "VACUUM (SKIP_LOCKED) backtick_jobs";
 
 /// The database clock.
 pub(crate) const NOW: &str = "SELECT now()";

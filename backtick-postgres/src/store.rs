@@ -356,6 +356,22 @@ impl QueueStore for PgStore {
         row.try_get(0).map_err(store_error)
     }
 
+    /// [`sql::VACUUM_DUE`], then [`sql::VACUUM`] when it is.
+    async fn vacuum(&self) -> Result<bool, StoreError> {
+        let due: Option<bool> = sqlx::query_scalar(sql::VACUUM_DUE)
+            .fetch_optional(&self.inner.pool)
+            .await
+            .map_err(store_error)?;
+        if due != Some(true) {
+            return Ok(false);
+        }
+        sqlx::raw_sql(sql::VACUUM)
+            .execute(&self.inner.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(true)
+    }
+
     /// Hints from `LISTEN backtick_jobs`, fed by a background task with its own connection
     /// that reconnects with backoff. The task starts at the first call.
     fn subscribe(&self) -> Option<WakeReceiver> {

@@ -3,12 +3,14 @@
 //! ```text
 //! cargo xtask demo                       the demo, on the configured database or a throwaway one
 //! cargo xtask test                       every test
-//! cargo xtask ci                         cargo fmt --check, clippy -D warnings, test, demo
+//! cargo xtask ci                         cargo fmt --check, clippy -D warnings, test, demo, bench --quick
+//! cargo xtask bench [--quick]            the benchmark; figures in target/bench/
 //! cargo xtask migrate run|revert|status  the schema, on the configured database
 //! cargo xtask migrate new NAME           a new pair of migration files
 //! cargo xtask db start|stop|url|status   the development cluster under target/
 //! ```
 
+mod bench;
 mod db;
 mod migrate;
 
@@ -24,6 +26,7 @@ fn main() -> ExitCode {
         "test" => test(rest),
         "ci" => ci(),
         "demo" => demo(),
+        "bench" => bench::run(rest),
         "db" => db::run(rest),
         "migrate" => migrate::run(rest),
         "help" | "--help" | "-h" => {
@@ -47,7 +50,10 @@ commands:
   demo                       run the demo on BT_DATABASE_URL / DATABASE_URL, else on a throwaway
                              cluster under target/ (started from the system's PostgreSQL)
   test [ARGS]                run every test of the workspace (extra ARGS go to `cargo test`)
-  ci                         cargo fmt --check, cargo clippy --all-targets -D warnings, `test`, `demo`
+  ci                         cargo fmt --check, cargo clippy --all-targets -D warnings, `test`, `demo`,
+                             `bench --quick`
+  bench [--quick] [--backend pg|diesel|all]
+                             the benchmark (release; --quick: small N in the dev profile, for CI)
   migrate run|revert|status  apply, revert the last, or list migrations on BT_DATABASE_URL / DATABASE_URL
   migrate new NAME           create migrations/NNNN_NAME.up.sql and .down.sql
   db start|stop|url|status   the development cluster under target/ (127.0.0.1:55432)";
@@ -98,8 +104,9 @@ fn ci() -> Result<(), String> {
         "warnings",
     ])?;
     test(&[])?;
-    // The example application must run, not only build.
-    demo()
+    // The example application must run, not only build; the benchmark must not rot.
+    demo()?;
+    bench::run(&["--quick".to_owned()])
 }
 
 fn cargo(args: &[&str]) -> Result<(), String> {

@@ -24,6 +24,7 @@ use crate::retry::RetryPolicy;
 /// | `completion_flush_interval` | 2 | milliseconds | how long a completion may wait for others |
 /// | `retention` | 7 days | | finished jobs are pruned after this |
 /// | `prune_interval` | 60 | seconds | how often the pruner runs |
+/// | `vacuum_interval` | 5 | seconds | how often the jobs table is checked for a due vacuum (`None`: never) |
 /// | `schedule_interval` | 1 | second | how often due recurring/cron schedules are looked for |
 /// | `schedule_grace` | 10 | seconds | a fire later than this is *missed* (see [`crate::schedule`]) |
 /// | `retry_policy` | [`RetryPolicy::default`] | | backoff after a failure |
@@ -65,6 +66,9 @@ pub struct RunnerConfig {
     pub retention: Duration,
     /// How often the pruner runs.
     pub prune_interval: Duration,
+    /// How often the store is asked to vacuum the jobs table if it is due
+    /// ([`crate::QueueStore::vacuum`]); `None` leaves it to the server's autovacuum alone.
+    pub vacuum_interval: Option<Duration>,
     /// How often due recurring and cron schedules are looked for.
     pub schedule_interval: Duration,
     /// A schedule fire older than this is missed (every runner was down) and follows the
@@ -90,6 +94,7 @@ impl Default for RunnerConfig {
             completion_flush_interval: Duration::from_millis(2),
             retention: Duration::from_secs(7 * 24 * 3600),
             prune_interval: Duration::from_secs(60),
+            vacuum_interval: Some(Duration::from_secs(5)),
             schedule_interval: Duration::from_secs(1),
             schedule_grace: Duration::from_secs(10),
             retry_policy: RetryPolicy::default(),
@@ -110,6 +115,7 @@ impl RunnerConfig {
             ("revive_interval", self.revive_interval),
             ("job_timeout", self.job_timeout),
             ("prune_interval", self.prune_interval),
+            ("vacuum_interval", self.vacuum_interval.unwrap_or(Duration::MAX)),
             ("schedule_interval", self.schedule_interval),
         ];
         if let Some((option, _)) = positive.iter().find(|(_, value)| value.is_zero()) {
@@ -173,6 +179,13 @@ mod tests {
                 "poll_interval",
                 RunnerConfig {
                     poll_interval: Duration::ZERO,
+                    ..RunnerConfig::default()
+                },
+            ),
+            (
+                "vacuum_interval",
+                RunnerConfig {
+                    vacuum_interval: Some(Duration::ZERO),
                     ..RunnerConfig::default()
                 },
             ),

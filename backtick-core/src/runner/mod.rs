@@ -209,7 +209,7 @@ impl Runner {
         let completer = tokio::spawn(completer::run(shared.clone(), inbox));
         let reviver = Reviver::new(shared.store.clone(), shared.clock.clone());
         let pruner = Pruner::new(shared.store.clone(), shared.config.retention);
-        let background = vec![
+        let mut background = vec![
             tokio::spawn(heartbeat::run(shared.clone(), stop_background.clone())),
             tokio::spawn(maintenance::every(
                 shared.config.revive_interval,
@@ -230,6 +230,24 @@ impl Runner {
             tokio::spawn(forward_wakeups(shared.clone(), stop_background.clone())),
             tokio::spawn(schedules::run(shared.clone(), stop_background.clone())),
         ];
+        if let Some(interval) = shared.config.vacuum_interval {
+            let store = shared.store.clone();
+            background.push(tokio::spawn(maintenance::every(
+                interval,
+                stop_background.clone(),
+                move || {
+                    let store = store.clone();
+                    async move {
+                        let vacuumed = store.vacuum().await?;
+                        Ok::<_, crate::StoreError>(if vacuumed {
+                            "vacuumed the jobs table"
+                        } else {
+                            "no vacuum due"
+                        })
+                    }
+                },
+            )));
+        }
         RunnerHandle {
             shared,
             stop_claiming,

@@ -33,8 +33,6 @@ const REFILL_WAIT: Duration = Duration::from_millis(2);
 const MAX_ERROR_BACKOFF: Duration = Duration::from_secs(5);
 /// The claim-ahead is at most this many times the concurrency.
 const MAX_AHEAD_PER_SLOT: usize = 8;
-/// A claim for at least twice this many jobs is made as two statements at once.
-const SPLIT_CLAIMS_FROM: usize = 1 << 30;
 
 /// Claim and run jobs until `stop` fires, then release the held jobs and drain: wait for
 /// running jobs up to the shutdown timeout, stop the rest and release them.
@@ -180,33 +178,7 @@ async fn claim(shared: &Shared, limit: usize) -> Result<Vec<Job>, crate::StoreEr
         lease_ttl: shared.config.lease_ttl,
         now: shared.clock.now(),
     };
-    let jobs = if limit >= 2 * SPLIT_CLAIMS_FROM {
-        // Two statements on two connections at once: each waits for its own commit, and
-        // the database runs them side by side.
-        let second = ClaimParams {
-            limit: params.limit / 2,
-            ..params.clone()
-        };
-        let first = ClaimParams {
-            limit: params.limit - second.limit,
-            ..params
-        };
-        let (a, b) = futures::future::join(shared.store.claim(&first), shared.store.claim(&second)).await;
-        let (mut jobs, more) = match (a, b) {
-            (Ok(a), Ok(b)) => (a, b),
-            (Ok(claimed), Err(error)) | (Err(error), Ok(claimed)) => {
-                // Keep what was claimed: those jobs are leased to us now.
-                tracing::warn!(%error, "one of two claims failed");
-                (claimed, Vec::new())
-            }
-            (Err(error), Err(_)) => return Err(error),
-        };
-        jobs.extend(more);
-        jobs.sort_by_key(|job| (job.priority, job.run_at, job.id));
-        jobs
-    } else {
-        shared.store.claim(&params).await?
-    };
+    let jobs = shared.store.claim(&params).await?;
     shared.stats.add_claimed(jobs.len());
     Ok(jobs)
 }

@@ -14,3 +14,4 @@ mod migrate;
 mod notify;
 mod schedules;
 mod transactions;
+mod vacuum;

@@ -13,3 +13,4 @@ mod migrate;
 mod notify;
 mod runner;
 mod transactions;
+mod vacuum;

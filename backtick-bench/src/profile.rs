@@ -1,0 +1,308 @@
+//! `--profile`: where a workload's time goes. A [`CountingStore`] between the runner and the
+//! real store counts every store call (round trips), its rows and its time; [`CpuSample`]s
+//! of this process, of the database's backends and of the whole machine show who burnt the
+//! CPU.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use backtick_postgres::schedule::{ScheduleFire, ScheduleRecord};
+use backtick_postgres::sqlx::{self, Connection, PgConnection};
+use backtick_postgres::{
+    ClaimParams, ClaimToken, Finish, FinishReport, Job, JobFilter, JobId, NewJob, QueueStore, StateCounts, StoreError,
+    Timestamp, WakeReceiver, async_trait,
+};
+
+/// Calls, rows and time of one store method.
+#[derive(Debug, Clone, Copy, Default)]
+struct Calls {
+    calls: u64,
+    rows: u64,
+    time: Duration,
+}
+
+/// A [`QueueStore`] that forwards every call to `inner` and counts it.
+pub(crate) struct CountingStore {
+    inner: Arc<dyn QueueStore>,
+    calls: Mutex<BTreeMap<&'static str, Calls>>,
+}
+
+impl CountingStore {
+    pub(crate) fn new(inner: Arc<dyn QueueStore>) -> Arc<CountingStore> {
+        Arc::new(CountingStore {
+            inner,
+            calls: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    fn count(&self, method: &'static str, rows: usize, started: Instant) {
+        let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = calls.entry(method).or_default();
+        entry.calls += 1;
+        entry.rows += rows as u64;
+        entry.time += started.elapsed();
+    }
+
+    /// One line per method: calls, rows per call, mean time per call.
+    pub(crate) fn summary(&self, wall: Duration) -> String {
+        let calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut out = String::new();
+        for (method, c) in calls.iter() {
+            let _ = writeln!(
+                out,
+                "  {method:<16} {:>7} calls ({:>7.0}/s)  {:>7.1} rows/call  {:>7.3} ms/call  busy {:>5.1}% of wall",
+                c.calls,
+                c.calls as f64 / wall.as_secs_f64(),
+                c.rows as f64 / c.calls.max(1) as f64,
+                c.time.as_secs_f64() * 1000.0 / c.calls.max(1) as f64,
+                100.0 * c.time.as_secs_f64() / wall.as_secs_f64(),
+            );
+        }
+        out
+    }
+}
+
+#[async_trait]
+impl QueueStore for CountingStore {
+    async fn enqueue(&self, job: NewJob, now: Option<Timestamp>) -> Result<JobId, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.enqueue(job, now).await;
+        self.count("enqueue", 1, started);
+        result
+    }
+
+    async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
+        let (started, n) = (Instant::now(), jobs.len());
+        let result = self.inner.enqueue_many(jobs, now).await;
+        self.count("enqueue_many", n, started);
+        result
+    }
+
+    async fn claim(&self, params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.claim(params).await;
+        self.count("claim", result.as_ref().map_or(0, Vec::len), started);
+        result
+    }
+
+    async fn finish_many(&self, finishes: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.finish_many(finishes, now).await;
+        self.count("finish_many", finishes.len(), started);
+        result
+    }
+
+    async fn heartbeat_many(
+        &self,
+        tokens: &[ClaimToken],
+        lease_ttl: Duration,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<JobId>, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.heartbeat_many(tokens, lease_ttl, now).await;
+        self.count("heartbeat_many", tokens.len(), started);
+        result
+    }
+
+    async fn expired_leases(&self, limit: u32, now: Option<Timestamp>) -> Result<Vec<Job>, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.expired_leases(limit, now).await;
+        self.count("expired_leases", result.as_ref().map_or(0, Vec::len), started);
+        result
+    }
+
+    async fn revive_many(&self, revivals: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.revive_many(revivals, now).await;
+        self.count("revive_many", revivals.len(), started);
+        result
+    }
+
+    async fn cancel(&self, id: JobId, reason: &str, now: Option<Timestamp>) -> Result<bool, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.cancel(id, reason, now).await;
+        self.count("cancel", 1, started);
+        result
+    }
+
+    async fn retry(&self, id: JobId, now: Option<Timestamp>) -> Result<bool, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.retry(id, now).await;
+        self.count("retry", 1, started);
+        result
+    }
+
+    async fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.get(id).await;
+        self.count("get", 1, started);
+        result
+    }
+
+    async fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.list(filter).await;
+        self.count("list", result.as_ref().map_or(0, Vec::len), started);
+        result
+    }
+
+    async fn count_by_state(&self, queue: Option<&str>) -> Result<StateCounts, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.count_by_state(queue).await;
+        self.count("count_by_state", 1, started);
+        result
+    }
+
+    async fn prune_finished(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.prune_finished(before, limit).await;
+        self.count("prune_finished", *result.as_ref().unwrap_or(&0) as usize, started);
+        result
+    }
+
+    async fn now(&self) -> Result<Timestamp, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.now().await;
+        self.count("now", 1, started);
+        result
+    }
+
+    async fn upsert_schedules(
+        &self,
+        schedules: &[ScheduleRecord],
+        now: Option<Timestamp>,
+    ) -> Result<Vec<ScheduleRecord>, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.upsert_schedules(schedules, now).await;
+        self.count("upsert_schedules", schedules.len(), started);
+        result
+    }
+
+    async fn due_schedules(
+        &self,
+        workers: &[String],
+        now: Option<Timestamp>,
+    ) -> Result<Vec<ScheduleRecord>, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.due_schedules(workers, now).await;
+        self.count("due_schedules", result.as_ref().map_or(0, Vec::len), started);
+        result
+    }
+
+    async fn fire_schedule(&self, fire: &ScheduleFire, now: Option<Timestamp>) -> Result<bool, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.fire_schedule(fire, now).await;
+        self.count("fire_schedule", 1, started);
+        result
+    }
+
+    async fn vacuum(&self) -> Result<bool, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.vacuum().await;
+        self.count("vacuum", usize::from(*result.as_ref().unwrap_or(&false)), started);
+        result
+    }
+
+    fn subscribe(&self) -> Option<WakeReceiver> {
+        self.inner.subscribe()
+    }
+}
+
+/// CPU time so far (seconds) of this process, of the backends connected to one database,
+/// and of the whole machine (busy and total), read from `/proc`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CpuSample {
+    at: Option<Instant>,
+    this_process: f64,
+    backends: BTreeMap<i32, f64>,
+    machine_busy: f64,
+    machine_total: f64,
+    commits: i64,
+}
+
+/// `/proc` reports CPU time in clock ticks of `USER_HZ`, which is 100 on Linux.
+const TICKS_PER_SECOND: f64 = 100.0;
+
+fn process_cpu(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command may hold spaces: fields are counted after its closing parenthesis.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / TICKS_PER_SECOND)
+}
+
+fn machine_cpu() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?;
+    let values: Vec<f64> = line.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+    let total: f64 = values.iter().sum();
+    let idle = values.get(3).copied().unwrap_or(0.0) + values.get(4).copied().unwrap_or(0.0);
+    Some(((total - idle) / TICKS_PER_SECOND, total / TICKS_PER_SECOND))
+}
+
+impl CpuSample {
+    /// Sample now; the backends are those `pg_stat_activity` lists for `database`.
+    pub(crate) async fn take(db_url: &str, database: &str) -> CpuSample {
+        let mut sample = CpuSample {
+            at: Some(Instant::now()),
+            ..CpuSample::default()
+        };
+        sample.this_process = process_cpu("self").unwrap_or(0.0);
+        if let Some((busy, total)) = machine_cpu() {
+            sample.machine_busy = busy;
+            sample.machine_total = total;
+        }
+        if let Ok(mut conn) = PgConnection::connect(db_url).await {
+            let pids: Vec<i32> =
+                sqlx::query_scalar("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()")
+                    .bind(database)
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap_or_default();
+            for pid in pids {
+                if let Some(cpu) = process_cpu(&pid.to_string()) {
+                    sample.backends.insert(pid, cpu);
+                }
+            }
+            sample.commits = sqlx::query_scalar("SELECT xact_commit FROM pg_stat_database WHERE datname = $1")
+                .bind(database)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap_or(0);
+            let _ = conn.close().await;
+        }
+        sample
+    }
+
+    /// What happened between `self` and the later sample `end`.
+    pub(crate) fn report(&self, end: &CpuSample) -> String {
+        let wall = match (self.at, end.at) {
+            (Some(a), Some(b)) => b.duration_since(a).as_secs_f64(),
+            _ => 0.0,
+        };
+        let backends: f64 = end
+            .backends
+            .iter()
+            .map(|(pid, cpu)| cpu - self.backends.get(pid).copied().unwrap_or(0.0))
+            .sum();
+        let machine_busy = end.machine_busy - self.machine_busy;
+        let machine_total = end.machine_total - self.machine_total;
+        let pct = |cpu: f64| if wall > 0.0 { 100.0 * cpu / wall } else { 0.0 };
+        format!(
+            "  cpu over {wall:.2} s wall: this process {:.0}% of a core, the database's {} backends {:.0}%, \
+             machine busy {:.0}% of {:.0}% (others and the rest of postgres: {:.0}%)\n  \
+             transactions committed in the database: {} ({:.0}/s)\n",
+            pct(end.this_process - self.this_process),
+            end.backends.len(),
+            pct(backends),
+            pct(machine_busy),
+            pct(machine_total),
+            pct(machine_busy - backends - (end.this_process - self.this_process)),
+            end.commits - self.commits,
+            (end.commits - self.commits) as f64 / wall.max(f64::EPSILON),
+        )
+    }
+}

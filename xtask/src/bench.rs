@@ -1,0 +1,63 @@
+//! `cargo xtask bench [--quick] [--backend pg|diesel|all]`: build and run the benchmark
+//! (`backtick-bench`).
+//!
+//! The full run builds in release; `--quick` (small sizes, a few seconds, run by CI so the
+//! benchmark never rots) runs in the dev profile so that CI builds only one profile. The
+//! benchmark uses `BT_DATABASE_URL`, else `DATABASE_URL`, else the server backtick-testkit finds
+//! or starts, and creates a fresh database per workload on it. It prints a table, one
+//! `RESULT backtick-<backend> <workload> <metric>=<value>` line per figure, and writes
+//! `<target dir>/bench/latest.json`.
+
+use std::process::Command;
+
+const USAGE: &str = "usage: cargo xtask bench [--quick] [--backend pg|diesel|all] [--only PREFIX] [--profile]
+
+  --quick          small sizes, a few seconds, dev profile (what CI runs)
+  --backend B      pg, diesel or all (default: all)
+  --only PREFIX    only the workloads whose name starts with PREFIX (A.enqueue, A.drain.c50, B, C...)
+  --profile        also print where the drain's time goes (store calls, round trips, CPU)
+
+The server: BT_DATABASE_URL, else DATABASE_URL, else the one backtick-testkit finds or starts
+(the development cluster under target/). Each workload gets a database of its own, dropped after.
+Results: a table, RESULT lines, and <target dir>/bench/latest.json.";
+
+/// Runs `cargo xtask bench ARGS`; `args` are the words after `bench`.
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let mut quick = false;
+    let mut forwarded: Vec<&str> = Vec::new();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            "--profile" => forwarded.push(arg),
+            "--backend" | "--only" => {
+                let value = rest.next().ok_or_else(|| format!("{arg} needs a value\n\n{USAGE}"))?;
+                forwarded.extend([arg.as_str(), value.as_str()]);
+            }
+            "-h" | "--help" | "help" => {
+                println!("{USAGE}");
+                return Ok(());
+            }
+            other => return Err(format!("unknown bench argument {other:?}\n\n{USAGE}")),
+        }
+    }
+    let mut cargo_args = vec!["run", "--locked", "--package", "backtick-bench"];
+    if quick {
+        forwarded.push("--quick");
+    } else {
+        cargo_args.push("--release");
+    }
+    cargo_args.push("--");
+    cargo_args.extend(forwarded);
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    eprintln!("xtask: running cargo {}", cargo_args.join(" "));
+    let status = Command::new(&cargo)
+        .args(&cargo_args)
+        .status()
+        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("the benchmark failed ({status})"))
+    }
+}
