@@ -5,15 +5,6 @@ use backtick_core::{Codec, Job, JobId, JobState, RunnerId, StoreError, Timestamp
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Bytea, Integer, Nullable, SmallInt, Text, Timestamptz};
 
-/// The columns every job query selects.
-macro_rules! job_columns {
-    () => {
-        "id, worker, queue, args, codec, priority, state, attempt, max_attempts, run_at, lease_owner, \
-         lease_expires_at, last_error, unique_key, created_at, updated_at, finished_at"
-    };
-}
-pub(crate) use job_columns;
-
 /// One `backtick_jobs` row as stored; [`JobRow::into_job`] checks the names in it.
 #[derive(Debug, QueryableByName)]
 pub(crate) struct JobRow {

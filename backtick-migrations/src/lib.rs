@@ -52,6 +52,7 @@ mod error;
 mod file_name;
 mod migration;
 mod runner;
+pub mod sql;
 
 pub use async_trait::async_trait;
 pub use error::{BoxError, MigrateError};

@@ -4,15 +4,6 @@ use backtick_core::{Codec, Job, JobId, JobState, RunnerId, StoreError, Timestamp
 use sqlx::postgres::PgRow;
 use sqlx::{Decode, Postgres, Row, Type};
 
-/// The columns every job query selects, in [`job_from_row`]'s order.
-macro_rules! job_columns {
-    () => {
-        "id, worker, queue, args, codec, priority, state, attempt, max_attempts, run_at, lease_owner, \
-         lease_expires_at, last_error, unique_key, created_at, updated_at, finished_at"
-    };
-}
-pub(crate) use job_columns;
-
 /// Decode one job. A value that does not decode, or an unknown state or codec name, is
 /// [`StoreError::Corrupt`] naming the job.
 pub(crate) fn job_from_row(row: &PgRow) -> Result<Job, StoreError> {
