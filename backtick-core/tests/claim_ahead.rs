@@ -7,98 +7,38 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use backtick_core::schedule::{ScheduleFire, ScheduleRecord};
 use backtick_core::{
-    ClaimParams, ClaimToken, Finish, FinishReport, Job, JobContext, JobError, JobFilter, JobId, JobState, NewJob,
-    QueueStore, Runner, RunnerConfig, StateCounts, StoreError, Timestamp, async_trait, worker_fn,
+    ClaimParams, Job, JobContext, JobError, JobFilter, JobState, NewJob, QueueStore, Runner, RunnerConfig, StateCounts,
+    StoreError, async_trait, worker_fn,
 };
 use backtick_testkit::MemoryStore;
+use backtick_testkit::intercept::{Intercept, Intercepted};
 
 /// The in-memory store with a claim that takes `delay`, as a database round trip does, and
 /// that remembers the largest limit asked for.
 struct SlowClaims {
-    inner: MemoryStore,
     delay: Duration,
     largest_limit: AtomicU32,
 }
 
 impl SlowClaims {
-    fn new(inner: MemoryStore, delay: Duration) -> Arc<Self> {
-        Arc::new(SlowClaims {
+    fn new(inner: MemoryStore, delay: Duration) -> Arc<Intercepted<Self>> {
+        Intercepted::new(
             inner,
-            delay,
-            largest_limit: AtomicU32::new(0),
-        })
+            SlowClaims {
+                delay,
+                largest_limit: AtomicU32::new(0),
+            },
+        )
     }
 }
 
 #[async_trait]
-impl QueueStore for SlowClaims {
-    async fn enqueue(&self, job: NewJob, now: Option<Timestamp>) -> Result<JobId, StoreError> {
-        self.inner.enqueue(job, now).await
-    }
-    async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
-        self.inner.enqueue_many(jobs, now).await
-    }
-    async fn claim(&self, params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
+impl Intercept for SlowClaims {
+    async fn claim(&self, inner: &dyn QueueStore, params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
         self.largest_limit.fetch_max(params.limit, Ordering::SeqCst);
         tokio::time::sleep(self.delay).await;
-        self.inner.claim(params).await
-    }
-    async fn finish_many(&self, finishes: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
-        self.inner.finish_many(finishes, now).await
-    }
-    async fn heartbeat_many(
-        &self,
-        tokens: &[ClaimToken],
-        ttl: Duration,
-        now: Option<Timestamp>,
-    ) -> Result<Vec<JobId>, StoreError> {
-        self.inner.heartbeat_many(tokens, ttl, now).await
-    }
-    async fn expired_leases(&self, limit: u32, now: Option<Timestamp>) -> Result<Vec<Job>, StoreError> {
-        self.inner.expired_leases(limit, now).await
-    }
-    async fn revive_many(&self, revivals: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
-        self.inner.revive_many(revivals, now).await
-    }
-    async fn cancel(&self, id: JobId, reason: &str, now: Option<Timestamp>) -> Result<bool, StoreError> {
-        self.inner.cancel(id, reason, now).await
-    }
-    async fn retry(&self, id: JobId, now: Option<Timestamp>) -> Result<bool, StoreError> {
-        self.inner.retry(id, now).await
-    }
-    async fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
-        self.inner.get(id).await
-    }
-    async fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
-        self.inner.list(filter).await
-    }
-    async fn count_by_state(&self, queue: Option<&str>) -> Result<StateCounts, StoreError> {
-        self.inner.count_by_state(queue).await
-    }
-    async fn prune_finished(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError> {
-        self.inner.prune_finished(before, limit).await
-    }
-    async fn upsert_schedules(
-        &self,
-        schedules: &[ScheduleRecord],
-        now: Option<Timestamp>,
-    ) -> Result<Vec<ScheduleRecord>, StoreError> {
-        self.inner.upsert_schedules(schedules, now).await
-    }
-    async fn due_schedules(
-        &self,
-        workers: &[String],
-        now: Option<Timestamp>,
-    ) -> Result<Vec<ScheduleRecord>, StoreError> {
-        self.inner.due_schedules(workers, now).await
-    }
-    async fn fire_schedule(&self, fire: &ScheduleFire, now: Option<Timestamp>) -> Result<bool, StoreError> {
-        self.inner.fire_schedule(fire, now).await
-    }
-    async fn now(&self) -> Result<Timestamp, StoreError> {
-        self.inner.now().await
+        inner.claim(params).await
     }
 }
 
@@ -154,7 +94,7 @@ async fn a_runner_of_instant_jobs_claims_ahead_of_its_free_slots_and_runs_each_j
     assert_eq!(runs.len(), 600);
     assert!(runs.values().all(|&n| n == 1), "a job ran more than once");
     assert_eq!((stats.claimed, stats.completed), (600, 600));
-    let largest = store.largest_limit.load(Ordering::SeqCst);
+    let largest = store.hooks.largest_limit.load(Ordering::SeqCst);
     assert!(
         largest > 2,
         "claims never asked for more than the 2 free slots (largest: {largest})"
@@ -183,7 +123,7 @@ async fn a_runner_of_slow_jobs_claims_only_its_free_slots() {
         .start();
     wait_until(&memory, "12 jobs done", |c| c.get(JobState::Done) == 12).await;
     runner.shutdown().await;
-    assert_eq!(store.largest_limit.load(Ordering::SeqCst), 3);
+    assert_eq!(store.hooks.largest_limit.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

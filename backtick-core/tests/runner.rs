@@ -5,13 +5,13 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use backtick_core::schedule::{ScheduleFire, ScheduleRecord};
 use backtick_core::{
-    ClaimParams, Codec, Finish, FinishReport, Job, JobContext, JobError, JobFilter, JobId, JobState, ManualClock,
-    NewJob, QueueStore, RetryPolicy, Runner, RunnerConfig, StateCounts, StoreError, Timestamp, WorkerOptions,
-    async_trait, maintenance::Reviver, worker_fn,
+    ClaimParams, Codec, Job, JobContext, JobError, JobFilter, JobState, ManualClock, NewJob, QueueStore, RetryPolicy,
+    Runner, RunnerConfig, StateCounts, StoreError, Timestamp, WorkerOptions, async_trait, maintenance::Reviver,
+    worker_fn,
 };
 use backtick_testkit::MemoryStore;
+use backtick_testkit::intercept::{Intercept, Intercepted};
 
 fn fast_config() -> RunnerConfig {
     RunnerConfig {
@@ -368,20 +368,13 @@ async fn an_enqueue_wakes_an_idle_runner_before_its_next_poll() {
 
 /// A store whose first claims fail, as if the database were down.
 struct FlakyClaims {
-    inner: MemoryStore,
     failures_left: AtomicUsize,
     claims: AtomicUsize,
 }
 
 #[async_trait]
-impl QueueStore for FlakyClaims {
-    async fn enqueue(&self, job: NewJob, now: Option<Timestamp>) -> Result<JobId, StoreError> {
-        self.inner.enqueue(job, now).await
-    }
-    async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
-        self.inner.enqueue_many(jobs, now).await
-    }
-    async fn claim(&self, params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
+impl Intercept for FlakyClaims {
+    async fn claim(&self, inner: &dyn QueueStore, params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
         self.claims.fetch_add(1, Ordering::SeqCst);
         let fail = self
             .failures_left
@@ -392,62 +385,7 @@ impl QueueStore for FlakyClaims {
                 source: "connection refused".into(),
             });
         }
-        self.inner.claim(params).await
-    }
-    async fn finish_many(&self, finishes: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
-        self.inner.finish_many(finishes, now).await
-    }
-    async fn heartbeat_many(
-        &self,
-        tokens: &[backtick_core::ClaimToken],
-        ttl: Duration,
-        now: Option<Timestamp>,
-    ) -> Result<Vec<JobId>, StoreError> {
-        self.inner.heartbeat_many(tokens, ttl, now).await
-    }
-    async fn expired_leases(&self, limit: u32, now: Option<Timestamp>) -> Result<Vec<Job>, StoreError> {
-        self.inner.expired_leases(limit, now).await
-    }
-    async fn revive_many(&self, revivals: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
-        self.inner.revive_many(revivals, now).await
-    }
-    async fn cancel(&self, id: JobId, reason: &str, now: Option<Timestamp>) -> Result<bool, StoreError> {
-        self.inner.cancel(id, reason, now).await
-    }
-    async fn retry(&self, id: JobId, now: Option<Timestamp>) -> Result<bool, StoreError> {
-        self.inner.retry(id, now).await
-    }
-    async fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
-        self.inner.get(id).await
-    }
-    async fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
-        self.inner.list(filter).await
-    }
-    async fn count_by_state(&self, queue: Option<&str>) -> Result<StateCounts, StoreError> {
-        self.inner.count_by_state(queue).await
-    }
-    async fn prune_finished(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError> {
-        self.inner.prune_finished(before, limit).await
-    }
-    async fn upsert_schedules(
-        &self,
-        schedules: &[ScheduleRecord],
-        now: Option<Timestamp>,
-    ) -> Result<Vec<ScheduleRecord>, StoreError> {
-        self.inner.upsert_schedules(schedules, now).await
-    }
-    async fn due_schedules(
-        &self,
-        workers: &[String],
-        now: Option<Timestamp>,
-    ) -> Result<Vec<ScheduleRecord>, StoreError> {
-        self.inner.due_schedules(workers, now).await
-    }
-    async fn fire_schedule(&self, fire: &ScheduleFire, now: Option<Timestamp>) -> Result<bool, StoreError> {
-        self.inner.fire_schedule(fire, now).await
-    }
-    async fn now(&self) -> Result<Timestamp, StoreError> {
-        self.inner.now().await
+        inner.claim(params).await
     }
 }
 
@@ -458,11 +396,13 @@ async fn a_failing_store_makes_the_runner_back_off_not_spin_or_crash() {
         .enqueue(NewJob::new("quick", &()).expect("encode"), None)
         .await
         .expect("enqueue");
-    let store = Arc::new(FlakyClaims {
-        inner: inner.clone(),
-        failures_left: AtomicUsize::new(6),
-        claims: AtomicUsize::new(0),
-    });
+    let store = Intercepted::new(
+        inner.clone(),
+        FlakyClaims {
+            failures_left: AtomicUsize::new(6),
+            claims: AtomicUsize::new(0),
+        },
+    );
     let runner = Runner::builder(store.clone())
         .config(fast_config())
         .worker(worker_fn("quick", |_: JobContext, (): ()| async { Ok(()) }))
@@ -477,7 +417,7 @@ async fn a_failing_store_makes_the_runner_back_off_not_spin_or_crash() {
     runner.shutdown().await;
     // Six failures with exponential backoff (50ms, 100ms, ... 1.6s) take over three seconds;
     // a spinning loop would have made thousands of calls in that time.
-    let claims = store.claims.load(Ordering::SeqCst);
+    let claims = store.hooks.claims.load(Ordering::SeqCst);
     assert!(claims >= 7, "claims: {claims}");
     assert!(claims < 300, "the claim loop spun: {claims} claims");
 }

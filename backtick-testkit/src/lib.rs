@@ -39,6 +39,7 @@
 
 pub mod assert;
 pub mod conformance;
+pub mod intercept;
 mod memory;
 pub mod model;
 pub mod testdb;

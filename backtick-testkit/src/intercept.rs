@@ -1,0 +1,139 @@
+//! A store that forwards every call to another, letting a test intercept the few it studies
+//! (a slow or failing claim, a counted vacuum) without writing out the whole `QueueStore`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use backtick_core::schedule::{ScheduleFire, ScheduleRecord};
+use backtick_core::{
+    ClaimParams, ClaimToken, Finish, FinishReport, Job, JobFilter, JobId, NewJob, QueueStore, StateCounts, StoreError,
+    Timestamp, WakeReceiver,
+};
+
+/// The calls a test may intercept. Each method gets the inner store; the default forwards to it.
+///
+/// # Examples
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use backtick_core::{ClaimParams, Job, QueueStore, StoreError, async_trait};
+/// use backtick_testkit::{MemoryStore, intercept::{Intercept, Intercepted}};
+///
+/// #[derive(Default)]
+/// struct CountClaims(AtomicUsize);
+///
+/// #[async_trait]
+/// impl Intercept for CountClaims {
+///     async fn claim(&self, inner: &dyn QueueStore, params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
+///         self.0.fetch_add(1, Ordering::SeqCst);
+///         inner.claim(params).await
+///     }
+/// }
+///
+/// let store = Intercepted::new(MemoryStore::new(), CountClaims::default());
+/// assert_eq!(store.hooks.0.load(Ordering::SeqCst), 0);
+/// ```
+#[async_trait]
+pub trait Intercept: Send + Sync + 'static {
+    /// Intercept [`QueueStore::claim`].
+    async fn claim(&self, inner: &dyn QueueStore, params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
+        inner.claim(params).await
+    }
+
+    /// Intercept [`QueueStore::vacuum`].
+    async fn vacuum(&self, inner: &dyn QueueStore) -> Result<bool, StoreError> {
+        inner.vacuum().await
+    }
+}
+
+/// `inner`, with `hooks` intercepting the calls of [`Intercept`].
+pub struct Intercepted<H> {
+    /// The store every call goes to.
+    pub inner: Arc<dyn QueueStore>,
+    /// What the test intercepts, and whatever it records.
+    pub hooks: H,
+}
+
+impl<H: Intercept> Intercepted<H> {
+    /// `inner` intercepted by `hooks`.
+    pub fn new(inner: impl QueueStore, hooks: H) -> Arc<Self> {
+        Arc::new(Intercepted {
+            inner: Arc::new(inner),
+            hooks,
+        })
+    }
+}
+
+#[async_trait]
+impl<H: Intercept> QueueStore for Intercepted<H> {
+    async fn enqueue(&self, job: NewJob, now: Option<Timestamp>) -> Result<JobId, StoreError> {
+        self.inner.enqueue(job, now).await
+    }
+    async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
+        self.inner.enqueue_many(jobs, now).await
+    }
+    async fn claim(&self, params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
+        self.hooks.claim(self.inner.as_ref(), params).await
+    }
+    async fn finish_many(&self, finishes: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
+        self.inner.finish_many(finishes, now).await
+    }
+    async fn heartbeat_many(
+        &self,
+        tokens: &[ClaimToken],
+        lease_ttl: Duration,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<JobId>, StoreError> {
+        self.inner.heartbeat_many(tokens, lease_ttl, now).await
+    }
+    async fn expired_leases(&self, limit: u32, now: Option<Timestamp>) -> Result<Vec<Job>, StoreError> {
+        self.inner.expired_leases(limit, now).await
+    }
+    async fn revive_many(&self, revivals: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
+        self.inner.revive_many(revivals, now).await
+    }
+    async fn cancel(&self, id: JobId, reason: &str, now: Option<Timestamp>) -> Result<bool, StoreError> {
+        self.inner.cancel(id, reason, now).await
+    }
+    async fn retry(&self, id: JobId, now: Option<Timestamp>) -> Result<bool, StoreError> {
+        self.inner.retry(id, now).await
+    }
+    async fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        self.inner.get(id).await
+    }
+    async fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
+        self.inner.list(filter).await
+    }
+    async fn count_by_state(&self, queue: Option<&str>) -> Result<StateCounts, StoreError> {
+        self.inner.count_by_state(queue).await
+    }
+    async fn prune_finished(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError> {
+        self.inner.prune_finished(before, limit).await
+    }
+    async fn upsert_schedules(
+        &self,
+        schedules: &[ScheduleRecord],
+        now: Option<Timestamp>,
+    ) -> Result<Vec<ScheduleRecord>, StoreError> {
+        self.inner.upsert_schedules(schedules, now).await
+    }
+    async fn due_schedules(
+        &self,
+        workers: &[String],
+        now: Option<Timestamp>,
+    ) -> Result<Vec<ScheduleRecord>, StoreError> {
+        self.inner.due_schedules(workers, now).await
+    }
+    async fn fire_schedule(&self, fire: &ScheduleFire, now: Option<Timestamp>) -> Result<bool, StoreError> {
+        self.inner.fire_schedule(fire, now).await
+    }
+    async fn now(&self) -> Result<Timestamp, StoreError> {
+        self.inner.now().await
+    }
+    async fn vacuum(&self) -> Result<bool, StoreError> {
+        self.hooks.vacuum(self.inner.as_ref()).await
+    }
+    fn subscribe(&self) -> Option<WakeReceiver> {
+        self.inner.subscribe()
+    }
+}
