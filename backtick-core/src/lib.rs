@@ -21,6 +21,7 @@ extern crate self as backtick_core;
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+mod backoff;
 mod clock;
 mod codec;
 mod error;
@@ -36,6 +37,7 @@ mod typed;
 mod worker;
 
 pub use async_trait::async_trait;
+pub use backoff::Backoff;
 #[cfg(feature = "macros")]
 pub use backtick_macros::{cron, recurring, worker};
 pub use clock::{Clock, ManualClock, StoreClock};

@@ -460,7 +460,7 @@ async fn a_runner_whose_lease_was_lost_cannot_mark_the_job_done() {
     // The runner stalls past its lease; a reviver elsewhere puts the job back.
     clock.advance(Duration::from_secs(7201));
     let report = Reviver::new(Arc::new(store.clone()), Arc::new(clock.clone()))
-        .run_once()
+        .run_once(Some(clock.get()))
         .await
         .expect("revive");
     assert_eq!(report.requeued, 1);

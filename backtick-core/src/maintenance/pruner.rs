@@ -4,22 +4,32 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::clock::Clock;
 use crate::error::StoreError;
 use crate::job::Timestamp;
+use crate::maintenance::{Service, now_or_store};
 use crate::store::QueueStore;
 
 /// How many jobs one delete removes at most, so a large backlog is pruned in short statements.
 const BATCH: u32 = 10_000;
 
+/// How long finished jobs are kept unless told otherwise: 7 days.
+pub(crate) const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// Deletes done, dead and cancelled jobs that finished more than `retention` ago. Queued and
 /// running jobs are never touched.
+///
+/// | option | default | unit |
+/// |---|---|---|
+/// | [`Pruner::retention`] | 7 | days |
 ///
 /// # Examples
 /// ```no_run
 /// # async fn example(store: std::sync::Arc<dyn backtick_core::QueueStore>) -> Result<(), backtick_core::StoreError> {
-/// use std::time::Duration;
-/// use backtick_core::maintenance::Pruner;
-/// let report = Pruner::new(store, Duration::from_secs(7 * 24 * 3600)).run_once(None).await?;
+/// use std::{sync::Arc, time::Duration};
+/// use backtick_core::{StoreClock, maintenance::Pruner};
+/// let pruner = Pruner::new(store, Arc::new(StoreClock)).retention(Duration::from_secs(24 * 3600));
+/// let report = pruner.run_once(None).await?;
 /// println!("{report}");
 /// # Ok(())
 /// # }
@@ -27,6 +37,7 @@ const BATCH: u32 = 10_000;
 #[derive(Clone)]
 pub struct Pruner {
     store: Arc<dyn QueueStore>,
+    clock: Arc<dyn Clock>,
     retention: Duration,
 }
 
@@ -44,20 +55,30 @@ impl fmt::Display for PruneReport {
 }
 
 impl Pruner {
-    /// A pruner over `store` keeping finished jobs for `retention`.
-    pub fn new(store: Arc<dyn QueueStore>, retention: Duration) -> Self {
-        Pruner { store, retention }
+    /// A pruner over `store` keeping finished jobs for 7 days; a runner's loop reads each
+    /// pass's time from `clock`.
+    pub fn new(store: Arc<dyn QueueStore>, clock: Arc<dyn Clock>) -> Self {
+        Pruner {
+            store,
+            clock,
+            retention: DEFAULT_RETENTION,
+        }
     }
 
-    /// One pass at time `now` (`None` for the store's clock).
+    /// Keep finished jobs for `retention` after they finished.
+    #[must_use]
+    pub fn retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// One pass at `now` (`None` for the store's clock): delete every job finished before
+    /// `now - retention`, a batch at a time.
     ///
     /// # Errors
-    /// The store's error.
+    /// The store's error; the batches deleted before it stay deleted.
     pub async fn run_once(&self, now: Option<Timestamp>) -> Result<PruneReport, StoreError> {
-        let now = match now {
-            Some(now) => now,
-            None => self.store.now().await?,
-        };
+        let now = now_or_store(self.store.as_ref(), now).await?;
         let retention = chrono::Duration::from_std(self.retention).unwrap_or(chrono::Duration::MAX);
         let Some(before) = now.checked_sub_signed(retention) else {
             return Ok(PruneReport::default());
@@ -70,5 +91,18 @@ impl Pruner {
                 return Ok(report);
             }
         }
+    }
+}
+
+impl Service for Pruner {
+    const NAME: &'static str = "pruner";
+    type Report = PruneReport;
+
+    fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    async fn run_once(&self, now: Option<Timestamp>) -> Result<PruneReport, StoreError> {
+        Pruner::run_once(self, now).await
     }
 }

@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::error::StoreError;
-use crate::state::{self, Transition};
-use crate::store::QueueStore;
+use crate::job::Timestamp;
+use crate::maintenance::Service;
+use crate::state::{self, Finish, Transition};
+use crate::store::{FinishReport, QueueStore};
 
-/// How many expired leases one pass handles at most.
+/// How many expired leases one batch handles at most.
 const BATCH: u32 = 1000;
 
 /// Revives jobs whose lease expired: another attempt if any remain, else dead
@@ -20,7 +22,7 @@ const BATCH: u32 = 1000;
 /// # async fn example(store: std::sync::Arc<dyn backtick_core::QueueStore>) -> Result<(), backtick_core::StoreError> {
 /// use std::sync::Arc;
 /// use backtick_core::{StoreClock, maintenance::Reviver};
-/// let report = Reviver::new(store, Arc::new(StoreClock)).run_once().await?;
+/// let report = Reviver::new(store, Arc::new(StoreClock)).run_once(None).await?;
 /// println!("{report}");
 /// # Ok(())
 /// # }
@@ -56,36 +58,57 @@ impl fmt::Display for ReviveReport {
 }
 
 impl Reviver {
-    /// A reviver over `store`, reading time from `clock`.
+    /// A reviver over `store`; a runner's loop reads each pass's time from `clock`.
     pub fn new(store: Arc<dyn QueueStore>, clock: Arc<dyn Clock>) -> Self {
         Reviver { store, clock }
     }
 
-    /// One pass: revive every job whose lease has expired.
+    /// One pass at `now` (`None` for the store's clock): revive every job whose lease has
+    /// expired, a batch at a time.
     ///
     /// # Errors
-    /// The store's error; nothing is half-applied.
-    pub async fn run_once(&self) -> Result<ReviveReport, StoreError> {
+    /// The store's error; each batch is applied whole or not at all.
+    pub async fn run_once(&self, now: Option<Timestamp>) -> Result<ReviveReport, StoreError> {
         let mut report = ReviveReport::default();
-        loop {
-            let now = self.clock.now();
-            let expired = self.store.expired_leases(BATCH, now).await?;
-            let revivals: Vec<_> = expired.iter().filter_map(state::revive).collect();
-            if revivals.is_empty() {
-                return Ok(report);
-            }
-            let written = self.store.revive_many(&revivals, now).await?;
-            for revival in revivals.iter().filter(|r| written.applied.contains(&r.token.job_id)) {
-                tracing::warn!(token = %revival.token, "revived a job whose lease expired");
-                match revival.transition {
-                    Transition::Dead { .. } => report.dead += 1,
-                    _ => report.requeued += 1,
-                }
-            }
-            report.skipped += written.stale.len();
-            if expired.len() < BATCH as usize || written.applied.is_empty() {
-                return Ok(report);
+        while self.revive_batch(now, &mut report).await? {}
+        Ok(report)
+    }
+
+    /// Revive up to [`BATCH`] expired leases; `true` if there may be more.
+    async fn revive_batch(&self, now: Option<Timestamp>, report: &mut ReviveReport) -> Result<bool, StoreError> {
+        let expired = self.store.expired_leases(BATCH, now).await?;
+        let revivals: Vec<_> = expired.iter().filter_map(state::revive).collect();
+        if revivals.is_empty() {
+            return Ok(false);
+        }
+        let written = self.store.revive_many(&revivals, now).await?;
+        report.count(&revivals, &written);
+        Ok(expired.len() >= BATCH as usize && !written.applied.is_empty())
+    }
+}
+
+impl ReviveReport {
+    fn count(&mut self, revivals: &[Finish], written: &FinishReport) {
+        for revival in revivals.iter().filter(|r| written.applied.contains(&r.token.job_id)) {
+            tracing::warn!(token = %revival.token, "revived a job whose lease expired");
+            match revival.transition {
+                Transition::Dead { .. } => self.dead += 1,
+                _ => self.requeued += 1,
             }
         }
+        self.skipped += written.stale.len();
+    }
+}
+
+impl Service for Reviver {
+    const NAME: &'static str = "reviver";
+    type Report = ReviveReport;
+
+    fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    async fn run_once(&self, now: Option<Timestamp>) -> Result<ReviveReport, StoreError> {
+        Reviver::run_once(self, now).await
     }
 }

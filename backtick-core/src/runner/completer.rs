@@ -7,13 +7,20 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use crate::backoff::Backoff;
+use crate::error::StoreError;
 use crate::runner::Shared;
 use crate::state::Finish;
+use crate::store::FinishReport;
 
 /// How many batches may be on their way to the store at once: while one waits for its
 /// commit, the next is already being written. Batches hold different jobs, so their order
 /// does not matter.
 const WRITES_IN_FLIGHT: usize = 2;
+/// How many times a batch is tried before it is given up on.
+const WRITE_TRIES: u32 = 8;
+/// The waits between tries of a batch.
+const WRITE_BACKOFF: Backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(5));
 
 /// Write finishes from `inbox` until it closes and is empty, then wait for the writes under
 /// way. A batch is written once it holds `batch_size` finishes or its first finish has
@@ -53,31 +60,32 @@ async fn fill(inbox: &mut mpsc::UnboundedReceiver<Finish>, batch: &mut Vec<Finis
 /// when the error is permanent: its jobs stay running until their leases expire and the
 /// reviver puts them back, so no job is lost either way.
 async fn write(shared: &Shared, batch: &[Finish]) {
-    let mut backoff = Duration::from_millis(50);
-    for attempt in 1..=8 {
+    let mut backoff = WRITE_BACKOFF;
+    for attempt in 1..=WRITE_TRIES {
         match shared.store.finish_many(batch, shared.clock.now()).await {
-            Ok(report) => {
-                for token in &report.stale {
-                    tracing::warn!(%token, "completion ignored: the claim was no longer live (revived or cancelled)");
-                }
-                shared.stats.record_finished(batch, &report);
-                shared.forget(batch.iter().map(|f| &f.token));
-                return;
-            }
-            Err(error) if error.is_transient() && attempt < 8 => {
+            Ok(report) => return written(shared, batch, &report),
+            Err(error) if error.is_transient() && attempt < WRITE_TRIES => {
                 tracing::warn!(%error, attempt, jobs = batch.len(), "writing completions failed; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+                tokio::time::sleep(backoff.next_delay()).await;
             }
-            Err(error) => {
-                tracing::error!(
-                    %error,
-                    jobs = batch.len(),
-                    "writing completions failed; the jobs stay running until their leases expire and are revived"
-                );
-                shared.forget(batch.iter().map(|f| &f.token));
-                return;
-            }
+            Err(error) => return given_up(shared, batch, &error),
         }
     }
+}
+
+fn written(shared: &Shared, batch: &[Finish], report: &FinishReport) {
+    for token in &report.stale {
+        tracing::warn!(%token, "completion ignored: the claim was no longer live (revived or cancelled)");
+    }
+    shared.stats.record_finished(batch, report);
+    shared.claims.forget(batch.iter().map(|f| &f.token));
+}
+
+fn given_up(shared: &Shared, batch: &[Finish], error: &StoreError) {
+    tracing::error!(
+        %error,
+        jobs = batch.len(),
+        "writing completions failed; the jobs stay running until their leases expire and are revived"
+    );
+    shared.claims.forget(batch.iter().map(|f| &f.token));
 }

@@ -1,5 +1,6 @@
-//! One job: run the worker under a timeout, catch a panic, turn the result into an
-//! [`Outcome`], then into the fenced [`Finish`] the completer writes.
+//! One job's life on the pool, as a short chain of steps: run the worker (under a timeout,
+//! catching a panic), release the slot, log how it ended, decide the transition, and hand
+//! the fenced [`Finish`] to the completer.
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
@@ -7,20 +8,69 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
-use crate::job::{ClaimToken, Job};
+use crate::job::{ClaimToken, Job, JobId};
 use crate::retry::RetryPolicy;
+use crate::runner::Shared;
+use crate::runner::claims::Phase;
 use crate::state::{Finish, Outcome, transition_for};
 use crate::worker::{JobContext, Worker};
 
-/// Run `job` on `worker` and report how it ended. Never panics, never hangs past `timeout`.
-pub(crate) async fn run_job(
-    job: Job,
-    worker: Arc<dyn Worker>,
+/// A claimed job ready to run: its claim tracked (so heartbeats keep its lease), its worker
+/// found.
+pub(crate) struct Claimed {
+    pub(crate) job: Job,
+    pub(crate) token: ClaimToken,
+    pub(crate) worker: Arc<dyn Worker>,
+    /// Cancelled when its lease is lost or shutdown stops waiting.
+    pub(crate) cancel: CancellationToken,
+}
+
+/// Run `claimed` on `pool`, holding `permit` (its slot) until its run is over. A job whose
+/// lease the heartbeat found lost while it was held is dropped: it is someone else's now.
+pub(crate) fn spawn(
+    pool: &mut JoinSet<()>,
+    shared: &Arc<Shared>,
+    finishes: &mpsc::UnboundedSender<Finish>,
+    claimed: Claimed,
+    permit: OwnedSemaphorePermit,
+) {
+    if claimed.cancel.is_cancelled() {
+        return;
+    }
+    let timeout = claimed.worker.options().timeout.unwrap_or(shared.config.job_timeout);
+    pool.spawn(live(shared.clone(), finishes.clone(), claimed, timeout, permit));
+}
+
+/// A job's whole life, once started.
+async fn live(
+    shared: Arc<Shared>,
+    finishes: mpsc::UnboundedSender<Finish>,
+    claimed: Claimed,
     timeout: Duration,
-    cancel: CancellationToken,
-) -> Outcome {
+    permit: OwnedSemaphorePermit,
+) {
+    let Claimed {
+        job,
+        token,
+        worker,
+        cancel,
+    } = claimed;
+    let about = About::of(&job);
+    let outcome = run(job, worker, timeout, cancel).instrument(about.span()).await;
+    drop(permit);
+    about.log(&outcome);
+    shared.claims.set_phase(std::iter::once(&token), Phase::Completing);
+    let finish = decide(token, about.max_attempts, &outcome, &shared.config.retry_policy);
+    let _ = finishes.send(finish);
+}
+
+/// Run `job` on `worker` and report how it ended. Never panics, never hangs past `timeout`.
+async fn run(job: Job, worker: Arc<dyn Worker>, timeout: Duration, cancel: CancellationToken) -> Outcome {
     let ctx = JobContext::new(job, cancel.clone());
     let run = AssertUnwindSafe(worker.perform(ctx)).catch_unwind();
     let outcome = match tokio::time::timeout(timeout, run).await {
@@ -37,7 +87,7 @@ pub(crate) async fn run_job(
 }
 
 /// The fenced write for the run of claim `token` (of `max_attempts`) that ended with `outcome`.
-pub(crate) fn finish_for(token: ClaimToken, max_attempts: i32, outcome: &Outcome, policy: &RetryPolicy) -> Finish {
+fn decide(token: ClaimToken, max_attempts: i32, outcome: &Outcome, policy: &RetryPolicy) -> Finish {
     let transition = transition_for(outcome, token.attempt, max_attempts, policy, rand::random::<f64>());
     Finish { token, transition }
 }
@@ -49,5 +99,47 @@ fn panic_message(panic: &(dyn Any + Send)) -> String {
         text.clone()
     } else {
         "a panic with a non-string payload".to_owned()
+    }
+}
+
+/// What the logs say about a job, kept from it before its worker takes it.
+struct About {
+    id: JobId,
+    worker: String,
+    queue: String,
+    attempt: i32,
+    max_attempts: i32,
+}
+
+impl About {
+    fn of(job: &Job) -> Self {
+        About {
+            id: job.id,
+            worker: job.worker.clone(),
+            queue: job.queue.clone(),
+            attempt: job.attempt,
+            max_attempts: job.max_attempts,
+        }
+    }
+
+    fn span(&self) -> tracing::Span {
+        tracing::debug_span!("job", id = %self.id, worker = %self.worker, attempt = self.attempt)
+    }
+
+    fn log(&self, outcome: &Outcome) {
+        let About {
+            id,
+            worker,
+            queue,
+            attempt,
+            max_attempts,
+        } = self;
+        match outcome {
+            Outcome::Completed => tracing::debug!(job_id = %id, %worker, "job done"),
+            Outcome::Snoozed { at } => tracing::debug!(job_id = %id, %worker, ?at, "job snoozed"),
+            other => tracing::warn!(
+                job_id = %id, %worker, %queue, attempt, max_attempts, outcome = ?other, "job did not complete"
+            ),
+        }
     }
 }

@@ -1,5 +1,6 @@
-//! The heartbeat: extends the leases of this runner's running jobs, and stops the work of
-//! any job whose lease was lost (revived elsewhere or cancelled by an operator).
+//! The heartbeat: extends the leases of this runner's claims (held, running and completing
+//! jobs), and stops any held or running job whose lease was lost (revived elsewhere or
+//! cancelled by an operator).
 
 use std::sync::Arc;
 
@@ -21,7 +22,7 @@ pub(crate) async fn run(shared: Arc<Shared>, stop: CancellationToken) {
 }
 
 async fn beat(shared: &Shared) {
-    let tokens = shared.live_tokens();
+    let tokens = shared.claims.tokens();
     if tokens.is_empty() {
         return;
     }
@@ -33,7 +34,7 @@ async fn beat(shared: &Shared) {
         Ok(extended) => {
             let extended: std::collections::HashSet<_> = extended.into_iter().collect();
             for token in tokens.iter().filter(|t| !extended.contains(&t.job_id)) {
-                if shared.lose(token) {
+                if shared.claims.lose(token) {
                     tracing::warn!(%token, "lease lost (revived or cancelled); stopping the job's work");
                 }
             }

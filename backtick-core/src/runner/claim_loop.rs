@@ -1,0 +1,253 @@
+//! The claim loop: wait for free slots and for work, claim jobs in one store call, hand each
+//! job to the bounded pool ([`executor`]). Read this first.
+//!
+//! The loop never spins: when a claim comes back short it waits for a wake-up hint or the
+//! poll interval; when the store fails it backs off exponentially up to five seconds.
+//!
+//! A claim asks for the free slots plus a claim-ahead ([`ClaimAhead`]) and holds the jobs it
+//! cannot start yet (claimed, leased, heartbeated) for the next free slots. When the runner
+//! stops, the held jobs never started are released (due again at once, attempt refunded),
+//! and the running ones are drained ([`drain`]).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::backoff::Backoff;
+use crate::job::Job;
+use crate::runner::claim_ahead::ClaimAhead;
+use crate::runner::claims::Phase;
+use crate::runner::executor::{self, Claimed};
+use crate::runner::{Shared, drain};
+use crate::state::{Finish, transition_for_release};
+use crate::store::ClaimParams;
+
+/// How long the loop waits for more slots to free up before claiming for fewer, so that a
+/// busy runner claims in batches rather than one job per round trip.
+const REFILL_WAIT: Duration = Duration::from_millis(2);
+/// The waits after failed claims.
+const ERROR_BACKOFF: Backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(5));
+
+/// Claim and run jobs until `stop` fires, then release the held jobs and drain: wait for
+/// running jobs up to the shutdown timeout, stop the rest and release them.
+pub(crate) async fn run(shared: Arc<Shared>, finishes: mpsc::UnboundedSender<Finish>, stop: CancellationToken) {
+    let mut claim_loop = ClaimLoop::new(shared, finishes, stop);
+    while claim_loop.turn().await {}
+    claim_loop.shut_down().await;
+}
+
+/// The loop's state between turns.
+struct ClaimLoop {
+    shared: Arc<Shared>,
+    finishes: mpsc::UnboundedSender<Finish>,
+    stop: CancellationToken,
+    concurrency: usize,
+    slots: Arc<Semaphore>,
+    pool: JoinSet<()>,
+    /// Claimed jobs waiting for a slot, oldest first.
+    held: VecDeque<Claimed>,
+    ahead: ClaimAhead,
+    error_backoff: Backoff,
+}
+
+impl ClaimLoop {
+    fn new(shared: Arc<Shared>, finishes: mpsc::UnboundedSender<Finish>, stop: CancellationToken) -> Self {
+        let concurrency = shared.config.concurrency;
+        ClaimLoop {
+            shared,
+            finishes,
+            stop,
+            concurrency,
+            slots: Arc::new(Semaphore::new(concurrency)),
+            pool: JoinSet::new(),
+            held: VecDeque::new(),
+            ahead: ClaimAhead::new(concurrency),
+            error_backoff: ERROR_BACKOFF,
+        }
+    }
+
+    /// One turn: wait for free slots, give them to held jobs, claim for the rest. `false`
+    /// once `stop` fires.
+    async fn turn(&mut self) -> bool {
+        while self.pool.try_join_next().is_some() {}
+        let Some(mut permits) = self.free_slots().await else {
+            return false;
+        };
+        self.start_held(&mut permits);
+        if !permits.is_empty() {
+            self.claim_for(permits).await;
+        }
+        true
+    }
+
+    /// At least one free slot; then, when no job is held, as many more as free up within
+    /// [`REFILL_WAIT`] (up to a quarter of the concurrency), else only those free right now.
+    /// `None` once `stop` fires.
+    async fn free_slots(&self) -> Option<Vec<OwnedSemaphorePermit>> {
+        let first = tokio::select! {
+            biased;
+            _ = self.stop.cancelled() => return None,
+            permit = self.slots.clone().acquire_owned() => permit.ok()?,
+        };
+        let mut permits = vec![first];
+        let want = if self.held.is_empty() {
+            (self.concurrency / 4).max(1)
+        } else {
+            1
+        };
+        let deadline = Instant::now() + REFILL_WAIT;
+        while permits.len() < self.concurrency {
+            match self.slots.clone().try_acquire_owned() {
+                Ok(permit) => permits.push(permit),
+                Err(_) if permits.len() >= want => break,
+                Err(_) => match tokio::time::timeout_at(deadline, self.slots.clone().acquire_owned()).await {
+                    Ok(Ok(permit)) => permits.push(permit),
+                    _ => break,
+                },
+            }
+        }
+        Some(permits)
+    }
+
+    /// Start as many held jobs as there are `permits`, taking their permits.
+    fn start_held(&mut self, permits: &mut Vec<OwnedSemaphorePermit>) {
+        let starting = permits.len().min(self.held.len());
+        if starting == 0 {
+            return;
+        }
+        let tokens = self.held.iter().take(starting).map(|claimed| &claimed.token);
+        self.shared.claims.set_phase(tokens, Phase::Running);
+        self.start_front(permits.drain(..starting));
+    }
+
+    /// Run the oldest held jobs, one per permit.
+    fn start_front(&mut self, permits: impl Iterator<Item = OwnedSemaphorePermit>) {
+        for permit in permits {
+            let Some(claimed) = self.held.pop_front() else { return };
+            executor::spawn(&mut self.pool, &self.shared, &self.finishes, claimed, permit);
+        }
+    }
+
+    /// Claim for `permits` plus the claim-ahead; start what the permits allow, hold the rest.
+    async fn claim_for(&mut self, permits: Vec<OwnedSemaphorePermit>) {
+        let limit = permits.len() + self.ahead.size();
+        let asked_at = self.ahead.asking();
+        match claim(&self.shared, limit).await {
+            Ok(jobs) => {
+                self.error_backoff.reset();
+                let full = jobs.len() == limit;
+                self.ahead.answered(asked_at, full);
+                self.take(jobs, permits.len());
+                self.start_front(permits.into_iter());
+                if !full && self.held.is_empty() {
+                    self.wait_for_work().await;
+                }
+            }
+            Err(error) => {
+                drop(permits);
+                self.back_off(error).await;
+            }
+        }
+    }
+
+    /// Check the claimed `jobs` and add them to `held`, in order; track their claims, the
+    /// first `starting` as running. `held` is empty before: a claim is only made for slots
+    /// left over once every held job has started.
+    fn take(&mut self, jobs: Vec<Job>, starting: usize) {
+        debug_assert!(self.held.is_empty(), "claimed while jobs were held");
+        self.held.extend(
+            jobs.into_iter()
+                .filter_map(|job| check(&self.shared, &self.finishes, job)),
+        );
+        if self.held.is_empty() {
+            return;
+        }
+        let claims = self.held.iter().map(|claimed| (&claimed.token, &claimed.cancel));
+        self.shared.claims.track(claims, starting);
+    }
+
+    async fn wait_for_work(&self) {
+        tokio::select! {
+            _ = self.stop.cancelled() => {}
+            _ = self.shared.wake.notified() => {}
+            _ = tokio::time::sleep(self.shared.config.poll_interval) => {}
+        }
+    }
+
+    async fn back_off(&mut self, error: crate::StoreError) {
+        let delay = self.error_backoff.next_delay();
+        tracing::warn!(%error, retry_in = ?delay, "claiming jobs failed; backing off");
+        tokio::select! {
+            _ = self.stop.cancelled() => {}
+            _ = tokio::time::sleep(delay) => {}
+        }
+    }
+
+    /// Release the held jobs, then drain the pool.
+    async fn shut_down(mut self) {
+        self.release_held();
+        drain::run(&self.shared, self.pool, &self.finishes).await;
+    }
+
+    /// Give back the jobs claimed ahead and never started: due again at once, attempt refunded.
+    /// A held job whose lease was lost is dropped: nothing of ours to give back. (Once marked
+    /// completing, a job can no longer be lost, so the two passes agree.)
+    fn release_held(&mut self) {
+        let live = self.held.iter().filter(|claimed| !claimed.cancel.is_cancelled());
+        self.shared
+            .claims
+            .set_phase(live.map(|claimed| &claimed.token), Phase::Completing);
+        for Claimed { token, cancel, .. } in self.held.drain(..) {
+            if !cancel.is_cancelled() {
+                let _ = self.finishes.send(Finish {
+                    token,
+                    transition: transition_for_release(),
+                });
+            }
+        }
+    }
+}
+
+async fn claim(shared: &Shared, limit: usize) -> Result<Vec<Job>, crate::StoreError> {
+    let params = ClaimParams {
+        runner_id: shared.config.runner_id.clone(),
+        workers: shared.worker_names.clone(),
+        queues: shared.config.queues.clone(),
+        limit: u32::try_from(limit).unwrap_or(u32::MAX),
+        lease_ttl: shared.config.lease_ttl,
+        now: shared.clock.now(),
+    };
+    let jobs = shared.store.claim(&params).await?;
+    shared.stats.add_claimed(jobs.len());
+    Ok(jobs)
+}
+
+/// A claimed job this runner can run, with a cancel token of its own; `None` (after logging,
+/// and releasing it when it has a token) for one it cannot.
+fn check(shared: &Shared, finishes: &mpsc::UnboundedSender<Finish>, job: Job) -> Option<Claimed> {
+    let Some(token) = job.claim_token() else {
+        tracing::error!(job_id = %job.id, "the store returned a claimed job without a lease owner; skipping it");
+        return None;
+    };
+    let Some(worker) = shared.registry.get(&job.worker).cloned() else {
+        // Claims only ask for our workers, so this is a store bug; give the job back untouched.
+        tracing::error!(job_id = %job.id, worker = %job.worker, "claimed a job for a worker this runner lacks; releasing it");
+        let _ = finishes.send(Finish {
+            token,
+            transition: transition_for_release(),
+        });
+        return None;
+    };
+    let cancel = shared.hard_stop.child_token();
+    Some(Claimed {
+        job,
+        token,
+        worker,
+        cancel,
+    })
+}
