@@ -1,8 +1,10 @@
-//! Recurring schedules on the in-memory store: several runners, each fire time enqueued once.
+//! Recurring schedules on the in-memory store: several runners, each fire time enqueued once;
+//! and the schedule firer's passes, called directly.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use backtick_core::maintenance::{ScheduleFirer, ScheduleReport};
 use backtick_core::schedule::{CatchUp, Every, Periodic};
 use backtick_core::{
     JobContext, JobFilter, ManualClock, NewJob, QueueStore, Runner, RunnerConfig, RunnerHandle, Timestamp, worker_fn,
@@ -127,4 +129,64 @@ async fn an_unchanged_spec_keeps_its_next_fire_time_and_a_changed_one_recomputes
         Some(later + chrono::Duration::seconds(60)),
         "new spec: recomputed"
     );
+}
+
+fn firer(store: &MemoryStore, periodics: Vec<Periodic>) -> ScheduleFirer {
+    let t0: Timestamp = "2030-01-01T00:00:00Z".parse().expect("time");
+    ScheduleFirer::new(Arc::new(store.clone()), Arc::new(ManualClock::new(t0)), periodics)
+}
+
+fn seconds(t0: Timestamp, s: i64) -> Timestamp {
+    t0 + chrono::Duration::seconds(s)
+}
+
+#[tokio::test]
+async fn a_firer_registers_on_its_first_pass_then_fires_each_due_time_once() {
+    let t0: Timestamp = "2030-01-01T00:00:00Z".parse().expect("time");
+    let store = MemoryStore::new();
+    let firer = firer(&store, vec![every_second("tick")]);
+    let first = firer.run_once(Some(t0)).await.expect("register");
+    assert_eq!(
+        first,
+        ScheduleReport {
+            registered: 1,
+            ..ScheduleReport::default()
+        }
+    );
+    assert!(fire_times(&store).await.is_empty(), "registering enqueues nothing");
+    let due = firer.run_once(Some(seconds(t0, 2))).await.expect("fire");
+    assert_eq!((due.registered, due.fired, due.enqueued), (0, 2, 2));
+    assert_eq!(fire_times(&store).await, vec![seconds(t0, 1), seconds(t0, 2)]);
+    let again = firer.run_once(Some(seconds(t0, 2))).await.expect("fire");
+    assert_eq!(again, ScheduleReport::default(), "nothing more is due");
+}
+
+#[tokio::test]
+async fn of_two_firers_on_one_store_each_due_time_is_fired_by_one() {
+    let t0: Timestamp = "2030-01-01T00:00:00Z".parse().expect("time");
+    let store = MemoryStore::new();
+    let firers = [
+        firer(&store, vec![every_second("shared")]),
+        firer(&store, vec![every_second("shared")]),
+    ];
+    for firer in &firers {
+        firer.run_once(Some(t0)).await.expect("register");
+    }
+    let mut fired = 0;
+    for second in 1..=20 {
+        for firer in &firers {
+            fired += firer.run_once(Some(seconds(t0, second))).await.expect("fire").fired;
+        }
+    }
+    assert_eq!(fired, 20);
+    let expected: Vec<Timestamp> = (1..=20).map(|s| seconds(t0, s)).collect();
+    assert_eq!(fire_times(&store).await, expected);
+}
+
+#[tokio::test]
+async fn a_firer_without_schedules_does_nothing() {
+    let firer = firer(&MemoryStore::new(), Vec::new());
+    for _ in 0..2 {
+        assert_eq!(firer.run_once(None).await.expect("pass"), ScheduleReport::default());
+    }
 }
