@@ -117,7 +117,10 @@ pub(super) async fn soak(env: Env<'_>) -> Result<Vec<Figure>, String> {
         }
     };
     let produced_for = started.elapsed();
-    let done_in_run = samples.last().map_or(0, |s| s.latency.completed);
+    // The rate of completions while the producer ran: up to its last window.
+    let done_per_s = samples
+        .last()
+        .map_or(f64::NAN, |s| s.latency.completed as f64 / s.at.as_secs_f64());
     // Let the runner finish what was sent, then stop it and read its totals.
     let deadline = Instant::now() + Duration::from_secs(60);
     while samples.last().is_none_or(|s| s.latency.completed < sent as u64) && Instant::now() < deadline {
@@ -137,7 +140,7 @@ pub(super) async fn soak(env: Env<'_>) -> Result<Vec<Figure>, String> {
         return Err(format!("the runner completed {} of {sent} jobs", total.completed));
     }
     *env.series.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = samples.iter().map(point).collect();
-    Ok(figures(&samples, sent, done_in_run, produced_for, duration, total))
+    Ok(figures(&samples, sent, done_per_s, produced_for, duration, total))
 }
 
 async fn sample(env: &Env<'_>, child: &Child, started: Instant, latency: LatencyLine) -> Result<Sample, String> {
@@ -176,7 +179,7 @@ fn point(sample: &Sample) -> serde_json::Value {
 fn figures(
     samples: &[Sample],
     sent: usize,
-    done_in_run: u64,
+    done_per_s: f64,
     produced_for: Duration,
     duration: Duration,
     total: LatencyLine,
@@ -199,7 +202,7 @@ fn figures(
     vec![
         Figure::new("minutes", duration.as_secs_f64() / 60.0, "min"),
         Figure::new("enqueued_per_s", per_second(sent, produced_for), "jobs/s"),
-        Figure::new("done_per_s", done_in_run as f64 / produced_for.as_secs_f64(), "jobs/s"),
+        Figure::new("done_per_s", done_per_s, "jobs/s"),
         Figure::new("p50_ms", total.p50_ms, "ms"),
         Figure::new("p99_ms", total.p99_ms, "ms"),
         Figure::new("worst_window_p99_ms", worst_p99, "ms"),
