@@ -10,7 +10,9 @@
 //! | `L.claim` | a burst queued by one `INSERT ... SELECT FROM generate_series`, `ANALYZE`d, then drained by a loop of a claim of 100 (`UPDATE ... WHERE id IN (SELECT ... ORDER BY priority, run_at, id LIMIT 100 FOR UPDATE SKIP LOCKED) RETURNING *`) and their completion (`UPDATE ... SET state = 'done' WHERE id = ANY($1)`), from 1, 4 and 10 connections | jobs/s per client count, and the best |
 //!
 //! The claim limit's table is analyzed: the limit is the machine's best case, as pgbench's
-//! own initialization (which vacuums) gives it; backtick's drains get no such help.
+//! own initialization (which vacuums) gives it; backtick's drains get no such help. (On the
+//! never-analyzed table the planner runs this plain claim, too, as a bitmap scan of the
+//! claim index and a sort of the whole backlog.)
 
 use std::time::{Duration, Instant};
 
