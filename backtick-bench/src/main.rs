@@ -1,151 +1,83 @@
 //! The backtick benchmark, run by `cargo xtask bench`.
 //!
-//! For each backend, each workload gets a fresh database on the configured server
-//! (`BT_DATABASE_URL`, else `DATABASE_URL`, else the server `backtick_testkit::testdb` finds or
-//! starts), migrated, used once and dropped:
+//! It measures what a user gets: each workload gets a fresh database on the configured
+//! server (`BT_DATABASE_URL`, else `DATABASE_URL`, else the server `backtick_testkit::testdb`
+//! finds or starts), migrated, used once and dropped; jobs go into a fresh, never-analyzed
+//! table; the stores and runners run with their default settings; a drain's clock starts
+//! before its runner's store connects, as a user's process starts. Nothing is tuned that a
+//! user would not have: no `ANALYZE`, `VACUUM` or server setting, except in the figures
+//! labelled as comparisons.
+//!
+//! In the same run the plain SQL limits of the machine are measured on the same server
+//! (module [`limits`]: one-row INSERT per commit, batched INSERT, a claim of 100 + their
+//! completion in a loop of plain statements), and every throughput figure is also printed as
+//! a ratio to its limit, so that figures from different machines can be compared.
 //!
 //! | workload | what | figures |
 //! |---|---|---|
-//! | `A.enqueue.single` | 2,000 jobs, one `enqueue` call (its own transaction) each | jobs/s |
-//! | `A.enqueue.bulk` | 20,000 jobs, `enqueue_many` in batches of 1,000 | jobs/s |
-//! | `A.drain.c10`, `A.drain.c50` | 20,000 no-op jobs queued first, then one runner at concurrency 10 / 50, timed from its start until all are done | jobs/s |
+//! | `L.insert`, `L.bulk`, `L.claim` | the plain SQL limits (see [`limits`]), run once, before the backends | jobs/s or rows/s |
+//! | `A.enqueue.single` | 2,000 jobs, one `enqueue` call (its own transaction) each | jobs/s, ratio to `L.insert` c1 |
+//! | `A.enqueue.bulk` | 20,000 jobs, `enqueue_many` in batches of 1,000 | jobs/s, ratio to `L.bulk` |
+//! | `A.drain.c10`, `A.drain.c50` | 20,000 no-op jobs queued into the fresh table, then one runner at concurrency 10 / 50, timed from before its store connects until all are done | jobs/s, ratio to `L.claim` |
+//! | `A.drain.c10.analyzed`, `A.drain.c50.analyzed` | comparison only: the same drain after a hand-run `ANALYZE`, which a user's burst does not get | jobs/s, ratio to `L.claim`, `fresh_vs_analyzed` |
 //! | `B.latency` | an idle runner; 300 jobs enqueued one at a time, 10 ms apart | p50 / p95 / p99 ms from `created_at` to the worker's start, on the database clock |
+//! | `B.first_job` | 50 trials: a runner started on a newly connected store, one job enqueued as soon as `start()` returns | p50 / p99 / max ms from `created_at` to the worker's start |
+//! | `B.due` | an idle runner while, over 10 s, 500 at-jobs fall due, 100 jobs fail once and are retried after the default backoff, a recurring schedule fires every 250 ms and a cron schedule every second | p50 / p99 ms from the due time (`run_at`) to the worker's start, per kind |
 //! | `C.steady` | a producer at 5,000 jobs/s for 30 s while a runner (concurrency 50) works | achieved rate, p50 / p99 ms, dead tuples at the end |
+//! | `D.processes` | 20,000 jobs drained by one runner process, and by 4 started together (concurrency 10 each; the benchmark binary in its child mode), timed from before they start | jobs/s each, ratio to `L.claim`, `four_vs_one` |
+//! | `D.backlog` (`--large`) | 1,000,000 queued jobs drained at concurrency 50, against 20,000 | jobs/s each, `vs_base` |
+//! | `D.finished_10m` (`--large`) | 20,000 jobs drained at concurrency 50 in a table holding 10,000,000 finished jobs (vacuumed and analyzed, as autovacuum would have), against an empty table | jobs/s each, `vs_empty` |
+//! | `E.held_memory` | a runner process at concurrency 5,000 whose jobs sleep: resident memory idle and holding 5,000 claimed jobs | MiB, bytes per held job |
+//! | `E.soak` (`--soak [MINUTES]`) | a producer at 5,000 jobs/s for 30 minutes while a runner process (concurrency 50) works; every window (a thirtieth of the run) its latencies, the dead tuples and the runner's resident memory | p50 / p99 ms, worst window p99, dead tuples max / end, RSS after warm-up (first sixth) and at the end, growth % |
 //!
-//! Output: a table on stdout, then one `RESULT backtick-<backend> <workload> <metric>=<value>`
-//! line per figure, and a JSON file in `<target dir>/bench/` (timestamped, and `latest.json`).
+//! `--quick` runs every workload not behind a flag at small sizes (under a minute; CI runs
+//! it); `--large` and `--soak` add the long ones (tiny with `--quick`).
+//!
+//! Output: a table on stdout, then one `RESULT <subject> <workload> <metric>=<value>` line per
+//! figure (subject `backtick-pg`, `backtick-diesel` or `plain-sql`; ` ratio=<r>` appended when
+//! the figure has a limit), and a JSON file in `<target dir>/bench/` (timestamped, and
+//! `latest.json`) with the ratios and the soak's samples over time.
 //!
 //! ```text
-//! backtick-bench [--quick] [--backend pg|diesel|all] [--only PREFIX] [--out DIR] [--profile] [--drain-jobs N]
+//! backtick-bench [--quick] [--large] [--soak [MINUTES]] [--backend pg|diesel|all] [--only PREFIX]
+//!                [--out DIR] [--profile] [--drain-jobs N]
 //! ```
 
 mod admin;
 mod backend;
+mod child;
+mod limits;
+mod options;
 mod profile;
+mod recorder;
 mod report;
 mod workloads;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::Mutex;
 
 use backend::Backend;
-use report::{Figure, Report};
-
-const USAGE: &str =
-    "usage: backtick-bench [--quick] [--backend pg|diesel|all] [--only PREFIX] [--out DIR] [--profile] [--drain-jobs N]
-
-  --quick          small sizes, a few seconds in all (CI runs this so the benchmark never rots)
-  --backend B      pg, diesel or all (default: all)
-  --only PREFIX    run only the workloads whose name starts with PREFIX (e.g. A.drain)
-  --out DIR        where the JSON goes (default: <target dir>/bench)
-  --profile        print where the drain's time goes: store calls (round trips), rows per call,
-                   time per call, and the CPU of this process, the database's backends, the machine
-  --drain-jobs N   drain N jobs instead of 20,000 (2,000 with --quick): a longer, steadier
-                   measurement when comparing variants
-
-The server: BT_DATABASE_URL, else DATABASE_URL, else the one backtick-testkit finds or starts.
-Each workload runs in a fresh database created on it (CREATEDB needed) and dropped afterwards.";
-
-/// Command-line options.
-struct Options {
-    quick: bool,
-    backends: Vec<Backend>,
-    only: Option<String>,
-    out: Option<PathBuf>,
-    profile: bool,
-    drain_jobs: Option<usize>,
-}
-
-/// How big each workload is.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Sizes {
-    pub(crate) single: usize,
-    pub(crate) bulk: usize,
-    pub(crate) bulk_batch: usize,
-    pub(crate) drain: usize,
-    pub(crate) latency_jobs: usize,
-    pub(crate) latency_gap: Duration,
-    pub(crate) steady_rate: u32,
-    pub(crate) steady_for: Duration,
-}
-
-impl Sizes {
-    const FULL: Sizes = Sizes {
-        single: 2_000,
-        bulk: 20_000,
-        bulk_batch: 1_000,
-        drain: 20_000,
-        latency_jobs: 300,
-        latency_gap: Duration::from_millis(10),
-        steady_rate: 5_000,
-        steady_for: Duration::from_secs(30),
-    };
-
-    const QUICK: Sizes = Sizes {
-        single: 200,
-        bulk: 2_000,
-        bulk_batch: 1_000,
-        drain: 2_000,
-        latency_jobs: 30,
-        latency_gap: Duration::from_millis(10),
-        steady_rate: 5_000,
-        steady_for: Duration::from_secs(2),
-    };
-}
-
-fn parse(args: &[String]) -> Result<Options, String> {
-    let mut options = Options {
-        quick: false,
-        backends: Backend::ALL.to_vec(),
-        only: None,
-        out: None,
-        profile: false,
-        drain_jobs: None,
-    };
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let mut value = |flag: &str| {
-            args.next()
-                .cloned()
-                .ok_or_else(|| format!("{flag} needs a value\n\n{USAGE}"))
-        };
-        match arg.as_str() {
-            "--quick" => options.quick = true,
-            "--profile" => options.profile = true,
-            "--backend" => {
-                let name = value("--backend")?;
-                options.backends = match name.as_str() {
-                    "all" => Backend::ALL.to_vec(),
-                    other => vec![
-                        Backend::from_name(other)
-                            .ok_or_else(|| format!("unknown backend {other:?}: use pg, diesel or all\n\n{USAGE}"))?,
-                    ],
-                };
-            }
-            "--only" => options.only = Some(value("--only")?),
-            "--drain-jobs" => {
-                let n = value("--drain-jobs")?;
-                options.drain_jobs = Some(
-                    n.parse()
-                        .map_err(|_| format!("--drain-jobs takes a number of jobs, not {n:?}"))?,
-                );
-            }
-            "--out" => options.out = Some(PathBuf::from(value("--out")?)),
-            "-h" | "--help" | "help" => return Err(USAGE.to_owned()),
-            other => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
-        }
-    }
-    Ok(options)
-}
+use options::{Options, Sizes};
+use report::{Figure, PLAIN_SQL, Report, Subject};
+use workloads::{Gate, Workload};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            // B.due's jobs fail once on purpose: their "job did not complete" warnings are
+            // expected, and sqlx's slow-statement warnings (DROP DATABASE, the fills) say
+            // nothing the figures do not: both are hidden unless RUST_LOG asks for them.
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,sqlx::query=error,backtick_core::runner::producer=error".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let options = match parse(&args) {
+    if args.first().map(String::as_str) == Some(child::FLAG) {
+        return child::main(&args[1..]);
+    }
+    let options = match options::parse(&args) {
         Ok(options) => options,
         Err(message) => {
             eprintln!("{message}");
@@ -168,30 +100,55 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(options: Options) -> Result<(), String> {
-    let mut sizes = if options.quick { Sizes::QUICK } else { Sizes::FULL };
-    if let Some(n) = options.drain_jobs {
-        sizes.drain = n;
+/// The backtick workloads `options` select, and the limit workloads they need.
+fn selection(options: &Options) -> (Vec<&'static Workload>, Vec<&'static Workload>) {
+    let mut selected = Vec::new();
+    for workload in workloads::ALL.iter().filter(|w| options.selects(w.name)) {
+        if options.opens(workload.gate) {
+            selected.push(workload);
+        } else {
+            let flag = if workload.gate == Gate::Large {
+                "--large"
+            } else {
+                "--soak"
+            };
+            eprintln!("bench: {} needs {flag}; not run", workload.name);
+        }
     }
+    let needed = |limit: &Workload| {
+        selected
+            .iter()
+            .any(|w| w.limits.iter().any(|l| l.workload() == limit.name))
+    };
+    let limits = limits::ALL
+        .iter()
+        .filter(|limit| options.selects(limit.name) || needed(limit))
+        .collect();
+    (selected, limits)
+}
+
+async fn run(options: Options) -> Result<(), String> {
+    let sizes = options.sizes();
     let server = admin::Server::find().await?;
     eprintln!("bench: server {} ({})", server.display_url(), server.version);
     let mut report = Report::new(options.quick, server.settings.clone(), server.version.clone());
+    let (selected, limits) = selection(&options);
+    let plain_sql = Target {
+        subject: PLAIN_SQL,
+        backend: limits::SCHEMA_BACKEND,
+        db_tag: "sql",
+    };
+    for workload in limits {
+        run_and_add(&server, &plain_sql, workload, &sizes, false, &mut report).await?;
+    }
     for backend in &options.backends {
-        for workload in workloads::ALL {
-            if options
-                .only
-                .as_deref()
-                .is_some_and(|prefix| !workload.name.starts_with(prefix))
-            {
-                continue;
-            }
-            let load = report::loadavg();
-            eprintln!("bench: {} {} (load {load}) ...", backend.result_name(), workload.name);
-            let figures = run_one(&server, *backend, workload, &sizes, options.profile).await?;
-            for figure in &figures {
-                eprintln!("bench:   {}", figure.human());
-            }
-            report.add(*backend, workload.name, &load, figures);
+        let target = Target {
+            subject: backend.result_name(),
+            backend: *backend,
+            db_tag: backend.name(),
+        };
+        for workload in &selected {
+            run_and_add(&server, &target, workload, &sizes, options.profile, &mut report).await?;
         }
     }
     let out = match options.out {
@@ -205,23 +162,71 @@ async fn run(options: Options) -> Result<(), String> {
     Ok(())
 }
 
-/// One workload on one backend, in a database of its own that is dropped afterwards (also
+/// Who a workload runs for: a backend, or the plain SQL limits (on the Postgres backend's
+/// schema).
+struct Target {
+    subject: Subject,
+    backend: Backend,
+    db_tag: &'static str,
+}
+
+/// Run `workload` for `target` and add its figures to `report`.
+async fn run_and_add(
+    server: &admin::Server,
+    target: &Target,
+    workload: &'static Workload,
+    sizes: &Sizes,
+    profile: bool,
+    report: &mut Report,
+) -> Result<(), String> {
+    let load = report::loadavg();
+    eprintln!("bench: {} {} (load {load}) ...", target.subject, workload.name);
+    let series = Mutex::new(Vec::new());
+    let started = std::time::Instant::now();
+    let figures = run_one(server, target, workload, sizes, profile, &series).await?;
+    eprintln!("bench:   ({:.1} s)", started.elapsed().as_secs_f64());
+    report.add(target.subject, workload.name, &load, figures);
+    if let Some(fresh) = workload.name.strip_suffix(".analyzed") {
+        let rate = |name: &str| report.value(target.subject, name, "jobs_per_s");
+        if let (Some(fresh_rate), Some(analyzed_rate)) = (rate(fresh), rate(workload.name)) {
+            let ratio = Figure::new("fresh_vs_analyzed", fresh_rate / analyzed_rate, "ratio");
+            report.add(target.subject, workload.name, &load, vec![ratio]);
+        }
+    }
+    report.add_series(
+        target.subject,
+        workload.name,
+        series.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    for line in report.describe(target.subject, workload.name) {
+        eprintln!("bench:   {line}");
+    }
+    Ok(())
+}
+
+/// One workload for one target, in a database of its own that is dropped afterwards (also
 /// when the workload fails).
 async fn run_one(
     server: &admin::Server,
-    backend: Backend,
-    workload: &workloads::Workload,
+    target: &Target,
+    workload: &'static Workload,
     sizes: &Sizes,
     profile: bool,
+    series: &Mutex<Vec<serde_json::Value>>,
 ) -> Result<Vec<Figure>, String> {
-    let db = server.create_database(backend.name(), workload.name).await?;
+    let db = server.create_database(target.db_tag, workload.name).await?;
     let result = async {
-        let store = backend.open(&db.url).await?;
+        let store = target.backend.open(&db.url).await?;
         let figures = (workload.run)(workloads::Env {
-            store: store.clone(),
+            backend: target.backend,
+            server,
             db: &db,
+            store: store.clone(),
             sizes: *sizes,
             profile,
+            workload: workload.name,
+            db_tag: target.db_tag,
+            series,
         })
         .await;
         store.close().await;
@@ -229,7 +234,7 @@ async fn run_one(
     }
     .await;
     server.drop_database(&db).await?;
-    result.map_err(|e| format!("{} {}: {e}", backend.result_name(), workload.name))
+    result.map_err(|e| format!("{} {}: {e}", target.subject, workload.name))
 }
 
 /// `<target dir>/bench`: the workspace's target directory (as `cargo run` sees it), else the
