@@ -10,7 +10,7 @@
 //!   runner** ([`Migrator`]; see [`migrate`]);
 //! - **the queue SQL** ([`sql`]): every statement both backends run, one text for both;
 //! - **the columns** each statement binds, built from [`backtick_core::NewJob`],
-//!   [`backtick_core::Finish`] and [`backtick_core::ClaimToken`] ([`enqueue`], [`fenced`]),
+//!   [`backtick_core::Finish`] and [`backtick_core::ClaimToken`] ([`mod@enqueue`], [`fenced`]),
 //!   the [`backtick_core::FinishReport`] from a fenced write's rows, and the pure part of
 //!   unique-key resolution;
 //! - **reading rows back**: stored names that do not parse are [`decode::corrupt`] rows;
