@@ -1,7 +1,7 @@
 //! Errors at the core's boundary.
 
 use crate::codec::EncodeError;
-use crate::job::InvalidJob;
+use crate::job::{InvalidJob, JobId};
 
 /// A boxed source error.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -13,9 +13,11 @@ pub enum StoreError {
     /// The job was rejected before it reached storage.
     #[error(transparent)]
     InvalidJob(#[from] InvalidJob),
-    /// The database has no backtick schema, or an older one.
+    /// The database has no backtick schema, or an older one. Call the store's `migrate()`
+    /// (`PgStore::migrate`, `DieselStore::migrate`) on start-up, before the first job.
     #[error(
-        "the database is not migrated: {message}; run `cargo xtask migrate run` or call the store's `migrate()` on start-up"
+        "the database is not migrated: {message}; call the store's `migrate()` on start-up \
+         (e.g. `PgStore::migrate` or `DieselStore::migrate`) before using it"
     )]
     NotMigrated {
         /// What is missing.
@@ -39,10 +41,10 @@ pub enum StoreError {
         source: BoxError,
     },
     /// A stored row could not be read back (an unknown state or codec name, say).
-    #[error("corrupt row for job {job_id}: {message}")]
+    #[error("corrupt row{}: {message}", .job_id.map(|id| format!(" for job {id}")).unwrap_or_default())]
     Corrupt {
-        /// The job's id, or -1 when unknown.
-        job_id: i64,
+        /// The job whose row it is, when its id could be read.
+        job_id: Option<JobId>,
         /// What was wrong.
         message: String,
     },

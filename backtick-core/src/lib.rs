@@ -51,6 +51,6 @@ pub use registry::{Registry, RegistryError};
 pub use retry::RetryPolicy;
 pub use runner::{Runner, RunnerBuilder, RunnerConfig, RunnerHandle, RunnerStats};
 pub use state::{Finish, Outcome, Transition};
-pub use store::{ClaimParams, FinishReport, JobFilter, QueueStore, StateCounts, WakeReceiver};
+pub use store::{ClaimParams, FinishReport, JobFilter, QueueStore, StateCounts, WakeReceiver, single_id};
 pub use typed::TypedJob;
 pub use worker::{FnWorker, JobContext, JobError, Worker, WorkerOptions, worker_fn};

@@ -123,6 +123,25 @@ impl StateCounts {
     }
 }
 
+/// The id of a one-job enqueue, from the ids a batch enqueue returned: how
+/// [`QueueStore::enqueue`] is provided, and what a store's own one-job path (such as enqueueing
+/// inside a caller's transaction) returns.
+///
+/// # Errors
+/// [`StoreError::Other`] when `ids` is empty: the batch stored no job.
+///
+/// # Examples
+/// ```
+/// use backtick_core::{JobId, single_id};
+/// assert_eq!(single_id(vec![JobId(7)]).unwrap(), JobId(7));
+/// assert!(single_id(Vec::new()).is_err());
+/// ```
+pub fn single_id(ids: Vec<JobId>) -> Result<JobId, StoreError> {
+    ids.into_iter().next().ok_or_else(|| StoreError::Other {
+        source: "the enqueue returned no id for its one job".into(),
+    })
+}
+
 /// A hint that jobs were enqueued on a queue; see [`QueueStore::subscribe`].
 pub type WakeReceiver = tokio::sync::broadcast::Receiver<String>;
 
@@ -144,7 +163,12 @@ pub trait QueueStore: Send + Sync + 'static {
     /// Put one job on the queue, due at its `run_at` (default now). With a `unique_key`
     /// that an existing job already holds, nothing is inserted and the existing job's id is
     /// returned.
-    async fn enqueue(&self, job: NewJob, now: Option<Timestamp>) -> Result<JobId, StoreError>;
+    ///
+    /// Provided as [`QueueStore::enqueue_many`] of one job; a store overrides it only where a
+    /// statement of its own for one job is measurably faster.
+    async fn enqueue(&self, job: NewJob, now: Option<Timestamp>) -> Result<JobId, StoreError> {
+        single_id(self.enqueue_many(vec![job], now).await?)
+    }
 
     /// Put many jobs on the queue in one atomic write: all are stored, or none. Ids are
     /// returned in input order. A unique key held by a stored job, or by an earlier job of the

@@ -4,12 +4,13 @@
 
 use std::time::Duration;
 
+use backtick_pg_common::url_from_env;
 use diesel::ConnectionResult;
 use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use futures::FutureExt;
 
-use crate::config::{DieselStoreConfig, host_and_port, parse_url, url_from};
+use crate::config::{DieselStoreConfig, parse_url, target, validate, with_config};
 use crate::error::{DieselError, connect_error, store_error};
 use crate::store::DieselStore;
 
@@ -52,7 +53,7 @@ impl DieselStore {
     /// # Errors
     /// As [`DieselStore::from_env`] and [`DieselStore::connect_with`].
     pub async fn from_env_with(config: DieselStoreConfig) -> Result<Self, DieselError> {
-        let (variable, url) = url_from(|name| std::env::var(name).ok())?;
+        let (variable, url) = url_from_env()?;
         Self::open(&url, Some(variable), config).await
     }
 
@@ -64,8 +65,8 @@ impl DieselStore {
         options: tokio_postgres::Config,
         config: DieselStoreConfig,
     ) -> Result<Self, DieselError> {
-        config.validate()?;
-        let options = config.apply(options);
+        validate(&config)?;
+        let options = with_config(&config, options);
         probe(&options, config.connect_timeout).await?;
         let pool = pool(options.clone(), &config)?;
         Ok(Self::build(pool, Connector::Options(Box::new(options))))
@@ -80,7 +81,7 @@ impl DieselStore {
     }
 
     async fn open(url: &str, variable: Option<&'static str>, config: DieselStoreConfig) -> Result<Self, DieselError> {
-        config.validate()?;
+        validate(&config)?;
         Self::connect_with_options(parse_url(url, variable)?, config).await
     }
 }
@@ -146,28 +147,13 @@ impl Connector {
 
 /// Open and close one connection, to report an unreachable server or a refusal clearly.
 pub(crate) async fn probe(options: &tokio_postgres::Config, timeout: Duration) -> Result<(), DieselError> {
-    let (host, port) = host_and_port(options);
-    let unreachable = |source: backtick_core::BoxError| DieselError::Unreachable {
-        host: host.clone(),
-        port,
-        source,
-    };
+    let target = target(options);
     let (client, connection) = match tokio::time::timeout(timeout, options.connect(tokio_postgres::NoTls)).await {
-        Err(_) => return Err(unreachable(format!("no answer within {timeout:?}").into())),
+        Err(_) => return Err(target.no_answer(timeout)),
         Ok(Err(error)) => {
             return Err(match error.as_db_error() {
-                Some(db) => DieselError::Rejected {
-                    host: host.clone(),
-                    port,
-                    user: options.get_user().unwrap_or_default().to_owned(),
-                    database: options
-                        .get_dbname()
-                        .or(options.get_user())
-                        .unwrap_or_default()
-                        .to_owned(),
-                    message: db.message().to_owned(),
-                },
-                None => unreachable(error.into()),
+                Some(db) => target.rejected(db.message()),
+                None => target.unreachable(error.into()),
             });
         }
         Ok(Ok(pair)) => pair,

@@ -2,75 +2,18 @@
 //! [`StoreError`] in [`store_error`], the one place that knows what a driver error means;
 //! [`DieselError`] covers connecting and configuring.
 
-use backtick_core::{BoxError, ConfigError, StoreError};
-use backtick_migrations::MigrateError;
+use backtick_core::StoreError;
+use backtick_pg_common::ServerError;
+use backtick_pg_common::decode::corrupt;
 use diesel::ConnectionError;
 use diesel::result::{DatabaseErrorKind, Error as QueryError};
 
 /// The pool's error type.
 pub(crate) type PoolError = deadpool::managed::PoolError<diesel_async::pooled_connection::PoolError>;
 
-/// Why a [`crate::DieselStore`] could not be created.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DieselError {
-    /// Neither `BT_DATABASE_URL` nor `DATABASE_URL` is set.
-    #[error(
-        "no database url: set BT_DATABASE_URL (or DATABASE_URL) to a url such as \
-         postgres://user:password@localhost:5432/app"
-    )]
-    MissingUrl,
-    /// The url does not parse. The password is never part of the message.
-    #[error(
-        "invalid database url {url}{}: {problem}; expected postgres://user:password@host:port/database",
-        .variable.map(|v| format!(" (from {v})")).unwrap_or_default()
-    )]
-    InvalidUrl {
-        /// The url with its password replaced by `***`.
-        url: String,
-        /// The environment variable it came from, if any.
-        variable: Option<&'static str>,
-        /// What is wrong with it.
-        problem: String,
-    },
-    /// No Postgres answered at the url's host and port.
-    #[error(
-        "cannot reach postgres at {host}:{port}: {source}; check that the server is running and that \
-         the url's host and port point at it"
-    )]
-    Unreachable {
-        /// The host (or socket path) from the url.
-        host: String,
-        /// The port from the url.
-        port: u16,
-        /// What the driver reported.
-        #[source]
-        source: BoxError,
-    },
-    /// Postgres answered but refused the connection (bad password, unknown database, ...).
-    #[error("postgres at {host}:{port} refused user {user:?} on database {database:?}: {message}")]
-    Rejected {
-        /// The host from the url.
-        host: String,
-        /// The port from the url.
-        port: u16,
-        /// The user name from the url.
-        user: String,
-        /// The database from the url (the user name when none is given).
-        database: String,
-        /// The server's message.
-        message: String,
-    },
-    /// A [`crate::DieselStoreConfig`] value is invalid.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// Migrating failed.
-    #[error(transparent)]
-    Migrate(#[from] MigrateError),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
+/// Why a [`crate::DieselStore`] could not be created: [`backtick_pg_common::ConnectError`],
+/// the error both backends share (`backtick_postgres::PgError` is the same type).
+pub type DieselError = backtick_pg_common::ConnectError;
 
 /// Anything the driver stack reports: a query error, a failed connect, or the pool.
 #[derive(Debug)]
@@ -111,7 +54,7 @@ impl From<PoolError> for DriverError {
 /// diesel-async keeps the SQLSTATE of only a few errors (serialization failure, constraint
 /// violations); the others arrive as [`DatabaseErrorKind::Unknown`] with the server's message,
 /// so deadlocks, missing tables and shutdowns are recognised by Postgres' message text
-/// ([`Recognised::from_message`]). With a translated `lc_messages` they fall to `Other`.
+/// ([`ServerError::from_message`]). With a translated `lc_messages` they fall to `Other`.
 pub(crate) fn store_error(error: impl Into<DriverError>) -> StoreError {
     match error.into() {
         DriverError::Pool(deadpool::managed::PoolError::Closed) => StoreError::PoolClosed,
@@ -130,31 +73,28 @@ pub(crate) fn store_error(error: impl Into<DriverError>) -> StoreError {
         DriverError::Pool(e) => other(e),
         DriverError::Query(QueryError::DatabaseError(kind, info)) => {
             let message = info.message().to_owned();
-            let source = || QueryError::DatabaseError(kind, info);
-            match (kind, Recognised::from_message(&message)) {
-                (DatabaseErrorKind::SerializationFailure, _) | (_, Some(Recognised::Deadlock)) => {
-                    StoreError::Conflict {
-                        source: Box::new(source()),
-                    }
-                }
-                (DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection, _)
-                | (_, Some(Recognised::ConnectionLost)) => connection(source()),
-                (_, Some(Recognised::MissingTable)) => StoreError::NotMigrated {
-                    message: format!("{message} (the backtick tables are missing)"),
-                },
-                (_, Some(Recognised::MissingColumn)) => StoreError::NotMigrated {
-                    message: format!("{message} (the backtick schema is older than this build)"),
-                },
-                _ => other(source()),
+            match server_error(kind, &message) {
+                Some(class) => class.into_store_error(&message, Box::new(QueryError::DatabaseError(kind, info))),
+                None => other(QueryError::DatabaseError(kind, info)),
             }
         }
-        DriverError::Query(e @ QueryError::DeserializationError(_)) => StoreError::Corrupt {
-            job_id: -1,
-            message: e.to_string(),
-        },
+        DriverError::Query(e @ QueryError::DeserializationError(_)) => corrupt(None, e.to_string()),
         // The connection's transaction state is unusable; the pool drops it, a retry gets a fresh one.
         DriverError::Query(e @ QueryError::BrokenTransactionManager) => connection(e),
         DriverError::Query(e) => other(e),
+    }
+}
+
+/// The class of a server error from the kinds diesel keeps, else from its message. A
+/// serialization failure or a deadlock is a conflict before anything else.
+fn server_error(kind: DatabaseErrorKind, message: &str) -> Option<ServerError> {
+    let by_message = ServerError::from_message(message);
+    match (kind, by_message) {
+        (DatabaseErrorKind::SerializationFailure, _) | (_, Some(ServerError::Conflict)) => Some(ServerError::Conflict),
+        (DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection, _) => {
+            Some(ServerError::ConnectionLost)
+        }
+        _ => by_message,
     }
 }
 
@@ -167,44 +107,6 @@ fn connection(source: impl std::error::Error + Send + Sync + 'static) -> StoreEr
 fn other(source: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::Other {
         source: Box::new(source),
-    }
-}
-
-/// Server errors recognised by their (English) message, for the SQLSTATEs diesel-async drops.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Recognised {
-    /// 40P01.
-    Deadlock,
-    /// 42P01.
-    MissingTable,
-    /// 42703.
-    MissingColumn,
-    /// 57P01-57P03, 53300, and the connection closing under a query.
-    ConnectionLost,
-}
-
-impl Recognised {
-    pub(crate) fn from_message(message: &str) -> Option<Recognised> {
-        const LOST: [&str; 7] = [
-            "terminating connection",
-            "the database system is",
-            "sorry, too many clients",
-            "remaining connection slots are reserved",
-            "connection closed",
-            "server closed the connection",
-            "connection reset",
-        ];
-        if message.starts_with("deadlock detected") {
-            Some(Recognised::Deadlock)
-        } else if message.starts_with("relation ") && message.ends_with(" does not exist") {
-            Some(Recognised::MissingTable)
-        } else if message.starts_with("column ") && message.ends_with(" does not exist") {
-            Some(Recognised::MissingColumn)
-        } else if LOST.iter().any(|prefix| message.starts_with(prefix)) {
-            Some(Recognised::ConnectionLost)
-        } else {
-            None
-        }
     }
 }
 
@@ -221,65 +123,12 @@ pub(crate) fn connect_error(error: &tokio_postgres::Error) -> ConnectionError {
     }
 }
 
-/// `url` with the password (if any) replaced by `***`. Works on text that does not parse as a
-/// url, so that an error message about a malformed url never shows the password: text without
-/// `://` is not shown at all, since there is no telling which part is a password.
-pub(crate) fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return "(not shown: it is not a url)".to_owned();
-    };
-    let (prefix, rest) = url.split_at(scheme_end);
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let rest = match rest[..authority_end].rfind('@') {
-        Some(at) => match rest[..at].find(':') {
-            Some(colon) => format!("{}:***{}", &rest[..colon], &rest[at..]),
-            None => rest.to_owned(),
-        },
-        None => rest.to_owned(),
-    };
-    format!("{prefix}{}", redact_password_parameter(&rest))
-}
-
-/// `...?password=secret&x=1` becomes `...?password=***&x=1`.
-fn redact_password_parameter(text: &str) -> String {
-    let Some(query) = text.find('?') else {
-        return text.to_owned();
-    };
-    let (path, params) = text.split_at(query + 1);
-    let params: Vec<String> = params
-        .split('&')
-        .map(|param| match param.split_once('=') {
-            Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
-            _ => param.to_owned(),
-        })
-        .collect();
-    format!("{path}{}", params.join("&"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn db_error(kind: DatabaseErrorKind, message: &str) -> QueryError {
         QueryError::DatabaseError(kind, Box::new(message.to_owned()))
-    }
-
-    #[test]
-    fn redact_url_hides_the_password_and_keeps_everything_else() {
-        assert_eq!(
-            redact_url("postgres://bob:s3cret@db:5432/app"),
-            "postgres://bob:***@db:5432/app"
-        );
-        assert_eq!(
-            redact_url("postgres://bob:p@ss@db/app?x=1"),
-            "postgres://bob:***@db/app?x=1"
-        );
-        assert_eq!(redact_url("postgres://bob@db/app"), "postgres://bob@db/app");
-        assert_eq!(
-            redact_url("postgres://db/app?user=bob&password=s3cret"),
-            "postgres://db/app?user=bob&password=***"
-        );
-        assert!(!redact_url("bob:s3cret@db/app").contains("s3cret"));
     }
 
     #[test]
@@ -318,6 +167,6 @@ mod tests {
         );
         assert!(matches!(store_error(QueryError::NotFound), StoreError::Other { .. }));
         let corrupt = store_error(QueryError::DeserializationError("bad".into()));
-        assert!(matches!(corrupt, StoreError::Corrupt { job_id: -1, .. }));
+        assert!(matches!(corrupt, StoreError::Corrupt { job_id: None, .. }));
     }
 }

@@ -53,12 +53,16 @@
 //! ## Same schema, same statements as `backtick-postgres`
 //!
 //! Both backends run the one schema of `migrations/` (embedded through
-//! [`backtick_migrations`], applied by [`DieselStore::migrate`] under an advisory lock), the
+//! [`backtick_pg_common`], applied by [`DieselStore::migrate`] under an advisory lock), the
 //! same SQL text (run here through `diesel::sql_query` with typed binds) and the same payload
 //! codecs: a job enqueued through `PgStore` is run by a runner on `DieselStore`, and the other
-//! way round. Pick the crate that matches the ORM the application already uses.
+//! way round. Everything else the two share that does not depend on a driver (the columns
+//! each statement binds, the enqueue path, error classes, config, url handling, the wake-up
+//! listener) is [`backtick_pg_common`]'s too; this crate binds, decodes, runs transactions and
+//! LISTENs with diesel-async. Pick the crate that matches the ORM the application already uses.
 //!
-//! - **One statement per call.** A claim selects due jobs in claim order from the partial
+//! - **One statement per call** (but for an enqueue with unique keys, a schedule's fire and a
+//!   vacuum). A claim selects due jobs in claim order from the partial
 //!   index `backtick_jobs_claim_idx` with `FOR UPDATE SKIP LOCKED` and marks them running in
 //!   the same statement. Finishing, reviving and heartbeating a batch are one
 //!   `UPDATE ... FROM unnest(...)` each, guarded by the claim token; enqueueing a batch is one
@@ -74,8 +78,8 @@
 //!   diesel-async transaction; the job exists only if the caller commits.
 //! - **Errors**: driver errors map to [`StoreError`] in one function (lost connection and
 //!   conflicts are transient, a missing table is [`StoreError::NotMigrated`], an undecodable
-//!   row is [`StoreError::Corrupt`]); connecting reports [`DieselError`] with the host and
-//!   port, never the password.
+//!   row is [`StoreError::Corrupt`]); connecting reports [`DieselError`] (the same type as
+//!   `backtick_postgres::PgError`) with the host and port, never the password.
 //! - **No libpq**: diesel with `postgres_backend` only; connections are tokio-postgres's,
 //!   without TLS.
 //!
@@ -84,7 +88,9 @@
 //! - **deadpool, not bb8**: deadpool's `close()` really closes (later calls fail with
 //!   [`StoreError::PoolClosed`], as `PgStore`'s do). Each connection is checked with
 //!   `SELECT 1` when taken, so one the server dropped is replaced instead of failing a call;
-//!   `idle_timeout` and `max_lifetime` retire a connection when it is next taken.
+//!   `idle_timeout` and `max_lifetime` retire a connection when it is next taken. The pool
+//!   opens connections on demand and keeps none open in advance, so [`DieselStoreConfig`]'s
+//!   `min_connections` must stay 0.
 //! - **SQLSTATEs**: diesel-async keeps the SQLSTATE of only a few errors (serialization
 //!   failure, constraint violations). Deadlocks, missing tables or columns and server
 //!   shutdowns are recognised by Postgres' English message text instead; under a translated
@@ -107,12 +113,16 @@ mod sql;
 mod store;
 
 pub use backtick_core::*;
-pub use backtick_migrations::{self, Direction, MigrateError, Migration, MigrationState, MigrationStatus, Migrator};
-pub use config::{DieselStoreConfig, FALLBACK_URL_VAR, URL_VAR};
+pub use backtick_pg_common;
+/// The shared schema crate under its former name, [`backtick_pg_common`]: code written as
+/// `backtick_migrations::migrations()` or `backtick_migrations::Migrator` keeps compiling.
+pub use backtick_pg_common as backtick_migrations;
+pub use backtick_pg_common::{CHANNEL, FALLBACK_URL_VAR, URL_VAR};
+pub use backtick_pg_common::{Direction, MigrateError, Migration, MigrationState, MigrationStatus, Migrator};
+pub use config::DieselStoreConfig;
 pub use connect::DieselPool;
 pub use enqueue::{enqueue_in, enqueue_many_in};
 pub use error::DieselError;
-pub use listen::CHANNEL;
 pub use migrate::DieselMigrationConnection;
 pub use store::DieselStore;
 pub use {deadpool, diesel, diesel_async, tokio_postgres};

@@ -1,85 +1,38 @@
-//! Wake-up hints: one task per store LISTENs on `backtick_jobs` on a dedicated connection and
-//! broadcasts each notification's payload (a queue name). Lossy by design: runners still poll.
+//! The LISTEN connection of the wake-up listener, a dedicated diesel-async connection read
+//! through its `notifications_stream`; the task that runs it and reconnects with backoff is
+//! [`backtick_pg_common::listen`].
 
-use std::time::Duration;
-
+use backtick_core::BoxError;
+use backtick_pg_common::{CHANNEL, ListenSource, Notifications};
 use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
 use futures::StreamExt;
-use tokio::sync::{broadcast, watch};
-use tokio::task::JoinHandle;
 
 use crate::connect::Connector;
 
-/// The NOTIFY channel the `backtick_jobs_notify` trigger sends on.
-pub const CHANNEL: &str = "backtick_jobs";
+/// Listener connections come from the store's [`Connector`], never from the pool, so the
+/// listener never takes a slot from store calls.
+impl ListenSource for Connector {
+    type Connection = Listening;
 
-/// First wait after the listener's connection fails; doubled up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-
-/// Longest wait between the listener's reconnect attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
-
-/// The running listener task; aborted when dropped.
-#[derive(Debug)]
-pub(crate) struct Listener {
-    task: JoinHandle<()>,
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        self.task.abort();
+    async fn listen(&self) -> Result<Listening, BoxError> {
+        let mut conn = self.connect().await?;
+        conn.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+        Ok(Listening(conn))
     }
 }
 
-impl Listener {
-    /// Start listening on connections from `connector`, never from the pool, so the listener
-    /// never takes a slot from store calls. Must be called inside a tokio runtime.
-    pub(crate) fn spawn(connector: Connector, wake: broadcast::Sender<String>, listening: watch::Sender<bool>) -> Self {
-        Listener {
-            task: tokio::spawn(run(connector, wake, listening)),
+/// A connection listening on [`CHANNEL`].
+pub(crate) struct Listening(AsyncPgConnection);
+
+impl Notifications for Listening {
+    /// The stream yields an error, or ends, once the connection fails or closes.
+    /// Notifications sent while reconnecting are lost, which is fine for a hint. A fresh
+    /// stream per call loses nothing: it reads the connection's notification queue.
+    async fn next_payload(&mut self) -> Result<String, BoxError> {
+        match std::pin::pin!(self.0.notifications_stream()).next().await {
+            Some(Ok(notification)) => Ok(notification.payload),
+            Some(Err(error)) => Err(error.into()),
+            None => Err("the connection closed".into()),
         }
     }
-}
-
-/// Connect, LISTEN, forward; on any failure wait (exponential backoff) and start over.
-async fn run(connector: Connector, wake: broadcast::Sender<String>, listening: watch::Sender<bool>) {
-    let mut backoff = FIRST_BACKOFF;
-    loop {
-        match connect(&connector).await {
-            Ok(conn) => {
-                backoff = FIRST_BACKOFF;
-                listening.send_replace(true);
-                let error = forward(conn, &wake).await;
-                listening.send_replace(false);
-                tracing::warn!(%error, "backtick wake-up listener lost its connection; reconnecting");
-            }
-            Err(error) => {
-                tracing::warn!(%error, retry_in = ?backoff, "backtick wake-up listener cannot connect; runners fall back to polling");
-            }
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
-    }
-}
-
-async fn connect(connector: &Connector) -> Result<AsyncPgConnection, backtick_core::BoxError> {
-    let mut conn = connector.connect().await?;
-    conn.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
-    Ok(conn)
-}
-
-/// Forward notifications until the connection fails or closes (the stream then yields an
-/// error, or ends). Notifications sent while reconnecting are lost, which is fine for a hint.
-async fn forward(mut conn: AsyncPgConnection, wake: &broadcast::Sender<String>) -> backtick_core::BoxError {
-    let mut notifications = std::pin::pin!(conn.notifications_stream());
-    while let Some(received) = notifications.next().await {
-        match received {
-            // No receivers is not an error: nobody is waiting right now.
-            Ok(notification) => {
-                let _ = wake.send(notification.payload);
-            }
-            Err(error) => return error.into(),
-        }
-    }
-    "the connection closed".into()
 }

@@ -1,13 +1,14 @@
-//! Migrations through diesel-async: [`backtick_migrations`] does the work, this is its
+//! Migrations through diesel-async: [`backtick_pg_common`] does the work, this is its
 //! connection.
 
 use async_trait::async_trait;
-use backtick_migrations::{Applied, BoxError, MigrateError, Migration, MigrationConnection, MigrationStatus, Migrator};
+use backtick_core::StoreError;
+use backtick_pg_common::{
+    Applied, BoxError, MigrateError, Migration, MigrationConnection, MigrationStatus, Migrator, check_applied,
+};
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
-
-use backtick_core::StoreError;
 
 use crate::connect::Connector;
 use crate::error::store_error;
@@ -16,7 +17,7 @@ use crate::sql;
 use crate::store::DieselStore;
 
 impl DieselStore {
-    /// Apply every pending migration (see [`backtick_migrations`]); safe to call from many
+    /// Apply every pending migration (see [`backtick_pg_common`]); safe to call from many
     /// processes at once. Returns the migrations applied by this call.
     ///
     /// # Errors
@@ -28,7 +29,7 @@ impl DieselStore {
     /// Revert the last applied migration; `None` when nothing is applied.
     ///
     /// # Errors
-    /// As [`backtick_migrations::Migrator::revert_last`].
+    /// As [`backtick_pg_common::Migrator::revert_last`].
     pub async fn revert_last_migration(&self) -> Result<Option<Migration>, MigrateError> {
         Ok(on_own_connection(&self.inner.connector, Action::RevertLast)
             .await?
@@ -54,17 +55,7 @@ impl DieselStore {
             .await
             .map_err(store_error)?;
         let applied: Vec<i64> = rows.into_iter().map(|row| row.version).collect();
-        let missing: Vec<String> = backtick_migrations::migrations()
-            .iter()
-            .filter(|m| !applied.contains(&m.version))
-            .map(|m| format!("{:04}_{}", m.version, m.name))
-            .collect();
-        if missing.is_empty() {
-            return Ok(());
-        }
-        Err(StoreError::NotMigrated {
-            message: format!("migrations {} are not applied", missing.join(", ")),
-        })
+        check_applied(&applied)
     }
 }
 

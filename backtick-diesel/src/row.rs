@@ -1,7 +1,8 @@
 //! The rows the statements of [`crate::sql`] return, and reading a `backtick_jobs` row into a
 //! [`Job`].
 
-use backtick_core::{Codec, Job, JobId, JobState, RunnerId, StoreError, Timestamp};
+use backtick_core::{Job, JobId, RunnerId, StoreError, Timestamp};
+use backtick_pg_common::decode;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Bytea, Integer, Nullable, SmallInt, Text, Timestamptz};
 
@@ -47,16 +48,15 @@ pub(crate) struct JobRow {
 impl JobRow {
     /// The job. An unknown state or codec name is [`StoreError::Corrupt`] naming the job.
     pub(crate) fn into_job(self) -> Result<Job, StoreError> {
-        let id = self.id;
-        let corrupt = |message: String| StoreError::Corrupt { job_id: id, message };
+        let id = JobId(self.id);
         Ok(Job {
-            id: JobId(id),
+            id,
             worker: self.worker,
             queue: self.queue,
             args: self.args,
-            codec: self.codec.parse::<Codec>().map_err(|e| corrupt(e.to_string()))?,
+            codec: decode::codec(id, &self.codec)?,
             priority: self.priority,
-            state: self.state.parse::<JobState>().map_err(|e| corrupt(e.to_string()))?,
+            state: decode::state(id, &self.state)?,
             attempt: self.attempt,
             max_attempts: self.max_attempts,
             run_at: self.run_at,

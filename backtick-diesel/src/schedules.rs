@@ -3,11 +3,12 @@
 
 use backtick_core::schedule::{ScheduleFire, ScheduleRecord};
 use backtick_core::{StoreError, Timestamp};
+use backtick_pg_common::enqueue;
 use diesel::QueryableByName;
 use diesel::sql_types::{Array, Nullable, Text, Timestamptz};
 use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, TransactionManager};
 
-use crate::enqueue::enqueue_on;
+use crate::enqueue::EnqueueStatements;
 use crate::error::store_error;
 use crate::sql;
 
@@ -116,7 +117,7 @@ async fn advance_and_enqueue(
         return Ok(false); // another runner fired it
     }
     if let Some(job) = &fire.job {
-        enqueue_on(conn, vec![job.clone()], now).await?;
+        enqueue(&mut EnqueueStatements(conn), vec![job.clone()], now).await?;
     }
     Ok(true)
 }

@@ -1,4 +1,4 @@
-//! The statements `DieselStore` runs: one shared copy in `backtick_migrations::sql`, beside the
+//! The statements `DieselStore` runs: one shared copy in `backtick_pg_common::sql`, beside the
 //! schema they are written against.
 
-pub(crate) use backtick_migrations::sql::*;
+pub(crate) use backtick_pg_common::sql::*;

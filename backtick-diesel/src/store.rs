@@ -1,7 +1,7 @@
 //! `DieselStore`: the [`QueueStore`] on a deadpool pool of diesel-async connections.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -10,21 +10,17 @@ use backtick_core::{
     ClaimParams, ClaimToken, Finish, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore, StateCounts,
     StoreError, Timestamp, WakeReceiver,
 };
+use backtick_pg_common::{Wake, decode, enqueue, micros};
 use diesel::OptionalExtension;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use tokio::sync::{broadcast, watch};
 
 use crate::connect::{Connector, DieselPool};
-use crate::enqueue::{enqueue_on, micros};
+use crate::enqueue::EnqueueStatements;
 use crate::error::store_error;
-use crate::listen::Listener;
 use crate::row::{Due, JobRow, Now, PlanLine, StateCount, into_jobs};
 use crate::{fenced, schedules, sql};
-
-/// How many wake-up hints a slow subscriber may fall behind before it skips some.
-const WAKE_CAPACITY: usize = 256;
 
 type Pooled =
     deadpool::managed::Object<diesel_async::pooled_connection::AsyncDieselConnectionManager<AsyncPgConnection>>;
@@ -33,8 +29,9 @@ type Pooled =
 /// Cheap to clone: clones share the pool and the wake-up listener.
 ///
 /// Same schema, same statements and same semantics as `backtick-postgres`'s `PgStore`: a job
-/// enqueued by one is run by a runner on the other. Every method is one SQL statement; times
-/// come from the database clock unless a `now` is injected.
+/// enqueued by one is run by a runner on the other. Every method is one SQL statement, but
+/// for an enqueue with unique keys, a schedule's fire and a vacuum (see each); times come from
+/// the database clock unless a `now` is injected.
 ///
 /// # Examples
 /// ```no_run
@@ -55,16 +52,14 @@ pub struct DieselStore {
 pub(crate) struct Inner {
     pub(crate) pool: DieselPool,
     pub(crate) connector: Connector,
-    wake: broadcast::Sender<String>,
-    listening: watch::Sender<bool>,
-    listener: Mutex<Option<Listener>>,
+    wake: Wake,
 }
 
 impl fmt::Debug for DieselStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DieselStore")
             .field("pool", &self.inner.pool.status())
-            .field("listening", &*self.inner.listening.borrow())
+            .field("listening", &self.inner.wake.is_listening())
             .finish()
     }
 }
@@ -75,9 +70,7 @@ impl DieselStore {
             inner: Arc::new(Inner {
                 pool,
                 connector,
-                wake: broadcast::channel(WAKE_CAPACITY).0,
-                listening: watch::channel(false).0,
-                listener: Mutex::new(None),
+                wake: Wake::new(),
             }),
         }
     }
@@ -92,10 +85,7 @@ impl DieselStore {
     /// listener is up are not delivered.
     pub async fn wait_listening(&self, timeout: Duration) -> bool {
         self.start_listener();
-        let mut listening = self.inner.listening.subscribe();
-        tokio::time::timeout(timeout, listening.wait_for(|up| *up))
-            .await
-            .is_ok_and(|r| r.is_ok())
+        self.inner.wake.wait_listening(timeout).await
     }
 
     /// The plan Postgres picks for [`QueueStore::claim`] with `params` (`EXPLAIN`, nothing is
@@ -114,13 +104,7 @@ impl DieselStore {
 
     /// Close the pool and stop the listener. Later calls fail with [`StoreError::PoolClosed`].
     pub async fn close(&self) {
-        drop(
-            self.inner
-                .listener
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take(),
-        );
+        self.inner.wake.stop();
         self.inner.pool.close();
     }
 
@@ -131,19 +115,10 @@ impl DieselStore {
 
     /// Start the listener task once, if there is a runtime to run it on.
     fn start_listener(&self) {
-        let mut slot = self.inner.listener.lock().unwrap_or_else(PoisonError::into_inner);
-        if slot.is_some() || self.inner.pool.is_closed() {
-            return;
-        }
-        if tokio::runtime::Handle::try_current().is_err() {
-            tracing::warn!("DieselStore::subscribe called outside a tokio runtime: no wake-up hints, polling only");
-            return;
-        }
-        *slot = Some(Listener::spawn(
-            self.inner.connector.clone(),
-            self.inner.wake.clone(),
-            self.inner.listening.clone(),
-        ));
+        let connector = &self.inner.connector;
+        self.inner
+            .wake
+            .start("DieselStore", self.inner.pool.is_closed(), || connector.clone());
     }
 }
 
@@ -160,18 +135,11 @@ fn bind_claim(query: SqlQuery, params: &ClaimParams) -> BoxedSqlQuery<'static, d
 
 #[async_trait]
 impl QueueStore for DieselStore {
-    async fn enqueue(&self, job: NewJob, now: Option<Timestamp>) -> Result<JobId, StoreError> {
-        let ids = self.enqueue_many(vec![job], now).await?;
-        ids.into_iter().next().ok_or_else(|| StoreError::Other {
-            source: "the insert returned no id".into(),
-        })
-    }
-
     async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
-        enqueue_on(&mut *self.conn().await?, jobs, now).await
+        enqueue(&mut EnqueueStatements(&mut *self.conn().await?), jobs, now).await
     }
 
     async fn claim(&self, params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
@@ -189,10 +157,7 @@ impl QueueStore for DieselStore {
     }
 
     async fn finish_many(&self, finishes: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
-        if finishes.is_empty() {
-            return Ok(FinishReport::default());
-        }
-        fenced::apply(&mut *self.conn().await?, sql::FINISH, finishes, now).await
+        fenced::apply(self, sql::FINISH, finishes, now).await
     }
 
     async fn heartbeat_many(
@@ -201,10 +166,7 @@ impl QueueStore for DieselStore {
         lease_ttl: Duration,
         now: Option<Timestamp>,
     ) -> Result<Vec<JobId>, StoreError> {
-        if tokens.is_empty() {
-            return Ok(Vec::new());
-        }
-        fenced::heartbeat(&mut *self.conn().await?, tokens, lease_ttl, now).await
+        fenced::heartbeat(self, tokens, lease_ttl, now).await
     }
 
     async fn expired_leases(&self, limit: u32, now: Option<Timestamp>) -> Result<Vec<Job>, StoreError> {
@@ -218,10 +180,7 @@ impl QueueStore for DieselStore {
     }
 
     async fn revive_many(&self, revivals: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
-        if revivals.is_empty() {
-            return Ok(FinishReport::default());
-        }
-        fenced::apply(&mut *self.conn().await?, sql::REVIVE, revivals, now).await
+        fenced::apply(self, sql::REVIVE, revivals, now).await
     }
 
     async fn cancel(&self, id: JobId, reason: &str, now: Option<Timestamp>) -> Result<bool, StoreError> {
@@ -274,11 +233,7 @@ impl QueueStore for DieselStore {
             .map_err(store_error)?;
         let mut counts = StateCounts::default();
         for row in rows {
-            let state = row.state.parse::<JobState>().map_err(|e| StoreError::Corrupt {
-                job_id: -1,
-                message: e.to_string(),
-            })?;
-            counts.0.insert(state, u64::try_from(row.n).unwrap_or(0));
+            decode::add_count(&mut counts, &row.state, row.n)?;
         }
         Ok(counts)
     }

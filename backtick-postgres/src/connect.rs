@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
+use backtick_pg_common::{Target, url_from_env};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
 
-use crate::config::{PgStoreConfig, parse_url, url_from};
+use crate::config::{PgStoreConfig, parse_url, pool_options, with_application_name};
 use crate::error::{PgError, store_error};
 use crate::store::PgStore;
 
@@ -43,7 +44,7 @@ impl PgStore {
     /// # Errors
     /// As [`PgStore::from_env`] and [`PgStore::connect_with`].
     pub async fn from_env_with(config: PgStoreConfig) -> Result<Self, PgError> {
-        let (variable, url) = url_from(|name| std::env::var(name).ok())?;
+        let (variable, url) = url_from_env()?;
         Self::open(&url, Some(variable), config).await
     }
 
@@ -53,9 +54,9 @@ impl PgStore {
     /// As [`PgStore::connect_with`], less the url errors.
     pub async fn connect_with_options(options: PgConnectOptions, config: PgStoreConfig) -> Result<Self, PgError> {
         config.validate()?;
-        let options = config.apply(options);
+        let options = with_application_name(&config, options);
         probe(&options, config.connect_timeout).await?;
-        Ok(Self::from_pool(config.pool_options().connect_lazy_with(options)))
+        Ok(Self::from_pool(pool_options(&config).connect_lazy_with(options)))
     }
 
     async fn open(url: &str, variable: Option<&'static str>, config: PgStoreConfig) -> Result<Self, PgError> {
@@ -66,25 +67,17 @@ impl PgStore {
 
 /// Open and close one connection, to report an unreachable server or a refusal clearly.
 async fn probe(options: &PgConnectOptions, timeout: Duration) -> Result<(), PgError> {
-    let (host, port) = (options.get_host().to_owned(), options.get_port());
-    let unreachable = |source: backtick_core::BoxError| PgError::Unreachable {
-        host: host.clone(),
-        port,
-        source,
+    let target = Target {
+        host: options.get_host().to_owned(),
+        port: options.get_port(),
+        user: options.get_username().to_owned(),
+        database: options.get_database().unwrap_or(options.get_username()).to_owned(),
     };
     let conn = match tokio::time::timeout(timeout, PgConnection::connect_with(options)).await {
-        Err(_) => return Err(unreachable(format!("no answer within {timeout:?}").into())),
-        Ok(Err(sqlx::Error::Database(db))) => {
-            return Err(PgError::Rejected {
-                host: host.clone(),
-                port,
-                user: options.get_username().to_owned(),
-                database: options.get_database().unwrap_or(options.get_username()).to_owned(),
-                message: db.message().to_owned(),
-            });
-        }
+        Err(_) => return Err(target.no_answer(timeout)),
+        Ok(Err(sqlx::Error::Database(db))) => return Err(target.rejected(db.message())),
         Ok(Err(e @ (sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_)))) => {
-            return Err(unreachable(e.into()));
+            return Err(target.unreachable(e.into()));
         }
         Ok(Err(other)) => return Err(PgError::Store(store_error(other))),
         Ok(Ok(conn)) => conn,

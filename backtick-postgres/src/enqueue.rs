@@ -1,9 +1,10 @@
-//! Enqueueing: through the store's pool, or inside a caller's transaction.
+//! Enqueueing: through the store's pool, or inside a caller's transaction. What to run is
+//! decided by [`enqueue`]; this file binds and runs the statements with sqlx.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
-use backtick_core::{JobId, NewJob, RunAt, StoreError, Timestamp};
+use backtick_core::{JobId, NewJob, StoreError, Timestamp, single_id};
+use backtick_pg_common::enqueue::{EnqueueConnection, JobColumns, UniqueKeys, enqueue, ids_in_input_order};
 use sqlx::{Acquire, PgConnection, Row};
 
 use crate::error::store_error;
@@ -36,74 +37,72 @@ use crate::sql;
 /// # }
 /// ```
 pub async fn enqueue_in(conn: &mut PgConnection, job: NewJob) -> Result<JobId, StoreError> {
-    let ids = enqueue_many_in(conn, vec![job]).await?;
-    ids.into_iter().next().ok_or_else(|| StoreError::Other {
-        source: "the insert returned no id".into(),
-    })
+    single_id(enqueue_many_in(conn, vec![job]).await?)
 }
 
-/// Put many jobs on the queue inside the caller's transaction, atomically, in one statement.
-/// Ids come back in input order. See [`enqueue_in`].
+/// Put many jobs on the queue inside the caller's transaction, atomically: one statement, or
+/// with unique keys a savepoint around it and, when a key's holder was committed concurrently,
+/// a second statement to find that job. Ids come back in input order. See [`enqueue_in`].
 ///
 /// # Errors
 /// As [`enqueue_in`]; on error nothing of this call is left in the transaction.
 pub async fn enqueue_many_in(conn: &mut PgConnection, jobs: Vec<NewJob>) -> Result<Vec<JobId>, StoreError> {
-    enqueue_on(conn, jobs, None).await
+    enqueue(&mut EnqueueStatements(conn), jobs, None).await
 }
 
-/// The one enqueue path. Without unique keys it is a single statement. With unique keys it
-/// runs inside a transaction (a savepoint when the connection already is in one), because a
-/// key committed by a concurrent insert after the statement's snapshot needs a second
-/// statement to find its id; if even that finds nothing, the whole call is rolled back.
-pub(crate) async fn enqueue_on(
+/// The enqueue statements on a sqlx connection, for [`enqueue`]: the one enqueue path of
+/// the store, of [`enqueue_many_in`] and of a schedule's fire.
+pub(crate) struct EnqueueStatements<'c>(pub(crate) &'c mut PgConnection);
+
+impl EnqueueConnection for EnqueueStatements<'_> {
+    async fn insert_plain(&mut self, c: JobColumns, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
+        let n = c.len();
+        let rows = sqlx::query(sql::ENQUEUE_PLAIN)
+            .bind(now)
+            .bind(c.worker)
+            .bind(c.queue)
+            .bind(c.args)
+            .bind(c.codec)
+            .bind(c.priority)
+            .bind(c.max_attempts)
+            .bind(c.run_at)
+            .bind(c.delay_us)
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(store_error)?;
+        let ids = rows
+            .iter()
+            .map(|row| row.try_get::<i64, _>(0).map(JobId).map_err(store_error))
+            .collect::<Result<Vec<_>, _>>()?;
+        ids_in_input_order(ids, n)
+    }
+
+    /// sqlx opens a savepoint when the connection already is in a transaction; dropping `tx`
+    /// on an error rolls the whole call back.
+    async fn insert_unique(
+        &mut self,
+        columns: JobColumns,
+        keys: UniqueKeys,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<JobId>, StoreError> {
+        let mut tx = self.0.begin().await.map_err(store_error)?;
+        let conn: &mut PgConnection = &mut tx;
+        let ids = insert(&mut *conn, columns, now).await?;
+        let ids = keys
+            .resolve(ids, move |unresolved| ids_by_key(conn, unresolved))
+            .await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(ids)
+    }
+}
+
+/// Insert with [`sql::ENQUEUE`]; an id per job, NULL where a concurrent holder of its key
+/// is not visible yet.
+async fn insert(
     conn: &mut PgConnection,
-    jobs: Vec<NewJob>,
+    c: JobColumns,
     now: Option<Timestamp>,
-) -> Result<Vec<JobId>, StoreError> {
-    for job in &jobs {
-        job.validate()?;
-    }
-    if jobs.is_empty() {
-        return Ok(Vec::new());
-    }
-    if jobs.iter().all(|job| job.unique_key.is_none()) {
-        return insert_plain(conn, Columns::from(jobs), now).await;
-    }
-    let mut tx = conn.begin().await.map_err(store_error)?;
-    let ids = insert_unique(&mut tx, jobs, now).await?;
-    tx.commit().await.map_err(store_error)?;
-    Ok(ids)
-}
-
-async fn insert_unique(
-    conn: &mut PgConnection,
-    jobs: Vec<NewJob>,
-    now: Option<Timestamp>,
-) -> Result<Vec<JobId>, StoreError> {
-    let keys: Vec<Option<String>> = jobs.iter().map(|job| job.unique_key.clone()).collect();
-    let ids = insert(conn, Columns::from(jobs), now).await?;
-    let unresolved: Vec<String> = ids
-        .iter()
-        .zip(&keys)
-        .filter(|(id, _)| id.is_none())
-        .filter_map(|(_, key)| key.clone())
-        .collect();
-    let found = if unresolved.is_empty() {
-        HashMap::new()
-    } else {
-        ids_by_key(conn, unresolved).await?
-    };
-    ids.into_iter()
-        .zip(keys)
-        .map(|(id, key)| match (id, key) {
-            (Some(id), _) => Ok(JobId(id)),
-            (None, Some(key)) => found.get(&key).copied().map(JobId).ok_or_else(|| vanished_key(&key)),
-            (None, None) => Err(missing_id()),
-        })
-        .collect()
-}
-
-async fn insert(conn: &mut PgConnection, c: Columns, now: Option<Timestamp>) -> Result<Vec<Option<i64>>, StoreError> {
+) -> Result<Vec<Option<i64>>, StoreError> {
     let rows = sqlx::query(sql::ENQUEUE)
         .bind(now)
         .bind(c.worker)
@@ -123,33 +122,6 @@ async fn insert(conn: &mut PgConnection, c: Columns, now: Option<Timestamp>) -> 
         .collect()
 }
 
-/// Insert jobs without unique keys with [`sql::ENQUEUE_PLAIN`]; ids in input order.
-async fn insert_plain(conn: &mut PgConnection, c: Columns, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
-    let n = c.worker.len();
-    let rows = sqlx::query(sql::ENQUEUE_PLAIN)
-        .bind(now)
-        .bind(c.worker)
-        .bind(c.queue)
-        .bind(c.args)
-        .bind(c.codec)
-        .bind(c.priority)
-        .bind(c.max_attempts)
-        .bind(c.run_at)
-        .bind(c.delay_us)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(store_error)?;
-    let mut ids = rows
-        .iter()
-        .map(|row| row.try_get::<i64, _>(0).map(JobId).map_err(store_error))
-        .collect::<Result<Vec<_>, _>>()?;
-    if ids.len() != n {
-        return Err(missing_id());
-    }
-    ids.sort_unstable();
-    Ok(ids)
-}
-
 async fn ids_by_key(conn: &mut PgConnection, keys: Vec<String>) -> Result<HashMap<String, i64>, StoreError> {
     let rows = sqlx::query(sql::SELECT_IDS_BY_UNIQUE_KEY)
         .bind(keys)
@@ -164,60 +136,4 @@ async fn ids_by_key(conn: &mut PgConnection, keys: Vec<String>) -> Result<HashMa
             ))
         })
         .collect()
-}
-
-fn missing_id() -> StoreError {
-    StoreError::Other {
-        source: "the insert returned no id for a job without a unique key".into(),
-    }
-}
-
-fn vanished_key(key: &str) -> StoreError {
-    let message = format!(
-        "unique key {key:?} is held by a job this transaction cannot see (inserted concurrently, then pruned, \
-         or hidden by a repeatable-read snapshot); nothing was enqueued, try again"
-    );
-    StoreError::Conflict { source: message.into() }
-}
-
-/// Microseconds, saturating (Postgres rejects the out-of-range interval with a clear error).
-pub(crate) fn micros(d: Duration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
-}
-
-/// The jobs as one array per column, for `unnest`.
-#[derive(Default)]
-struct Columns {
-    worker: Vec<String>,
-    queue: Vec<String>,
-    args: Vec<Vec<u8>>,
-    codec: Vec<&'static str>,
-    priority: Vec<i16>,
-    max_attempts: Vec<i32>,
-    run_at: Vec<Option<Timestamp>>,
-    delay_us: Vec<Option<i64>>,
-    unique_key: Vec<Option<String>>,
-}
-
-impl From<Vec<NewJob>> for Columns {
-    fn from(jobs: Vec<NewJob>) -> Self {
-        let mut c = Columns::default();
-        for job in jobs {
-            let (run_at, delay) = match job.run_at {
-                Some(RunAt::At(at)) => (Some(at), None),
-                Some(RunAt::After(after)) => (None, Some(micros(after))),
-                None => (None, None),
-            };
-            c.worker.push(job.worker);
-            c.queue.push(job.queue);
-            c.args.push(job.args);
-            c.codec.push(job.codec.as_str());
-            c.priority.push(job.priority);
-            c.max_attempts.push(job.max_attempts);
-            c.run_at.push(run_at);
-            c.delay_us.push(delay);
-            c.unique_key.push(job.unique_key);
-        }
-        c
-    }
 }

@@ -1,14 +1,16 @@
 //! The fenced writes to running jobs: finish, revive and heartbeat, each one statement for a
 //! whole batch, applied only where `state = 'running' AND attempt = $token.attempt AND
-//! lease_owner = $token.runner_id`.
+//! lease_owner = $token.runner_id`. The columns and the report come from
+//! [`backtick_pg_common::fenced`]; this file binds and decodes them with sqlx.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use backtick_core::{ClaimToken, Finish, FinishReport, JobId, RunAt, StoreError, Timestamp, Transition};
+use backtick_core::{ClaimToken, Finish, FinishReport, JobId, StoreError, Timestamp};
+use backtick_pg_common::fenced::{FinishColumns, TokenColumns, finish_report};
+use backtick_pg_common::micros;
 use sqlx::{PgPool, Row};
 
-use crate::enqueue::micros;
 use crate::error::store_error;
 use crate::sql;
 
@@ -23,7 +25,7 @@ pub(crate) async fn apply(
     if finishes.is_empty() {
         return Ok(FinishReport::default());
     }
-    let c = Columns::from(finishes);
+    let c = FinishColumns::from(finishes);
     let rows = sqlx::query(statement)
         .bind(now)
         .bind(c.id)
@@ -42,15 +44,7 @@ pub(crate) async fn apply(
         .map(|row| row.try_get::<i64, _>("ord"))
         .collect::<Result<_, _>>()
         .map_err(store_error)?;
-    let mut report = FinishReport::default();
-    for (ord, finish) in (1_i64..).zip(finishes) {
-        if applied.contains(&ord) {
-            report.applied.push(finish.token.job_id);
-        } else {
-            report.stale.push(finish.token.clone());
-        }
-    }
-    Ok(report)
+    Ok(finish_report(finishes, &applied))
 }
 
 /// Extend the lease of each live token; returns their job ids in input order.
@@ -63,14 +57,12 @@ pub(crate) async fn heartbeat(
     if tokens.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<i64> = tokens.iter().map(|t| t.job_id.0).collect();
-    let attempts: Vec<i32> = tokens.iter().map(|t| t.attempt).collect();
-    let owners: Vec<&str> = tokens.iter().map(|t| t.runner_id.as_str()).collect();
+    let c = TokenColumns::from(tokens);
     let rows = sqlx::query(sql::HEARTBEAT)
         .bind(now)
-        .bind(ids)
-        .bind(attempts)
-        .bind(owners)
+        .bind(c.id)
+        .bind(c.attempt)
+        .bind(c.owner)
         .bind(micros(lease_ttl))
         .fetch_all(pool)
         .await
@@ -78,49 +70,4 @@ pub(crate) async fn heartbeat(
     rows.iter()
         .map(|row| row.try_get::<i64, _>("job_id").map(JobId).map_err(store_error))
         .collect()
-}
-
-/// The finishes as one array per column, for `unnest`.
-#[derive(Default)]
-struct Columns<'a> {
-    id: Vec<i64>,
-    attempt: Vec<i32>,
-    owner: Vec<&'a str>,
-    target: Vec<&'static str>,
-    run_at: Vec<Option<Timestamp>>,
-    delay_us: Vec<Option<i64>>,
-    error: Vec<Option<&'a str>>,
-    refund: Vec<bool>,
-}
-
-impl<'a> From<&'a [Finish]> for Columns<'a> {
-    fn from(finishes: &'a [Finish]) -> Self {
-        let mut c = Columns::default();
-        for Finish { token, transition } in finishes {
-            let (target, run_at, error, refund) = match transition {
-                Transition::Done => ("done", None, None, false),
-                Transition::Queued {
-                    run_at,
-                    error,
-                    refund_attempt,
-                } => ("queued", Some(*run_at), error.as_deref(), *refund_attempt),
-                Transition::Dead { error } => ("dead", None, Some(error.as_str()), false),
-                Transition::Cancelled { reason } => ("cancelled", None, Some(reason.as_str()), false),
-            };
-            let (at, delay) = match run_at {
-                Some(RunAt::At(at)) => (Some(at), None),
-                Some(RunAt::After(after)) => (None, Some(micros(after))),
-                None => (None, None),
-            };
-            c.id.push(token.job_id.0);
-            c.attempt.push(token.attempt);
-            c.owner.push(token.runner_id.as_str());
-            c.target.push(target);
-            c.run_at.push(at);
-            c.delay_us.push(delay);
-            c.error.push(error);
-            c.refund.push(refund);
-        }
-        c
-    }
 }

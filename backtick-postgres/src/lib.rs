@@ -17,9 +17,12 @@
 //!
 //! ## How it uses Postgres
 //!
-//! - **Schema**: `migrations/` at the repository root, embedded through
-//!   [`backtick_migrations`]; [`PgStore::migrate`] applies it under an advisory lock.
-//! - **One statement per call.** A claim selects due jobs in claim order from the partial
+//! - **Schema and SQL**: `migrations/` at the repository root and every statement this crate
+//!   runs live once in [`backtick_pg_common`], shared with `backtick-diesel`, with everything
+//!   else the two backends share that does not depend on a driver; this crate binds, decodes
+//!   and LISTENs with sqlx. [`PgStore::migrate`] applies the schema under an advisory lock.
+//! - **One statement per call** (but for an enqueue with unique keys, a schedule's fire and a
+//!   vacuum). A claim selects due jobs in claim order from the partial
 //!   index `backtick_jobs_claim_idx (priority, run_at, id) WHERE state = 'queued'` with
 //!   `FOR UPDATE SKIP LOCKED` and marks them running in the same statement, so concurrent
 //!   claimers never block each other nor get the same job. Finishing, reviving and
@@ -36,8 +39,8 @@
 //!   sqlx transaction; the job exists only if the caller commits.
 //! - **Errors**: driver errors map to [`StoreError`] in one function (lost connection and
 //!   conflicts are transient, a missing table is [`StoreError::NotMigrated`], an undecodable
-//!   row is [`StoreError::Corrupt`]); connecting reports [`PgError`] with the host and port,
-//!   never the password.
+//!   row is [`StoreError::Corrupt`]); connecting reports [`PgError`] (the same type as
+//!   `backtick_diesel::DieselError`) with the host and port, never the password.
 //!
 //! ## Features
 //!
@@ -55,11 +58,15 @@ mod sql;
 mod store;
 
 pub use backtick_core::*;
-pub use backtick_migrations::{self, Direction, MigrateError, Migration, MigrationState, MigrationStatus, Migrator};
-pub use config::{FALLBACK_URL_VAR, PgStoreConfig, URL_VAR};
+pub use backtick_pg_common;
+/// The shared schema crate under its former name, [`backtick_pg_common`]: code written as
+/// `backtick_migrations::migrations()` or `backtick_migrations::Migrator` keeps compiling.
+pub use backtick_pg_common as backtick_migrations;
+pub use backtick_pg_common::{CHANNEL, FALLBACK_URL_VAR, URL_VAR};
+pub use backtick_pg_common::{Direction, MigrateError, Migration, MigrationState, MigrationStatus, Migrator};
+pub use config::PgStoreConfig;
 pub use enqueue::{enqueue_in, enqueue_many_in};
 pub use error::PgError;
-pub use listen::CHANNEL;
 pub use migrate::PgMigrationConnection;
 pub use sqlx;
 pub use store::PgStore;

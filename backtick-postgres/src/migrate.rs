@@ -1,8 +1,10 @@
-//! Migrations through sqlx: [`backtick_migrations`] does the work, this is its connection.
+//! Migrations through sqlx: [`backtick_pg_common`] does the work, this is its connection.
 
 use async_trait::async_trait;
 use backtick_core::StoreError;
-use backtick_migrations::{Applied, BoxError, MigrateError, Migration, MigrationConnection, MigrationStatus, Migrator};
+use backtick_pg_common::{
+    Applied, BoxError, MigrateError, Migration, MigrationConnection, MigrationStatus, Migrator, check_applied,
+};
 use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool, Row};
 
 use crate::error::store_error;
@@ -10,7 +12,7 @@ use crate::sql;
 use crate::store::PgStore;
 
 impl PgStore {
-    /// Apply every pending migration (see [`backtick_migrations`]); safe to call from many
+    /// Apply every pending migration (see [`backtick_pg_common`]); safe to call from many
     /// processes at once. Returns the migrations applied by this call.
     ///
     /// # Errors
@@ -22,7 +24,7 @@ impl PgStore {
     /// Revert the last applied migration; `None` when nothing is applied.
     ///
     /// # Errors
-    /// As [`backtick_migrations::Migrator::revert_last`].
+    /// As [`backtick_pg_common::Migrator::revert_last`].
     pub async fn revert_last_migration(&self) -> Result<Option<Migration>, MigrateError> {
         Ok(on_own_connection(&self.inner.pool, Action::RevertLast).await?.pop())
     }
@@ -50,17 +52,7 @@ impl PgStore {
             .map(|r| r.try_get("version"))
             .collect::<Result<_, _>>()
             .map_err(store_error)?;
-        let missing: Vec<String> = backtick_migrations::migrations()
-            .iter()
-            .filter(|m| !applied.contains(&m.version))
-            .map(|m| format!("{:04}_{}", m.version, m.name))
-            .collect();
-        if missing.is_empty() {
-            return Ok(());
-        }
-        Err(StoreError::NotMigrated {
-            message: format!("migrations {} are not applied", missing.join(", ")),
-        })
+        check_applied(&applied)
     }
 }
 

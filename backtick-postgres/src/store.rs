@@ -1,7 +1,7 @@
 //! `PgStore`: the [`QueueStore`] on a sqlx pool.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -10,26 +10,24 @@ use backtick_core::{
     ClaimParams, ClaimToken, Finish, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore, StateCounts,
     StoreError, Timestamp, WakeReceiver,
 };
+use backtick_pg_common::{Wake, decode, enqueue, micros};
 use sqlx::postgres::PgArguments;
 use sqlx::{PgPool, Row};
-use tokio::sync::{broadcast, watch};
 
-use crate::enqueue::{enqueue_on, micros};
+use crate::enqueue::EnqueueStatements;
 use crate::error::store_error;
-use crate::listen::Listener;
+use crate::listen::ListenPool;
 use crate::row::{job_from_row, jobs_from_rows};
 use crate::{fenced, sql};
 
 type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, PgArguments>;
 
-/// How many wake-up hints a slow subscriber may fall behind before it skips some.
-const WAKE_CAPACITY: usize = 256;
-
 /// The PostgreSQL [`QueueStore`], on a sqlx connection pool. Cheap to clone: clones share
 /// the pool and the wake-up listener.
 ///
-/// Every method is one SQL statement (see the crate docs for the claim query). Times come
-/// from the database clock unless a `now` is injected.
+/// Every method is one SQL statement (see the crate docs for the claim query), but for an
+/// enqueue with unique keys, a schedule's fire and a vacuum (see each). Times come from the
+/// database clock unless a `now` is injected.
 ///
 /// # Examples
 /// ```no_run
@@ -49,16 +47,14 @@ pub struct PgStore {
 
 pub(crate) struct Inner {
     pub(crate) pool: PgPool,
-    wake: broadcast::Sender<String>,
-    listening: watch::Sender<bool>,
-    listener: Mutex<Option<Listener>>,
+    wake: Wake,
 }
 
 impl fmt::Debug for PgStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PgStore")
             .field("pool_size", &self.inner.pool.size())
-            .field("listening", &*self.inner.listening.borrow())
+            .field("listening", &self.inner.wake.is_listening())
             .finish()
     }
 }
@@ -69,9 +65,7 @@ impl PgStore {
         PgStore {
             inner: Arc::new(Inner {
                 pool,
-                wake: broadcast::channel(WAKE_CAPACITY).0,
-                listening: watch::channel(false).0,
-                listener: Mutex::new(None),
+                wake: Wake::new(),
             }),
         }
     }
@@ -86,10 +80,7 @@ impl PgStore {
     /// listener is up are not delivered.
     pub async fn wait_listening(&self, timeout: Duration) -> bool {
         self.start_listener();
-        let mut listening = self.inner.listening.subscribe();
-        tokio::time::timeout(timeout, listening.wait_for(|up| *up))
-            .await
-            .is_ok_and(|r| r.is_ok())
+        self.inner.wake.wait_listening(timeout).await
     }
 
     /// The plan Postgres picks for [`QueueStore::claim`] with `params` (`EXPLAIN`, nothing is
@@ -110,31 +101,16 @@ impl PgStore {
 
     /// Close the pool and stop the listener. Later calls fail with [`StoreError::PoolClosed`].
     pub async fn close(&self) {
-        drop(
-            self.inner
-                .listener
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take(),
-        );
+        self.inner.wake.stop();
         self.inner.pool.close().await;
     }
 
     /// Start the listener task once, if there is a runtime to run it on.
     fn start_listener(&self) {
-        let mut slot = self.inner.listener.lock().unwrap_or_else(PoisonError::into_inner);
-        if slot.is_some() || self.inner.pool.is_closed() {
-            return;
-        }
-        if tokio::runtime::Handle::try_current().is_err() {
-            tracing::warn!("PgStore::subscribe called outside a tokio runtime: no wake-up hints, polling only");
-            return;
-        }
-        *slot = Some(Listener::spawn(
-            &self.inner.pool,
-            self.inner.wake.clone(),
-            self.inner.listening.clone(),
-        ));
+        let pool = &self.inner.pool;
+        self.inner
+            .wake
+            .start("PgStore", pool.is_closed(), || ListenPool::new(pool));
     }
 }
 
@@ -163,19 +139,12 @@ fn as_i64(n: u32) -> i64 {
 
 #[async_trait]
 impl QueueStore for PgStore {
-    async fn enqueue(&self, job: NewJob, now: Option<Timestamp>) -> Result<JobId, StoreError> {
-        let ids = self.enqueue_many(vec![job], now).await?;
-        ids.into_iter().next().ok_or_else(|| StoreError::Other {
-            source: "the insert returned no id".into(),
-        })
-    }
-
     async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
         let mut conn = self.inner.pool.acquire().await.map_err(store_error)?;
-        enqueue_on(&mut conn, jobs, now).await
+        enqueue(&mut EnqueueStatements(&mut conn), jobs, now).await
     }
 
     async fn claim(&self, params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
@@ -269,13 +238,8 @@ impl QueueStore for PgStore {
             .map_err(store_error)?;
         let mut counts = StateCounts::default();
         for row in &rows {
-            let state: String = row.try_get("state").map_err(store_error)?;
-            let n: i64 = row.try_get("n").map_err(store_error)?;
-            let state = state.parse::<JobState>().map_err(|e| StoreError::Corrupt {
-                job_id: -1,
-                message: e.to_string(),
-            })?;
-            counts.0.insert(state, u64::try_from(n).unwrap_or(0));
+            let state: &str = row.try_get("state").map_err(store_error)?;
+            decode::add_count(&mut counts, state, row.try_get("n").map_err(store_error)?)?;
         }
         Ok(counts)
     }
@@ -342,7 +306,7 @@ impl QueueStore for PgStore {
             return Ok(false); // another runner fired it; dropping `tx` rolls back
         }
         if let Some(job) = &fire.job {
-            enqueue_on(&mut tx, vec![job.clone()], now).await?;
+            enqueue(&mut EnqueueStatements(&mut tx), vec![job.clone()], now).await?;
         }
         tx.commit().await.map_err(store_error)?;
         Ok(true)

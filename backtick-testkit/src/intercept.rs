@@ -66,9 +66,6 @@ impl<H: Intercept> Intercepted<H> {
 
 #[async_trait]
 impl<H: Intercept> QueueStore for Intercepted<H> {
-    async fn enqueue(&self, job: NewJob, now: Option<Timestamp>) -> Result<JobId, StoreError> {
-        self.inner.enqueue(job, now).await
-    }
     async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
         self.inner.enqueue_many(jobs, now).await
     }

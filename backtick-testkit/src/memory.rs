@@ -244,13 +244,6 @@ fn limit(n: u32) -> usize {
 
 #[async_trait]
 impl QueueStore for MemoryStore {
-    async fn enqueue(&self, job: NewJob, now: Option<Timestamp>) -> Result<JobId, StoreError> {
-        let ids = self.enqueue_many(vec![job], now).await?;
-        ids.into_iter().next().ok_or_else(|| StoreError::Other {
-            source: "enqueue stored no job".into(),
-        })
-    }
-
     async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
         // Validate everything before touching the state: the batch is all or nothing.
         for job in &jobs {

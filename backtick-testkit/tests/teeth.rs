@@ -101,10 +101,6 @@ impl Broken {
 
 #[async_trait]
 impl QueueStore for Broken {
-    async fn enqueue(&self, job: NewJob, now: Option<Timestamp>) -> Result<JobId, StoreError> {
-        self.inner.enqueue(job, now).await
-    }
-
     async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
         if self.fault != Fault::EnqueueManyNotAtomic {
             return self.inner.enqueue_many(jobs, now).await;

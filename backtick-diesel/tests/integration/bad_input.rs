@@ -200,7 +200,7 @@ async fn a_row_with_an_unknown_codec_is_reported_corrupt_with_its_id() {
         .unwrap();
     let err = store.get(id).await.unwrap_err();
     assert!(
-        matches!(err, StoreError::Corrupt { job_id, .. } if job_id == id.0),
+        matches!(err, StoreError::Corrupt { job_id, .. } if job_id == Some(id)),
         "{err:?}"
     );
     assert!(err.to_string().contains("rot13"), "{err}");

@@ -1,6 +1,6 @@
 //! Errors of the migration runner.
 
-use crate::file_name::Direction;
+use super::file_name::Direction;
 
 /// A boxed driver error, as returned by a [`crate::MigrationConnection`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

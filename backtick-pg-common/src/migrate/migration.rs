@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
 
-use crate::error::MigrateError;
-use crate::file_name::is_valid_name;
+use super::error::MigrateError;
+use super::file_name::is_valid_name;
 
 /// One schema change: the SQL that applies it and the SQL that reverts it.
 ///
@@ -14,7 +14,7 @@ use crate::file_name::is_valid_name;
 ///
 /// # Examples
 /// ```
-/// use backtick_migrations::Migration;
+/// use backtick_pg_common::Migration;
 /// let m = Migration::new(7, "add_widgets", "CREATE TABLE widgets ();", "DROP TABLE widgets;");
 /// assert_eq!(m.version, 7);
 /// assert_eq!(m.checksum().len(), 64);
@@ -57,7 +57,7 @@ impl Migration {
 ///
 /// # Examples
 /// ```
-/// let all = backtick_migrations::migrations();
+/// let all = backtick_pg_common::migrations();
 /// assert_eq!(all[0].name, "jobs");
 /// assert!(all.windows(2).all(|w| w[0].version < w[1].version));
 /// ```

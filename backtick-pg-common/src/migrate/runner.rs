@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::error::{BoxError, MigrateError};
-use crate::file_name::Direction;
-use crate::migration::{Migration, check_list, migrations};
+use super::error::{BoxError, MigrateError};
+use super::file_name::Direction;
+use super::migration::{Migration, check_list, migrations};
 
 /// The key of the session-level advisory lock (`pg_advisory_lock`) every runner holds while it
 /// migrates, so that many runners starting at once migrate once. ASCII "btmigrat".
@@ -49,7 +49,7 @@ pub struct Applied {
 ///
 /// # Examples
 /// ```
-/// use backtick_migrations::{Applied, BoxError, MigrationConnection, async_trait};
+/// use backtick_pg_common::{Applied, BoxError, MigrationConnection, async_trait};
 ///
 /// /// A connection that runs nothing (a real one sends SQL to Postgres).
 /// struct Nothing;
@@ -125,9 +125,9 @@ pub struct MigrationStatus {
 ///
 /// # Examples
 /// ```
-/// use backtick_migrations::Migrator;
+/// use backtick_pg_common::Migrator;
 /// let migrator = Migrator::new();
-/// assert_eq!(migrator.migrations(), backtick_migrations::migrations());
+/// assert_eq!(migrator.migrations(), backtick_pg_common::migrations());
 /// ```
 #[derive(Debug, Clone)]
 pub struct Migrator {

@@ -8,7 +8,7 @@ use std::fmt;
 ///
 /// # Examples
 /// ```
-/// use backtick_migrations::Direction;
+/// use backtick_pg_common::Direction;
 /// assert_eq!(Direction::Up.to_string(), "up");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -62,11 +62,11 @@ impl std::error::Error for InvalidFileName {}
 ///
 /// # Examples
 /// ```
-/// use backtick_migrations::{Direction, parse_file_name};
+/// use backtick_pg_common::{Direction, parse_file_name};
 /// let parsed = parse_file_name("0003_add_tags.down.sql")?;
 /// assert_eq!((parsed.version, parsed.name, parsed.direction), (3, "add_tags", Direction::Down));
 /// assert!(parse_file_name("3-add-tags.sql").is_err());
-/// # Ok::<(), backtick_migrations::InvalidFileName>(())
+/// # Ok::<(), backtick_pg_common::InvalidFileName>(())
 /// ```
 pub fn parse_file_name(file: &str) -> Result<FileName<'_>, InvalidFileName> {
     let (stem, direction) = if let Some(stem) = file.strip_suffix(".up.sql") {

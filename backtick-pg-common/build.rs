@@ -2,7 +2,7 @@
 //! `NNNN_name.{up,down}.sql`, versions are unique, and every up has a down (and vice versa).
 
 #[allow(dead_code, unreachable_pub)]
-#[path = "src/file_name.rs"]
+#[path = "src/migrate/file_name.rs"]
 mod file_name;
 
 use std::collections::BTreeMap;

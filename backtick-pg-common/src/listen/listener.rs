@@ -1,0 +1,74 @@
+//! The listener task: connect, LISTEN, forward; on any failure wait and start over.
+
+use std::time::Duration;
+
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+
+use super::{ListenSource, Notifications};
+
+/// First wait after the listener's connection fails; doubled up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Longest wait between the listener's reconnect attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// The running listener task; aborted when dropped.
+#[derive(Debug)]
+pub(super) struct Listener {
+    task: JoinHandle<()>,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Listener {
+    /// Start listening on connections from `source`. Must be called inside a tokio runtime.
+    pub(super) fn spawn<S: ListenSource>(
+        source: S,
+        hints: broadcast::Sender<String>,
+        listening: watch::Sender<bool>,
+    ) -> Self {
+        Listener {
+            task: tokio::spawn(run(source, hints, listening)),
+        }
+    }
+}
+
+/// Connect, LISTEN, forward; on any failure wait (exponential backoff) and start over.
+async fn run<S: ListenSource>(source: S, hints: broadcast::Sender<String>, listening: watch::Sender<bool>) {
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        match source.listen().await {
+            Ok(connection) => {
+                backoff = FIRST_BACKOFF;
+                listening.send_replace(true);
+                let error = forward(connection, &hints).await;
+                listening.send_replace(false);
+                tracing::warn!(%error, "backtick wake-up listener lost its connection; reconnecting");
+            }
+            Err(error) => {
+                tracing::warn!(%error, retry_in = ?backoff, "backtick wake-up listener cannot connect; runners fall back to polling");
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Forward notifications until the connection fails. Notifications sent while reconnecting
+/// are lost, which is fine for a hint.
+async fn forward<N: Notifications>(mut connection: N, hints: &broadcast::Sender<String>) -> backtick_core::BoxError {
+    loop {
+        match connection.next_payload().await {
+            // No receivers is not an error: nobody is waiting right now.
+            Ok(payload) => {
+                let _ = hints.send(payload);
+            }
+            Err(error) => return error,
+        }
+    }
+}
