@@ -52,7 +52,10 @@ mod error;
 mod file_name;
 mod migration;
 mod runner;
+// `macro_use`: `admin_sql` builds on the column list and the `running!` test of `sql`.
+#[macro_use]
 pub mod sql;
+pub mod admin_sql;
 
 pub use async_trait::async_trait;
 pub use error::{BoxError, MigrateError};

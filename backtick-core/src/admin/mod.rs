@@ -37,7 +37,7 @@ pub use error::AdminError;
 pub use page::{DEFAULT_PAGE_SIZE, JOB_SCAN_LIMIT, JobCursor, JobPage, MAX_PAGE_SIZE, Order, PageRequest};
 pub use payload::{json_contains, payload_to_json};
 pub use query::{JobQuery, JobSelection, TimeRange};
-pub use queues::QueueInfo;
+pub use queues::{QueueInfo, assemble_queues};
 pub use runners::{RUNNER_RETENTION, RunnerInfo, RunnerStatus};
 pub use schedules::{ScheduleInfo, ScheduleRunRequest, spec_time_zone};
 

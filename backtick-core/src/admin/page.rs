@@ -190,6 +190,41 @@ impl PageRequest {
         Ok(())
     }
 
+    /// Where the next page starts, the way every store ends a page. `last_returned` is the
+    /// last job of this page, which is full when it holds `limit` jobs; `scanned` is how many
+    /// jobs the page examined and `last_scanned` the last of them. A full page continues
+    /// after its last job; a short page whose scan stopped at `scan_limit` continues after
+    /// the last job it examined; any other page is the last.
+    ///
+    /// # Examples
+    /// ```
+    /// use backtick_core::JobId;
+    /// use backtick_core::admin::PageRequest;
+    /// let page = PageRequest::first(2).scan_limit(10);
+    /// // Full page: continue after its last job.
+    /// assert_eq!(page.next_cursor(Some(JobId(8)), 2, 3, Some(JobId(7))).unwrap().last_seen(), JobId(8));
+    /// // Short page, scan cut at its limit: continue after the last examined job.
+    /// assert_eq!(page.next_cursor(Some(JobId(9)), 1, 10, Some(JobId(1))).unwrap().last_seen(), JobId(1));
+    /// // Short page, scan ran out of jobs: the end.
+    /// assert_eq!(page.next_cursor(Some(JobId(9)), 1, 4, Some(JobId(5))), None);
+    /// ```
+    pub fn next_cursor(
+        &self,
+        last_returned: Option<JobId>,
+        returned: usize,
+        scanned: u64,
+        last_scanned: Option<JobId>,
+    ) -> Option<JobCursor> {
+        let at = if returned >= self.limit as usize {
+            last_returned
+        } else if scanned >= u64::from(self.scan_limit) {
+            last_scanned
+        } else {
+            None
+        };
+        at.map(|id| JobCursor::after(id, self.order))
+    }
+
     /// True when `id` comes after the cursor in the page's order.
     pub fn is_after_cursor(&self, id: JobId) -> bool {
         match (self.after_id(), self.order) {
