@@ -120,7 +120,12 @@ pub struct BulkReport {
     pub dry_run: bool,
 }
 
+/// How often [`apply_one`] acts again on a job that changed state under it.
+const RACE_RETRIES: usize = 3;
+
 /// [`QueueAdmin::apply_to_job`]: read the job, refuse with a typed error, act on it alone.
+/// A job that changed state between the read and the write (a queued job claimed meanwhile,
+/// say) is read again and acted on again.
 pub(crate) async fn apply_one<S: QueueAdmin + ?Sized>(
     store: &S,
     id: JobId,
@@ -128,19 +133,27 @@ pub(crate) async fn apply_one<S: QueueAdmin + ?Sized>(
     now: Option<Timestamp>,
 ) -> Result<ActionOutcome, AdminError> {
     applicable(store.get(id).await?, id, action)?;
-    let report = store.apply_to_jobs(&[id], action, now).await?;
-    if report.cancel_requested.contains(&id) {
-        return Ok(ActionOutcome::CancelRequested);
+    for _ in 0..RACE_RETRIES {
+        let report = store.apply_to_jobs(&[id], action, now).await?;
+        if report.cancel_requested.contains(&id) {
+            return Ok(ActionOutcome::CancelRequested);
+        }
+        if report.applied.contains(&id) {
+            return Ok(ActionOutcome::Applied);
+        }
+        // Untouched: nothing to do, or the job changed state since it was read.
+        let job = applicable(store.get(id).await?, id, action)?;
+        match (action, job.state) {
+            (JobAction::Cancel { .. }, JobState::Running) => {
+                if !store.cancel_requests(&[id]).await?.is_empty() {
+                    return Ok(ActionOutcome::CancelRequested);
+                }
+            }
+            (JobAction::Cancel { .. }, JobState::Queued) => {}
+            _ => return Ok(ActionOutcome::Unchanged),
+        }
     }
-    if report.applied.contains(&id) {
-        return Ok(ActionOutcome::Applied);
-    }
-    // Untouched: it changed state since it was read, or there was nothing to do.
-    let job = applicable(store.get(id).await?, id, action)?;
-    Ok(match (action, job.state) {
-        (JobAction::Cancel { .. }, JobState::Running) => ActionOutcome::CancelRequested,
-        _ => ActionOutcome::Unchanged,
-    })
+    Ok(ActionOutcome::Unchanged)
 }
 
 fn applicable(job: Option<Job>, id: JobId, action: &JobAction) -> Result<Job, AdminError> {
