@@ -324,11 +324,21 @@ pub const LIST_RUNNING_NEWEST: &str = list_jobs!("state = 'running'", "$2::int8[
 /// Jobs in `running` only, oldest first.
 pub const LIST_RUNNING_OLDEST: &str = list_jobs!("state = 'running'", "$2::int8[] IS NULL", ">", "ASC", "max");
 /// Jobs in `dead` and/or `cancelled` (through `backtick_jobs_failed_idx`), newest first.
-pub const LIST_FAILED_NEWEST: &str =
-    list_jobs!("state IN ('dead', 'cancelled')", "$2::int8[] IS NULL", "<", "DESC", "min");
+pub const LIST_FAILED_NEWEST: &str = list_jobs!(
+    "state IN ('dead', 'cancelled')",
+    "$2::int8[] IS NULL",
+    "<",
+    "DESC",
+    "min"
+);
 /// Jobs in `dead` and/or `cancelled`, oldest first.
-pub const LIST_FAILED_OLDEST: &str =
-    list_jobs!("state IN ('dead', 'cancelled')", "$2::int8[] IS NULL", ">", "ASC", "max");
+pub const LIST_FAILED_OLDEST: &str = list_jobs!(
+    "state IN ('dead', 'cancelled')",
+    "$2::int8[] IS NULL",
+    ">",
+    "ASC",
+    "max"
+);
 /// Jobs in any states (through the primary key), newest first.
 pub const LIST_ANY_NEWEST: &str = list_jobs!("true", "$2::int8[] IS NULL", "<", "DESC", "min");
 /// Jobs in any states, oldest first.

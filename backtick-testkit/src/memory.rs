@@ -230,7 +230,13 @@ impl State {
     /// Apply each finish that passes the fence and `also`; report the rest as stale. A
     /// requeue meeting a cancellation request ends the job cancelled instead; the ended
     /// attempt is recorded (as `lease_expired` when `revive`).
-    fn finish(&mut self, finishes: &[Finish], now: Timestamp, revive: bool, also: impl Fn(&Job) -> bool) -> FinishReport {
+    fn finish(
+        &mut self,
+        finishes: &[Finish],
+        now: Timestamp,
+        revive: bool,
+        also: impl Fn(&Job) -> bool,
+    ) -> FinishReport {
         let mut report = FinishReport::default();
         for finish in finishes {
             match self.jobs.get_mut(&finish.token.job_id) {
@@ -403,9 +409,9 @@ impl QueueStore for MemoryStore {
 
     async fn revive_many(&self, revivals: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
         let now = resolve_now(now);
-        Ok(self
-            .lock()
-            .finish(revivals, now, true, |job| job.lease_expires_at.is_some_and(|at| at <= now)))
+        Ok(self.lock().finish(revivals, now, true, |job| {
+            job.lease_expires_at.is_some_and(|at| at <= now)
+        }))
     }
 
     async fn cancel(&self, id: JobId, reason: &str, now: Option<Timestamp>) -> Result<bool, StoreError> {

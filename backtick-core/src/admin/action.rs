@@ -2,10 +2,10 @@
 //! bulk loop every store shares: pages of [`BULK_BATCH_SIZE`] jobs, oldest first, each page
 //! acted on with one store call.
 
+use crate::admin::QueueAdmin;
 use crate::admin::error::AdminError;
 use crate::admin::page::{Order, PageRequest};
 use crate::admin::query::{JobQuery, JobSelection};
-use crate::admin::QueueAdmin;
 use crate::job::{Job, JobId, JobState, Timestamp};
 
 /// A bulk action examines and acts on at most this many jobs per store call (one page of the

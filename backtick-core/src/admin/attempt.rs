@@ -248,14 +248,31 @@ mod tests {
     fn the_latest_attempt_comes_from_the_columns_until_it_is_recorded() {
         let by = Some(RunnerId::new("r9"));
         let running = latest_attempt(&job(JobState::Running, 2), 1, None, by.clone()).unwrap();
-        assert_eq!((running.outcome, running.runner), (AttemptOutcome::Running, Some(RunnerId::new("r2"))));
+        assert_eq!(
+            (running.outcome, running.runner),
+            (AttemptOutcome::Running, Some(RunnerId::new("r2")))
+        );
         let dead = latest_attempt(&job(JobState::Dead, 2), 1, None, by.clone()).unwrap();
-        assert_eq!((dead.outcome, dead.error.as_deref()), (AttemptOutcome::Dead, Some("boom")));
+        assert_eq!(
+            (dead.outcome, dead.error.as_deref()),
+            (AttemptOutcome::Dead, Some("boom"))
+        );
         let done = latest_attempt(&job(JobState::Done, 2), 1, None, by.clone()).unwrap();
-        assert_eq!((done.outcome, done.error, done.runner), (AttemptOutcome::Completed, None, by.clone()));
+        assert_eq!(
+            (done.outcome, done.error, done.runner),
+            (AttemptOutcome::Completed, None, by.clone())
+        );
         assert_eq!(latest_attempt(&job(JobState::Queued, 2), 1, None, by.clone()), None);
-        assert_eq!(latest_attempt(&job(JobState::Cancelled, 2), 2, None, by.clone()), None, "recorded");
-        assert_eq!(latest_attempt(&job(JobState::Cancelled, 0), 0, None, by), None, "never claimed");
+        assert_eq!(
+            latest_attempt(&job(JobState::Cancelled, 2), 2, None, by.clone()),
+            None,
+            "recorded"
+        );
+        assert_eq!(
+            latest_attempt(&job(JobState::Cancelled, 0), 0, None, by),
+            None,
+            "never claimed"
+        );
     }
 
     #[test]
@@ -277,6 +294,9 @@ mod tests {
     fn assemble_appends_the_latest_attempt_after_the_history() {
         let detail = JobDetail::assemble(job(JobState::Done, 2), vec![failed(1)], None, None, None);
         let outcomes: Vec<_> = detail.attempts.iter().map(|a| (a.attempt, a.outcome)).collect();
-        assert_eq!(outcomes, vec![(1, AttemptOutcome::Failed), (2, AttemptOutcome::Completed)]);
+        assert_eq!(
+            outcomes,
+            vec![(1, AttemptOutcome::Failed), (2, AttemptOutcome::Completed)]
+        );
     }
 }

@@ -117,8 +117,12 @@ pub trait QueueAdmin: QueueStore {
     ///
     /// # Errors
     /// [`AdminError::InvalidRequest`] for more than [`BULK_BATCH_SIZE`] ids.
-    async fn apply_to_jobs(&self, ids: &[JobId], action: &JobAction, now: Option<Timestamp>)
-    -> Result<ActionReport, AdminError>;
+    async fn apply_to_jobs(
+        &self,
+        ids: &[JobId],
+        action: &JobAction,
+        now: Option<Timestamp>,
+    ) -> Result<ActionReport, AdminError>;
 
     /// The queues: every queue that has a job (done jobs counted up to the cap) or was
     /// paused, with its depth per state, its oldest due job's age and its pause, sorted by
@@ -192,8 +196,12 @@ pub trait QueueAdmin: QueueStore {
     /// # Errors
     /// [`AdminError::UnknownJob`] when there is no such job; [`AdminError::NotApplicable`]
     /// when the action does not apply to its state (a retry of a running job, say).
-    async fn apply_to_job(&self, id: JobId, action: &JobAction, now: Option<Timestamp>)
-    -> Result<ActionOutcome, AdminError> {
+    async fn apply_to_job(
+        &self,
+        id: JobId,
+        action: &JobAction,
+        now: Option<Timestamp>,
+    ) -> Result<ActionOutcome, AdminError> {
         action::apply_one(self, id, action, now).await
     }
 

@@ -178,7 +178,9 @@ impl PageRequest {
             )));
         }
         if self.scan_limit == 0 {
-            return Err(AdminError::invalid("a page must examine at least one job (scan_limit 0)"));
+            return Err(AdminError::invalid(
+                "a page must examine at least one job (scan_limit 0)",
+            ));
         }
         if let Some(cursor) = self.cursor
             && cursor.order() != self.order

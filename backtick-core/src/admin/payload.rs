@@ -100,7 +100,9 @@ fn contains(haystack: &Value, needle: &Value) -> bool {
         (Value::Object(have), Value::Object(want)) => want
             .iter()
             .all(|(key, want)| have.get(key).is_some_and(|have| contains(have, want))),
-        (Value::Array(have), Value::Array(want)) => want.iter().all(|want| have.iter().any(|have| contains(have, want))),
+        (Value::Array(have), Value::Array(want)) => {
+            want.iter().all(|want| have.iter().any(|have| contains(have, want)))
+        }
         (have, want) => same_scalar(have, want),
     }
 }
@@ -184,8 +186,14 @@ mod tests {
         assert!(!json_contains(&json!([1, 2]), &json!([[1]])));
         assert!(json_contains(&json!(1.0), &json!(1)));
         assert!(!json_contains(&json!("1"), &json!(1)));
-        assert!(json_contains(&json!([1, 2]), &json!(2)), "a top-level array holds a bare scalar");
-        assert!(!json_contains(&json!({"a": [1]}), &json!({"a": 1})), "a nested one does not");
+        assert!(
+            json_contains(&json!([1, 2]), &json!(2)),
+            "a top-level array holds a bare scalar"
+        );
+        assert!(
+            !json_contains(&json!({"a": [1]}), &json!({"a": 1})),
+            "a nested one does not"
+        );
         assert!(!json_contains(&json!([1, [2]]), &json!([2])));
         assert!(!json_contains(&json!([{"a": 1}]), &json!({"a": 1})));
     }

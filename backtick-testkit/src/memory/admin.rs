@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use backtick_core::admin::{
-    ActionReport, AdminError, BULK_BATCH_SIZE, Count, CountQuery, GroupBy, GroupCount, JobAction, JobCounts,
-    JobDetail, JobPage, JobQuery, Order, PageRequest, QueueAdmin, QueueInfo, RunnerStatus, ScheduleInfo,
-    assemble_queues, spec_time_zone,
+    ActionReport, AdminError, BULK_BATCH_SIZE, Count, CountQuery, GroupBy, GroupCount, JobAction, JobCounts, JobDetail,
+    JobPage, JobQuery, Order, PageRequest, QueueAdmin, QueueInfo, RunnerStatus, ScheduleInfo, assemble_queues,
+    spec_time_zone,
 };
 use backtick_core::{Job, JobId, JobState, Timestamp};
 
@@ -49,7 +49,10 @@ impl State {
             }
             let in_state: Vec<&Job> = self.jobs.values().filter(|job| job.state == state).collect();
             let capped = in_state.len() as u64 > query.cap;
-            for job in in_state.into_iter().take(usize::try_from(query.cap).unwrap_or(usize::MAX)) {
+            for job in in_state
+                .into_iter()
+                .take(usize::try_from(query.cap).unwrap_or(usize::MAX))
+            {
                 let key = match query.group_by {
                     GroupBy::State => state.as_str().to_owned(),
                     GroupBy::Queue => job.queue.clone(),
@@ -95,7 +98,9 @@ impl State {
             JobAction::Cancel { reason } if state == JobState::Queued && self.cancel(id, reason, now) => {
                 report.applied.push(id);
             }
-            JobAction::Cancel { reason } if state == JobState::Running && self.admin.request_cancel(id, reason, now) => {
+            JobAction::Cancel { reason }
+                if state == JobState::Running && self.admin.request_cancel(id, reason, now) =>
+            {
                 if let Some(job) = self.jobs.get_mut(&id) {
                     job.updated_at = now;
                 }
@@ -103,7 +108,10 @@ impl State {
             }
             JobAction::Delete if state != JobState::Running && self.remove(id).is_some() => report.applied.push(id),
             JobAction::RunNow => {
-                let job = self.jobs.get_mut(&id).filter(|job| job.state == JobState::Queued && job.run_at > now)?;
+                let job = self
+                    .jobs
+                    .get_mut(&id)
+                    .filter(|job| job.state == JobState::Queued && job.run_at > now)?;
                 job.run_at = now;
                 job.updated_at = now;
                 report.applied.push(id);
@@ -277,7 +285,9 @@ impl QueueAdmin for MemoryStore {
     async fn remove_schedule(&self, name: &str, now: Option<Timestamp>) -> Result<(), AdminError> {
         let now = resolve_now(now);
         let mut state = self.lock();
-        let info = state.schedule_info(name, now).ok_or_else(|| State::unknown_schedule(name))?;
+        let info = state
+            .schedule_info(name, now)
+            .ok_or_else(|| State::unknown_schedule(name))?;
         if !info.is_stale() {
             return Err(AdminError::ScheduleInUse {
                 name: name.to_owned(),
