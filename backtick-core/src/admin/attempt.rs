@@ -106,6 +106,22 @@ pub struct Attempt {
 /// Append `attempt` to a stored history the way every store does: its error cut to
 /// [`ATTEMPT_ERROR_LIMIT`] characters, and the oldest record dropped beyond
 /// [`ATTEMPT_HISTORY_LIMIT`].
+///
+/// # Examples
+/// ```
+/// use backtick_core::admin::{ATTEMPT_ERROR_LIMIT, Attempt, AttemptOutcome, record_attempt};
+/// let mut history = Vec::new();
+/// let failed = Attempt {
+///     attempt: 1,
+///     runner: None,
+///     started_at: None,
+///     finished_at: None,
+///     outcome: AttemptOutcome::Failed,
+///     error: Some("x".repeat(5_000)),
+/// };
+/// record_attempt(&mut history, failed);
+/// assert_eq!(history[0].error.as_ref().map(|e| e.len()), Some(ATTEMPT_ERROR_LIMIT));
+/// ```
 pub fn record_attempt(history: &mut Vec<Attempt>, mut attempt: Attempt) {
     if let Some(error) = &mut attempt.error
         && let Some((cut, _)) = error.char_indices().nth(ATTEMPT_ERROR_LIMIT)

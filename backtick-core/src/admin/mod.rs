@@ -79,6 +79,30 @@ pub type CancelReceiver = tokio::sync::broadcast::Receiver<JobId>;
 /// # Errors
 /// [`AdminError::Store`] when the store fails; the other variants for bad input, documented
 /// per method: then nothing was changed.
+///
+/// # Examples
+/// ```
+/// use std::sync::Arc;
+/// use backtick_core::{JobState, NewJob, QueueStore};
+/// use backtick_core::admin::{ActionOutcome, JobAction, JobQuery, PageRequest, QueueAdmin};
+/// use backtick_testkit::MemoryStore;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let admin: Arc<dyn QueueAdmin> = Arc::new(MemoryStore::new());
+/// let id = admin.enqueue(NewJob::new("send_mail", &"ada@example.com")?.queue("mail"), None).await?;
+///
+/// // What waits on `mail`, newest first, 20 a page.
+/// let page = admin.list_jobs(&JobQuery::default().queue("mail"), &PageRequest::first(20)).await?;
+/// assert_eq!(page.jobs[0].id, id);
+///
+/// // Hold the queue, then cancel the job; a typed error for what does not apply.
+/// assert!(admin.pause_queue("mail", None).await?);
+/// assert_eq!(admin.apply_to_job(id, &JobAction::cancel("duplicate"), None).await?, ActionOutcome::Applied);
+/// assert!(admin.apply_to_job(id, &JobAction::RunNow, None).await.is_err());
+/// assert_eq!(admin.job_detail(id).await?.job.state, JobState::Cancelled);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[async_trait]
 pub trait QueueAdmin: QueueStore {
     /// One page of the jobs matching `query`, in `page`'s order (newest first by default),
@@ -91,6 +115,28 @@ pub trait QueueAdmin: QueueStore {
     ///
     /// # Errors
     /// [`AdminError::InvalidRequest`] when `page` is invalid ([`PageRequest::validate`]).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn example(admin: &dyn backtick_core::admin::QueueAdmin) -> Result<(), backtick_core::admin::AdminError> {
+    /// use backtick_core::JobState;
+    /// use backtick_core::admin::{JobQuery, PageRequest};
+    /// // Every dead job, page by page.
+    /// let dead = JobQuery::default().state(JobState::Dead);
+    /// let mut request = PageRequest::first(100);
+    /// loop {
+    ///     let page = admin.list_jobs(&dead, &request).await?;
+    ///     for job in &page.jobs {
+    ///         println!("{} {} {:?}", job.id, job.worker, job.last_error);
+    ///     }
+    ///     match page.next {
+    ///         Some(next) => request.cursor = Some(next),
+    ///         None => break,
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     async fn list_jobs(&self, query: &JobQuery, page: &PageRequest) -> Result<JobPage, AdminError>;
 
     /// One job with its attempt history and pending cancellation request.
@@ -104,6 +150,17 @@ pub trait QueueAdmin: QueueStore {
     ///
     /// # Errors
     /// Only [`AdminError::Store`].
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn example(admin: &dyn backtick_core::admin::QueueAdmin) -> Result<(), backtick_core::admin::AdminError> {
+    /// use backtick_core::JobState;
+    /// use backtick_core::admin::{CountQuery, GroupBy};
+    /// let per_queue = admin.count_jobs(&CountQuery::by(GroupBy::Queue)).await?;
+    /// println!("mail: {} queued, {} dead", per_queue.get("mail", JobState::Queued), per_queue.get("mail", JobState::Dead));
+    /// # Ok(())
+    /// # }
+    /// ```
     async fn count_jobs(&self, query: &CountQuery) -> Result<JobCounts, AdminError>;
 
     /// Apply `action` to each of `ids` whose job is in a state the action applies to
