@@ -124,7 +124,8 @@ impl FromStr for JobState {
 /// assert_ne!(a, b);
 /// assert_eq!(RunnerId::new("web-1").as_str(), "web-1");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct RunnerId(String);
 
 impl RunnerId {

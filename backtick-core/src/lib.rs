@@ -2,7 +2,8 @@
 //!
 //! The core of backtick, a background job processor for Rust on PostgreSQL: the job types,
 //! the [`QueueStore`] contract every backend implements, the pure job state machine
-//! ([`state`]), retry backoff, payload codecs and the [`Worker`] trait.
+//! ([`state`]), retry backoff, payload codecs and the [`Worker`] trait, and the operators'
+//! contract [`QueueAdmin`] ([`admin`]).
 //!
 //! Applications normally depend on a backend crate (`backtick-postgres` or
 //! `backtick-diesel`), which re-exports everything here.
@@ -21,7 +22,9 @@ extern crate self as backtick_core;
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+pub mod admin;
 mod backoff;
+mod cancel;
 mod clock;
 mod codec;
 mod error;
@@ -36,10 +39,12 @@ mod store;
 mod typed;
 mod worker;
 
+pub use admin::{AdminError, QueueAdmin};
 pub use async_trait::async_trait;
 pub use backoff::Backoff;
 #[cfg(feature = "macros")]
 pub use backtick_macros::{cron, recurring, worker};
+pub use cancel::{CancelReason, JobCancellation};
 pub use clock::{Clock, ManualClock, StoreClock};
 pub use codec::{Codec, DecodeError, EncodeError, UnknownCodec};
 pub use error::{BoxError, ConfigError, Error, StoreError};

@@ -188,6 +188,31 @@ pub fn transition_for_release() -> Transition {
     }
 }
 
+/// The outcome to record for a run during which an operator asked for the job to be
+/// cancelled ([`crate::CancelReason::Requested`]): the operator's cancel wins over a retry,
+/// snooze, failure or discard, so anything but success becomes [`Outcome::Cancelled`] with the
+/// operator's reason. A run that completed anyway stays [`Outcome::Completed`]: the work was
+/// done. The runner applies this before [`transition_for`].
+///
+/// # Examples
+/// ```
+/// use backtick_core::{Outcome, state::outcome_after_cancel_request};
+/// let failed = Outcome::Failed { error: "interrupted".into() };
+/// assert_eq!(
+///     outcome_after_cancel_request(failed, "duplicate"),
+///     Outcome::Cancelled { reason: "duplicate".into() }
+/// );
+/// assert_eq!(outcome_after_cancel_request(Outcome::Completed, "duplicate"), Outcome::Completed);
+/// ```
+pub fn outcome_after_cancel_request(outcome: Outcome, reason: &str) -> Outcome {
+    match outcome {
+        Outcome::Completed => Outcome::Completed,
+        _ => Outcome::Cancelled {
+            reason: reason.to_owned(),
+        },
+    }
+}
+
 /// The expired-lease transition for a job as read from the store, paired with its token.
 /// `None` when the job is not running.
 pub fn revive(job: &Job) -> Option<Finish> {
@@ -340,6 +365,18 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_cancel_request_turns_every_outcome_but_success_into_cancelled() {
+        for outcome in every_outcome() {
+            let got = outcome_after_cancel_request(outcome.clone(), "op");
+            if outcome == Outcome::Completed {
+                assert_eq!(got, Outcome::Completed);
+            } else {
+                assert_eq!(got, Outcome::Cancelled { reason: "op".into() }, "{outcome:?}");
+            }
+        }
     }
 
     #[test]

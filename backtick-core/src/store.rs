@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::admin::{CancelReceiver, CancelRequest, RunnerInfo, ScheduleRunRequest};
 use crate::error::StoreError;
 use crate::job::{ClaimToken, Job, JobId, JobState, NewJob, RunnerId, Timestamp};
 use crate::schedule::{ScheduleFire, ScheduleRecord};
@@ -182,7 +183,9 @@ pub trait QueueStore: Send + Sync + 'static {
     /// caller as lease owner, and a lease until `now + lease_ttl`.
     ///
     /// Rows locked by a concurrent claimer are skipped (`FOR UPDATE SKIP LOCKED`), so two
-    /// claimers never receive the same job. Returns the claimed jobs, empty when none are due.
+    /// claimers never receive the same job. Jobs on a queue an operator paused
+    /// ([`crate::admin::QueueAdmin::pause_queue`]) are not claimed. Returns the claimed jobs,
+    /// empty when none are due.
     async fn claim(&self, params: &ClaimParams) -> Result<Vec<Job>, StoreError>;
 
     /// Apply each fenced [`Finish`] (complete, retry, snooze, release, dead, cancel) to its
@@ -259,7 +262,9 @@ pub trait QueueStore: Send + Sync + 'static {
     /// `next_run_at` from `fire.expected` to `fire.next` (compare-and-set) and, only if that
     /// succeeded, enqueue `fire.job` (if any). Returns `Ok(true)` when this caller won the
     /// fire, `Ok(false)` when the stored `next_run_at` was no longer `fire.expected` (another
-    /// runner fired it) or the schedule does not exist.
+    /// runner fired it) or the schedule does not exist. A schedule an operator paused
+    /// ([`crate::admin::QueueAdmin::pause_schedule`]) advances all the same but enqueues
+    /// nothing (the result is still `Ok(true)`).
     async fn fire_schedule(&self, fire: &ScheduleFire, now: Option<Timestamp>) -> Result<bool, StoreError>;
 
     /// Vacuum the jobs table now if its dead row versions are due for it; `Ok(true)` when it
@@ -277,5 +282,69 @@ pub trait QueueStore: Send + Sync + 'static {
     /// lossy by design: a runner still polls. `None` when the store has no such signal.
     fn subscribe(&self) -> Option<WakeReceiver> {
         None
+    }
+
+    /// Register a runner, or refresh its registration: it is live until `now + ttl`. A
+    /// runner calls this on start and then on every heartbeat, so that operators see it
+    /// ([`crate::admin::QueueAdmin::list_runners`]) and which schedules are still declared.
+    /// Registrations stale for longer than [`crate::admin::RUNNER_RETENTION`] are forgotten
+    /// on the way. The default, for stores without a runner registry, does nothing.
+    async fn register_runner(
+        &self,
+        runner: &RunnerInfo,
+        ttl: Duration,
+        now: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        let _ = (runner, ttl, now);
+        Ok(())
+    }
+
+    /// Forget a runner's registration: it is shutting down. Unknown ids are ignored. The
+    /// default does nothing.
+    async fn deregister_runner(&self, runner: &RunnerId) -> Result<(), StoreError> {
+        let _ = runner;
+        Ok(())
+    }
+
+    /// The pending cancellation requests among `jobs`: one for each job that is running and
+    /// that an operator asked to cancel ([`crate::admin::QueueAdmin::apply_to_jobs`] with
+    /// [`crate::admin::JobAction::Cancel`]), in no particular order. The runner asks for the
+    /// jobs it runs at every heartbeat (the fallback for a lost hint) and when a hint arrives.
+    /// Reads only. The default, for stores without cancellation requests, finds none.
+    async fn cancel_requests(&self, jobs: &[JobId]) -> Result<Vec<CancelRequest>, StoreError> {
+        let _ = jobs;
+        Ok(Vec::new())
+    }
+
+    /// Cancellation hints: the id of a running job each time an operator asks for it to be
+    /// cancelled. A hint only, lossy like [`QueueStore::subscribe`]:
+    /// [`QueueStore::cancel_requests`] is the truth. `None` when the store has no such signal.
+    fn subscribe_cancels(&self) -> Option<CancelReceiver> {
+        None
+    }
+
+    /// The pending run-now requests of schedules whose worker is in `workers`
+    /// ([`crate::admin::QueueAdmin::run_schedule_now`]), oldest first. Reads only. The default
+    /// finds none.
+    async fn schedule_run_requests(&self, workers: &[String]) -> Result<Vec<ScheduleRunRequest>, StoreError> {
+        let _ = workers;
+        Ok(Vec::new())
+    }
+
+    /// Serve a run-now request exactly once: in one transaction, clear the schedule's request
+    /// if it is still `request.requested_at` (compare-and-set) and, only then, enqueue `job`
+    /// and record the schedule's last fire. Returns `Ok(false)` when another runner served it
+    /// first or the schedule is gone. The default serves nothing.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidJob`] when `job` is invalid: then nothing changes.
+    async fn fire_schedule_request(
+        &self,
+        request: &ScheduleRunRequest,
+        job: &NewJob,
+        now: Option<Timestamp>,
+    ) -> Result<bool, StoreError> {
+        let _ = (request, job, now);
+        Ok(false)
     }
 }

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
+use crate::cancel::{CancelReason, JobCancellation};
 use crate::codec::{Codec, DecodeError};
 use crate::error::BoxError;
 use crate::job::{Job, RunAt};
@@ -50,16 +51,45 @@ impl Default for WorkerOptions {
 }
 
 /// What a running job can see: the job itself and a cancellation signal.
+///
+/// # Cancellation
+/// [`JobContext::cancelled`] completes, and [`JobContext::is_cancelled`] turns true, when the
+/// run should stop: its timeout passed, the runner is shutting down, the job's lease was
+/// lost, or an operator asked for the job to be cancelled. [`JobContext::cancel_reason`] says
+/// which (when the runner gave a reason); [`JobContext::cancel_requested`] is the operator's
+/// reason. A worker that stops early after an operator's request may return any error (or
+/// [`JobError::cancel`]): the job ends `cancelled`. Returning `Ok(())` still completes it.
+///
+/// # Examples
+/// ```
+/// use backtick_core::{JobContext, JobError, worker_fn};
+/// let export = worker_fn("export", |ctx: JobContext, rows: u64| async move {
+///     for _row in 0..rows {
+///         if let Some(reason) = ctx.cancel_requested() {
+///             return Err(JobError::cancel(reason)); // stop between rows
+///         }
+///         // ... export one row
+///     }
+///     Ok(())
+/// });
+/// # let _ = export;
+/// ```
 #[derive(Debug, Clone)]
 pub struct JobContext {
     job: Job,
-    cancelled: CancellationToken,
+    cancellation: JobCancellation,
 }
 
 impl JobContext {
-    /// A context for `job`, cancelled through `cancelled`.
+    /// A context for `job`, cancelled through `cancelled` (without a reason).
     pub fn new(job: Job, cancelled: CancellationToken) -> Self {
-        JobContext { job, cancelled }
+        Self::with_cancellation(job, JobCancellation::new(cancelled))
+    }
+
+    /// A context for `job` whose cancellation carries a [`CancelReason`]: what the runner
+    /// builds for each run.
+    pub fn with_cancellation(job: Job, cancellation: JobCancellation) -> Self {
+        JobContext { job, cancellation }
     }
 
     /// The job being run.
@@ -81,14 +111,29 @@ impl JobContext {
     }
 
     /// Completes when the run should stop: its timeout passed, the runner is shutting down,
-    /// or the job's lease was lost. Long-running workers should `select!` on it.
+    /// the job's lease was lost, or an operator asked for the job to be cancelled.
+    /// Long-running workers should `select!` on it.
     pub async fn cancelled(&self) {
-        self.cancelled.cancelled().await
+        self.cancellation.token().cancelled().await
     }
 
     /// True once [`JobContext::cancelled`] has fired.
     pub fn is_cancelled(&self) -> bool {
-        self.cancelled.is_cancelled()
+        self.cancellation.is_cancelled()
+    }
+
+    /// Why the run was asked to stop, when the runner gave a reason; `None` while it runs on
+    /// (or when it was stopped without one).
+    pub fn cancel_reason(&self) -> Option<CancelReason> {
+        self.cancellation.reason()
+    }
+
+    /// The operator's reason, when an operator asked for this job to be cancelled.
+    pub fn cancel_requested(&self) -> Option<String> {
+        match self.cancellation.reason() {
+            Some(CancelReason::Requested { reason }) => Some(reason),
+            _ => None,
+        }
     }
 }
 

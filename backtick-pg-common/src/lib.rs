@@ -40,7 +40,11 @@ mod interval;
 pub mod listen;
 pub mod migrate;
 mod server_error;
+// `macro_use`: `admin_sql` builds on the column list and the `running!` test of `sql`.
+#[macro_use]
 pub mod sql;
+// After `sql`: it uses that module's macros.
+pub mod admin_sql;
 #[doc(hidden)]
 pub mod testing;
 

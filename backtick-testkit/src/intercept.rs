@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use backtick_core::admin::{CancelReceiver, CancelRequest, RunnerInfo, ScheduleRunRequest};
 use backtick_core::schedule::{ScheduleFire, ScheduleRecord};
 use backtick_core::{
-    ClaimParams, ClaimToken, Finish, FinishReport, Job, JobFilter, JobId, NewJob, QueueStore, StateCounts, StoreError,
-    Timestamp, WakeReceiver,
+    ClaimParams, ClaimToken, Finish, FinishReport, Job, JobFilter, JobId, NewJob, QueueStore, RunnerId, StateCounts,
+    StoreError, Timestamp, WakeReceiver,
 };
 
 /// The calls a test may intercept. Each method gets the inner store; the default forwards to it.
@@ -132,5 +133,33 @@ impl<H: Intercept> QueueStore for Intercepted<H> {
     }
     fn subscribe(&self) -> Option<WakeReceiver> {
         self.inner.subscribe()
+    }
+    async fn register_runner(
+        &self,
+        runner: &RunnerInfo,
+        ttl: Duration,
+        now: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        self.inner.register_runner(runner, ttl, now).await
+    }
+    async fn deregister_runner(&self, runner: &RunnerId) -> Result<(), StoreError> {
+        self.inner.deregister_runner(runner).await
+    }
+    async fn cancel_requests(&self, jobs: &[JobId]) -> Result<Vec<CancelRequest>, StoreError> {
+        self.inner.cancel_requests(jobs).await
+    }
+    fn subscribe_cancels(&self) -> Option<CancelReceiver> {
+        self.inner.subscribe_cancels()
+    }
+    async fn schedule_run_requests(&self, workers: &[String]) -> Result<Vec<ScheduleRunRequest>, StoreError> {
+        self.inner.schedule_run_requests(workers).await
+    }
+    async fn fire_schedule_request(
+        &self,
+        request: &ScheduleRunRequest,
+        job: &NewJob,
+        now: Option<Timestamp>,
+    ) -> Result<bool, StoreError> {
+        self.inner.fire_schedule_request(request, job, now).await
     }
 }

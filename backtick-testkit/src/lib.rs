@@ -2,10 +2,12 @@
 //!
 //! Testing tools for backtick:
 //!
-//! - [`MemoryStore`]: the whole [`QueueStore`](backtick_core::QueueStore) contract in memory,
-//!   the reference semantics every backend must match;
+//! - [`MemoryStore`]: the whole [`QueueStore`](backtick_core::QueueStore) and
+//!   [`QueueAdmin`](backtick_core::admin::QueueAdmin) contract in memory, the reference
+//!   semantics every backend must match;
 //! - [`conformance`]: the backend conformance suite, one set of cases every backend runs
-//!   against fresh stores from its own factory;
+//!   against fresh stores from its own factory (`run_all`; `run_all_admin` adds the admin
+//!   cases for a store that implements `QueueAdmin`);
 //! - [`model`]: a property test that compares a store with a small reference model on random
 //!   sequences of claims, failures, crashes, revives and operator actions;
 //! - [`assert`](mod@assert): run one job through a worker without a runner, and assert what is queued;

@@ -1,6 +1,9 @@
-//! [`MemoryStore`]: the whole [`QueueStore`] contract in process memory. It is the reference
-//! semantics every backend must match, checked by the same conformance suite and property
-//! test that backends run.
+//! [`MemoryStore`]: the whole [`QueueStore`] and [`backtick_core::admin::QueueAdmin`]
+//! contract in process memory. It is the reference semantics every backend must match,
+//! checked by the same conformance suite and property test that backends run.
+
+mod admin;
+mod bookkeeping;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -8,21 +11,24 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use backtick_core::admin::{CancelReceiver, CancelRequest, RunnerInfo, ScheduleRunRequest};
 use backtick_core::schedule::{ScheduleFire, ScheduleRecord};
 use backtick_core::state::{Finish, Transition};
 use backtick_core::{
-    ClaimParams, ClaimToken, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore, RunAt, StateCounts,
-    StoreError, Timestamp, WakeReceiver,
+    ClaimParams, ClaimToken, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore, RunAt, RunnerId,
+    StateCounts, StoreError, Timestamp, WakeReceiver,
 };
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::broadcast;
+
+use bookkeeping::Bookkeeping;
 
 /// How many wake-up hints a slow subscriber may fall behind before it misses some. Hints are
 /// lossy by contract, so a small buffer is enough.
 const WAKE_CAPACITY: usize = 1024;
 
-/// An in-memory [`QueueStore`]: the reference semantics of the contract, for tests and for
-/// trying backtick without a database.
+/// An in-memory [`QueueStore`] and [`backtick_core::admin::QueueAdmin`]: the reference
+/// semantics of both contracts, for tests and for trying backtick without a database.
 ///
 /// Every rule a backend must follow holds here in its plainest form: fenced writes, claims in
 /// priority then `run_at` then id order, unique keys, atomic batches. Timestamps are kept to
@@ -56,6 +62,7 @@ struct Shared {
     // method trivially atomic, which is exactly the isolation the contract asks of a backend.
     state: Mutex<State>,
     wake: broadcast::Sender<String>,
+    cancels: broadcast::Sender<JobId>,
 }
 
 #[derive(Default)]
@@ -66,16 +73,20 @@ struct State {
     unique: HashMap<String, JobId>,
     /// Recurring and cron schedules by name.
     schedules: BTreeMap<String, ScheduleRecord>,
+    /// What the admin contract keeps beside them.
+    admin: Bookkeeping,
 }
 
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         let (wake, _) = broadcast::channel(WAKE_CAPACITY);
+        let (cancels, _) = broadcast::channel(WAKE_CAPACITY);
         MemoryStore {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
                 wake,
+                cancels,
             }),
         }
     }
@@ -216,19 +227,70 @@ impl State {
         (id, true)
     }
 
-    /// Apply each finish that passes the fence and `also`; report the rest as stale.
-    fn finish(&mut self, finishes: &[Finish], now: Timestamp, also: impl Fn(&Job) -> bool) -> FinishReport {
+    /// Apply each finish that passes the fence and `also`; report the rest as stale. A
+    /// requeue meeting a cancellation request ends the job cancelled instead; the ended
+    /// attempt is recorded (as `lease_expired` when `revive`).
+    fn finish(
+        &mut self,
+        finishes: &[Finish],
+        now: Timestamp,
+        revive: bool,
+        also: impl Fn(&Job) -> bool,
+    ) -> FinishReport {
         let mut report = FinishReport::default();
         for finish in finishes {
             match self.jobs.get_mut(&finish.token.job_id) {
                 Some(job) if is_live(job, &finish.token) && also(job) => {
-                    apply(job, &finish.transition, now);
+                    let transition = self.admin.effective(job, &finish.transition);
+                    self.admin.attempt_ended(job, &transition, revive, now);
+                    apply(job, &transition, now);
                     report.applied.push(job.id);
                 }
                 _ => report.stale.push(finish.token.clone()),
             }
         }
         report
+    }
+
+    /// Put a dead or cancelled job back on the queue (an operator retry); false for a job in
+    /// another state or none.
+    fn retry(&mut self, id: JobId, now: Timestamp) -> bool {
+        match self.jobs.get_mut(&id) {
+            Some(job) if matches!(job.state, JobState::Dead | JobState::Cancelled) => {
+                self.admin.retried(job);
+                job.state = JobState::Queued;
+                job.run_at = now;
+                job.finished_at = None;
+                job.max_attempts = job.max_attempts.max(job.attempt.saturating_add(1));
+                clear_lease(job);
+                job.updated_at = now;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Cancel a queued or running job at once; false for a job in another state or none.
+    fn cancel(&mut self, id: JobId, reason: &str, now: Timestamp) -> bool {
+        match self.jobs.get_mut(&id) {
+            Some(job) if matches!(job.state, JobState::Queued | JobState::Running) => {
+                self.admin.cancelled_outright(job);
+                finish_as(job, JobState::Cancelled, reason.to_owned(), now);
+                job.updated_at = now;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Delete a job, freeing its unique key and its admin columns.
+    fn remove(&mut self, id: JobId) -> Option<Job> {
+        let job = self.jobs.remove(&id)?;
+        if let Some(key) = &job.unique_key {
+            self.unique.remove(key);
+        }
+        self.admin.forget(id);
+        Some(job)
     }
 }
 
@@ -270,13 +332,16 @@ impl QueueStore for MemoryStore {
 
     async fn claim(&self, params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
         let now = resolve_now(params.now);
-        let mut state = self.lock();
+        let mut guard = self.lock();
+        // Through a plain reference, so that `jobs` and `admin` can be borrowed apart.
+        let state = &mut *guard;
         let mut due: Vec<&Job> = state
             .jobs
             .values()
             .filter(|job| job.state == JobState::Queued && job.run_at <= now)
             .filter(|job| params.workers.contains(&job.worker))
             .filter(|job| params.queues.as_ref().is_none_or(|queues| queues.contains(&job.queue)))
+            .filter(|job| !state.admin.is_paused(&job.queue))
             .collect();
         due.sort_by_key(|job| (job.priority, job.run_at, job.id));
         let ids: Vec<JobId> = due.into_iter().take(limit(params.limit)).map(|job| job.id).collect();
@@ -289,6 +354,7 @@ impl QueueStore for MemoryStore {
                 job.lease_owner = Some(params.runner_id.clone());
                 job.lease_expires_at = Some(lease_expires_at);
                 job.updated_at = now;
+                state.admin.claimed(id, now);
                 claimed.push(job.clone());
             }
         }
@@ -297,7 +363,7 @@ impl QueueStore for MemoryStore {
 
     async fn finish_many(&self, finishes: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
         let now = resolve_now(now);
-        Ok(self.lock().finish(finishes, now, |_| true))
+        Ok(self.lock().finish(finishes, now, false, |_| true))
     }
 
     async fn heartbeat_many(
@@ -336,39 +402,19 @@ impl QueueStore for MemoryStore {
 
     async fn revive_many(&self, revivals: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
         let now = resolve_now(now);
-        Ok(self
-            .lock()
-            .finish(revivals, now, |job| job.lease_expires_at.is_some_and(|at| at <= now)))
+        Ok(self.lock().finish(revivals, now, true, |job| {
+            job.lease_expires_at.is_some_and(|at| at <= now)
+        }))
     }
 
     async fn cancel(&self, id: JobId, reason: &str, now: Option<Timestamp>) -> Result<bool, StoreError> {
-        let now = resolve_now(now);
-        let mut state = self.lock();
-        match state.jobs.get_mut(&id) {
-            Some(job) if matches!(job.state, JobState::Queued | JobState::Running) => {
-                finish_as(job, JobState::Cancelled, reason.to_owned(), now);
-                job.updated_at = now;
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
+        Ok(self.lock().cancel(id, reason, resolve_now(now)))
     }
 
     async fn retry(&self, id: JobId, now: Option<Timestamp>) -> Result<bool, StoreError> {
         let now = resolve_now(now);
-        let mut state = self.lock();
-        match state.jobs.get_mut(&id) {
-            Some(job) if matches!(job.state, JobState::Dead | JobState::Cancelled) => {
-                job.state = JobState::Queued;
-                job.run_at = now;
-                job.finished_at = None;
-                job.max_attempts = job.max_attempts.max(job.attempt.saturating_add(1));
-                clear_lease(job);
-                job.updated_at = now;
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
+        let retried = self.lock().retry(id, now);
+        Ok(retried)
     }
 
     async fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
@@ -406,10 +452,7 @@ impl QueueStore for MemoryStore {
         old.sort();
         let mut deleted = 0;
         for (_, id) in old.into_iter().take(limit(limit_to)) {
-            if let Some(job) = state.jobs.remove(&id) {
-                if let Some(key) = job.unique_key {
-                    state.unique.remove(&key);
-                }
+            if state.remove(id).is_some() {
                 deleted += 1;
             }
         }
@@ -469,7 +512,13 @@ impl QueueStore for MemoryStore {
             return Ok(false);
         }
         schedule.next_run_at = fire.next.map(micros);
-        let queue = fire.job.as_ref().and_then(|job| {
+        let extra = state.admin.schedules.entry(fire.name.clone()).or_default();
+        // A paused schedule's fire time passes without a job.
+        let job = fire.job.as_ref().filter(|_| extra.paused_at.is_none());
+        if job.is_some() {
+            extra.last_fired_at = Some(micros(fire.expected));
+        }
+        let queue = job.and_then(|job| {
             let queue = job.queue.clone();
             state.insert(job.clone(), now).1.then_some(queue)
         });
@@ -484,6 +533,83 @@ impl QueueStore for MemoryStore {
 
     fn subscribe(&self) -> Option<WakeReceiver> {
         Some(self.shared.wake.subscribe())
+    }
+
+    async fn register_runner(
+        &self,
+        runner: &RunnerInfo,
+        ttl: Duration,
+        now: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        let runner = RunnerInfo {
+            started_at: micros(runner.started_at),
+            ..runner.clone()
+        };
+        self.lock().admin.register(&runner, ttl, resolve_now(now));
+        Ok(())
+    }
+
+    async fn deregister_runner(&self, runner: &RunnerId) -> Result<(), StoreError> {
+        self.lock().admin.runners.remove(runner);
+        Ok(())
+    }
+
+    async fn cancel_requests(&self, jobs: &[JobId]) -> Result<Vec<CancelRequest>, StoreError> {
+        let state = self.lock();
+        let running = |id: &&JobId| state.jobs.get(id).is_some_and(|job| job.state == JobState::Running);
+        Ok(jobs
+            .iter()
+            .filter(running)
+            .filter_map(|id| state.admin.cancel_request(*id).cloned())
+            .collect())
+    }
+
+    fn subscribe_cancels(&self) -> Option<CancelReceiver> {
+        Some(self.shared.cancels.subscribe())
+    }
+
+    async fn schedule_run_requests(&self, workers: &[String]) -> Result<Vec<ScheduleRunRequest>, StoreError> {
+        let state = self.lock();
+        let mut requests: Vec<ScheduleRunRequest> = state
+            .schedules
+            .values()
+            .filter(|s| workers.contains(&s.worker))
+            .filter_map(|s| {
+                let requested_at = state.admin.schedules.get(&s.name)?.run_requested_at?;
+                Some(ScheduleRunRequest {
+                    name: s.name.clone(),
+                    requested_at,
+                })
+            })
+            .collect();
+        requests.sort_by(|a, b| (a.requested_at, &a.name).cmp(&(b.requested_at, &b.name)));
+        Ok(requests)
+    }
+
+    async fn fire_schedule_request(
+        &self,
+        request: &ScheduleRunRequest,
+        job: &NewJob,
+        now: Option<Timestamp>,
+    ) -> Result<bool, StoreError> {
+        job.validate()?;
+        let now = resolve_now(now);
+        let mut state = self.lock();
+        if !state.schedules.contains_key(&request.name) {
+            return Ok(false);
+        }
+        let extra = state.admin.schedules.entry(request.name.clone()).or_default();
+        if extra.run_requested_at != Some(micros(request.requested_at)) {
+            return Ok(false);
+        }
+        extra.run_requested_at = None;
+        extra.last_fired_at = Some(now);
+        let inserted = state.insert(job.clone(), now).1;
+        drop(state);
+        if inserted {
+            self.hint(vec![job.queue.clone()]);
+        }
+        Ok(true)
     }
 }
 

@@ -67,3 +67,30 @@ async fn store_times_have_whole_microseconds() {
         assert_eq!(t.timestamp_subsec_nanos() % 1_000, 0, "{t} has sub-microsecond digits");
     }
 }
+
+#[tokio::test]
+async fn a_cancellation_request_is_announced_to_subscribers() {
+    use backtick_core::admin::{JobAction, QueueAdmin};
+    use backtick_core::{ClaimParams, RunnerId};
+    let store = MemoryStore::new();
+    let mut cancels = store
+        .subscribe_cancels()
+        .expect("the memory store announces cancellations");
+    let id = store.enqueue(job("a"), None).await.unwrap();
+    let params = ClaimParams {
+        runner_id: RunnerId::new("r1"),
+        workers: vec!["w".to_owned()],
+        queues: None,
+        limit: 1,
+        lease_ttl: Duration::from_secs(30),
+        now: None,
+    };
+    assert_eq!(store.claim(&params).await.unwrap().len(), 1);
+    store.apply_to_job(id, &JobAction::cancel("stop"), None).await.unwrap();
+    assert_eq!(cancels.try_recv().unwrap(), id, "the job's id, at once");
+    store.apply_to_job(id, &JobAction::cancel("stop"), None).await.unwrap();
+    assert!(
+        cancels.try_recv().is_err(),
+        "a request already pending is not announced again"
+    );
+}

@@ -57,11 +57,11 @@ async fn revert_last_undoes_the_newest_migration_and_migrate_reapplies_it() {
     let store = db.store().await;
     let last = *backtick_migrations::migrations().last().unwrap();
     assert_eq!(store.revert_last_migration().await.unwrap(), Some(last));
-    assert!(!table_exists(&store, "backtick_schedules").await);
+    assert!(!table_exists(&store, "backtick_runners").await);
     let pending = store.check_schema().await.unwrap_err();
     assert!(pending.to_string().contains(last.name), "{pending}");
     assert_eq!(store.migrate().await.unwrap(), vec![last]);
-    assert!(table_exists(&store, "backtick_schedules").await);
+    assert!(table_exists(&store, "backtick_runners").await);
 }
 
 #[tokio::test]

@@ -11,6 +11,11 @@
 //! heartbeat), revive, operator (cancel and retry), query (get, list, count), prune,
 //! concurrency, timestamps and schedule (recurring and cron fire times).
 //!
+//! A store that also implements the operators' contract, [`QueueAdmin`], runs
+//! [`run_all_admin`] instead: every case above plus the [`admin_cases`] (listing, attempt
+//! history, counts, actions, bulk actions, queues, schedules, runners), from one factory of
+//! `Arc<dyn QueueAdmin>`.
+//!
 //! # Examples
 //! ```
 //! use std::sync::Arc;
@@ -31,6 +36,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use backtick_core::QueueStore;
+use backtick_core::admin::QueueAdmin;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 
@@ -47,6 +53,18 @@ macro_rules! case {
     };
 }
 
+/// Builds an [`AdminCase`] from an async fn in the current module, named after the fn.
+macro_rules! admin_case {
+    ($area:literal, $f:ident) => {
+        $crate::conformance::AdminCase {
+            area: $area,
+            name: stringify!($f),
+            run: |store| Box::pin($f(store)),
+        }
+    };
+}
+
+mod admin;
 mod claim;
 mod concurrency;
 mod enqueue;
@@ -100,18 +118,58 @@ impl Case {
     /// The failure message when the case failed, panicked or took longer than
     /// [`CASE_TIMEOUT`].
     pub async fn check(&self, store: Arc<dyn QueueStore>) -> Result<(), String> {
-        // Spawned so that a multi-threaded runtime runs the case (and the tasks it spawns) in
-        // parallel with the others. A failed assertion is a panic: caught, it becomes the
-        // case's failure message instead of ending the whole suite.
-        let mut task = tokio::spawn(AssertUnwindSafe((self.run)(store)).catch_unwind());
-        match tokio::time::timeout(CASE_TIMEOUT, &mut task).await {
-            Ok(Ok(Ok(()))) => Ok(()),
-            Ok(Ok(Err(panic))) => Err(panic_message(panic.as_ref())),
-            Ok(Err(error)) => Err(format!("the case's task did not finish: {error}")),
-            Err(_) => {
-                task.abort();
-                Err(format!("timed out after {CASE_TIMEOUT:?}: the store may be stuck"))
-            }
+        check((self.run)(store)).await
+    }
+}
+
+/// One conformance case of the admin contract: like [`Case`], against a store that also
+/// implements [`QueueAdmin`].
+///
+/// # Examples
+/// ```
+/// use backtick_testkit::conformance;
+/// let cases = conformance::admin_cases();
+/// assert!(cases.iter().any(|case| case.name == "claim_skips_jobs_on_a_paused_queue_until_it_is_resumed"));
+/// ```
+#[derive(Clone, Copy)]
+pub struct AdminCase {
+    /// The area of the contract it checks (`admin_jobs`, `admin_queues`, ...).
+    pub area: &'static str,
+    /// The case's name, a sentence.
+    pub name: &'static str,
+    /// The check: completes on success, panics with the reason on failure.
+    pub run: fn(Arc<dyn QueueAdmin>) -> CaseFuture,
+}
+
+impl fmt::Debug for AdminCase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}::{}", self.area, self.name)
+    }
+}
+
+impl AdminCase {
+    /// Run this case against `store`, catching its panic.
+    ///
+    /// # Errors
+    /// As [`Case::check`].
+    pub async fn check(&self, store: Arc<dyn QueueAdmin>) -> Result<(), String> {
+        check((self.run)(store)).await
+    }
+}
+
+/// Run one case's future, catching its panic and bounding its time.
+async fn check(case: CaseFuture) -> Result<(), String> {
+    // Spawned so that a multi-threaded runtime runs the case (and the tasks it spawns) in
+    // parallel with the others. A failed assertion is a panic: caught, it becomes the
+    // case's failure message instead of ending the whole suite.
+    let mut task = tokio::spawn(AssertUnwindSafe(case).catch_unwind());
+    match tokio::time::timeout(CASE_TIMEOUT, &mut task).await {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(panic))) => Err(panic_message(panic.as_ref())),
+        Ok(Err(error)) => Err(format!("the case's task did not finish: {error}")),
+        Err(_) => {
+            task.abort();
+            Err(format!("timed out after {CASE_TIMEOUT:?}: the store may be stuck"))
         }
     }
 }
@@ -232,11 +290,80 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = Arc<dyn QueueStore>>,
 {
+    let runs = cases.into_iter().map(|case| Runnable {
+        area: case.area,
+        name: case.name,
+        run: Box::new(move |store| (case.run)(store)),
+    });
+    run_runnables(factory, runs.collect()).await
+}
+
+/// Every admin conformance case, grouped by area.
+pub fn admin_cases() -> Vec<AdminCase> {
+    admin::cases()
+}
+
+/// Run every case of [`cases`] and every case of [`admin_cases`], each against a fresh store
+/// from `factory`, like [`run_all`]. The report lists the [`cases`] first.
+///
+/// # Examples
+/// ```
+/// use std::sync::Arc;
+/// use backtick_core::admin::QueueAdmin;
+/// use backtick_testkit::{MemoryStore, conformance};
+///
+/// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+/// let report = conformance::run_all_admin(|| async { Arc::new(MemoryStore::new()) as Arc<dyn QueueAdmin> }).await;
+/// report.assert_all_passed();
+/// assert_eq!(report.results.len(), conformance::cases().len() + conformance::admin_cases().len());
+/// # });
+/// ```
+pub async fn run_all_admin<F, Fut>(factory: F) -> ConformanceReport
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn QueueAdmin>>,
+{
+    run_admin_cases(factory, cases(), admin_cases()).await
+}
+
+/// Run `cases` and `admin_cases` like [`run_all_admin`] does: to run a subset, filter
+/// [`cases`] and [`admin_cases`] first.
+pub async fn run_admin_cases<F, Fut>(factory: F, cases: Vec<Case>, admin_cases: Vec<AdminCase>) -> ConformanceReport
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn QueueAdmin>>,
+{
+    let store_runs = cases.into_iter().map(|case| Runnable {
+        area: case.area,
+        name: case.name,
+        run: Box::new(move |store: Arc<dyn QueueAdmin>| (case.run)(store)),
+    });
+    let admin_runs = admin_cases.into_iter().map(|case| Runnable {
+        area: case.area,
+        name: case.name,
+        run: Box::new(move |store| (case.run)(store)),
+    });
+    run_runnables(factory, store_runs.chain(admin_runs).collect()).await
+}
+
+/// A case of either kind, ready to run against a store of type `S`.
+struct Runnable<S> {
+    area: &'static str,
+    name: &'static str,
+    run: Box<dyn Fn(S) -> CaseFuture + Send + Sync>,
+}
+
+/// Run each case against a fresh store from `factory`, [`CONCURRENCY`] at a time.
+async fn run_runnables<S, F, Fut>(factory: F, cases: Vec<Runnable<S>>) -> ConformanceReport
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
     let factory = &factory;
     let runs = cases.into_iter().enumerate().map(|(index, case)| async move {
         let started = Instant::now();
         let failure = match AssertUnwindSafe(factory()).catch_unwind().await {
-            Ok(store) => case.check(store).await.err(),
+            Ok(store) => check((case.run)(store)).await.err(),
             Err(panic) => Some(format!("the store factory panicked: {}", panic_message(panic.as_ref()))),
         };
         match &failure {

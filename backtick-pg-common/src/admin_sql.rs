@@ -1,0 +1,689 @@
+//! The statements of the admin contract (`backtick_core::admin::QueueAdmin`, and the
+//! runner-side `QueueStore` methods that came with it) against `migrations/0003_admin.up.sql`,
+//! one copy for both Postgres backends, like [`crate::sql`].
+//!
+//! Four of them replace statements of [`crate::sql`] once a backend adopts the admin schema:
+//! [`CLAIM`] (pause support, `attempted_at`), [`FINISH`] and [`REVIVE`] (attempt history,
+//! cancellation requests, `attempted_by`), [`CANCEL`] and [`RETRY`] (the same bookkeeping),
+//! and [`ADVANCE_SCHEDULE`] (paused schedules, last fire). Each takes the parameters of the
+//! statement it replaces, except [`ADVANCE_SCHEDULE`] (one more). `HEARTBEAT` is unchanged: a
+//! runner learns of cancellation requests through [`CANCEL_REQUESTS`].
+//!
+//! Times come from `coalesce($now, now())`; state literals stay literals where a partial index
+//! must match (see [`crate::sql`]); fenced writes find their jobs by id with `running!()`.
+
+/// The channel on which a cancellation request is announced; the payload is the job id.
+/// Runners `LISTEN` on it beside `backtick_jobs`.
+pub const CANCEL_CHANNEL: &str = "backtick_cancel";
+
+/// The admin columns of a job row, after `job_columns!()` in [`JOB_DETAIL`].
+macro_rules! detail_columns {
+    () => {
+        "attempted_at, attempted_by, attempts, cancel_requested_at, cancel_reason"
+    };
+}
+
+/// [`CLAIM`]'s text, shared with [`EXPLAIN_CLAIM`].
+macro_rules! claim {
+    () => {
+        concat!(
+            "
+WITH clock AS (SELECT coalesce($1::timestamptz, now()) AS now),
+picked AS (
+    SELECT id AS picked_id
+    FROM backtick_jobs
+    WHERE state = 'queued'
+      AND run_at <= (SELECT now FROM clock)
+      AND worker = ANY($2::text[])
+      AND ($3::text[] IS NULL OR queue = ANY($3::text[]))
+      AND queue <> ALL (ARRAY(SELECT name FROM backtick_queues WHERE paused_at IS NOT NULL))
+    ORDER BY priority, run_at, id
+    LIMIT $4
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE backtick_jobs
+SET state = 'running',
+    attempt = attempt + 1,
+    lease_owner = $5,
+    lease_expires_at = clock.now + $6::int8 * interval '1 microsecond',
+    attempted_at = clock.now,
+    updated_at = clock.now
+FROM clock
+WHERE id = ANY (ARRAY(SELECT picked_id FROM picked))
+RETURNING ",
+            job_columns!()
+        )
+    };
+}
+
+/// Replaces [`crate::sql::CLAIM`], same parameters: `$1` now, `$2` workers, `$3` queues or
+/// NULL, `$4` limit, `$5` runner id, `$6` lease in microseconds.
+///
+/// Pause support: the names of the paused queues are read once per statement (an `InitPlan`
+/// over the small `backtick_queues` table, an empty array when none is paused) and checked
+/// against each candidate beside the worker test, so the scan stays the index scan of
+/// `backtick_jobs_claim_idx` in claim order. A paused queue's due jobs are walked past like the
+/// jobs of a worker this runner lacks. Also sets `attempted_at`, the start of the attempt.
+pub const CLAIM: &str = claim!();
+
+/// [`CLAIM`] under `EXPLAIN` (plans only; claims nothing).
+pub const EXPLAIN_CLAIM: &str = concat!("EXPLAIN ", claim!());
+
+/// The history array of `$j` with its oldest record dropped when it holds 25 (the core's
+/// `ATTEMPT_HISTORY_LIMIT`), ready for one more.
+macro_rules! trimmed_history {
+    ($j:literal) => {
+        concat!(
+            "(CASE WHEN jsonb_array_length(coalesce(",
+            $j,
+            "attempts, '[]'::jsonb)) >= 25 THEN coalesce(",
+            $j,
+            "attempts, '[]'::jsonb) - 0 ELSE coalesce(",
+            $j,
+            "attempts, '[]'::jsonb) END)"
+        )
+    };
+}
+
+/// True when a fenced write to `queued` meets a pending cancellation request: the job ends
+/// `cancelled` instead.
+macro_rules! cancel_wins {
+    () => {
+        "(i.target = 'queued' AND j.cancel_requested_at IS NOT NULL)"
+    };
+}
+
+/// The state a fenced write leaves the job in.
+macro_rules! target {
+    () => {
+        concat!("(CASE WHEN ", cancel_wins!(), " THEN 'cancelled' ELSE i.target END)")
+    };
+}
+
+/// The fenced write shared by [`FINISH`] and [`REVIVE`]: `sql::FINISH`/`sql::REVIVE` plus the
+/// admin bookkeeping. `$outcome` is the history outcome of a requeued attempt, `$extra` an
+/// extra guard on `j` and `c`.
+macro_rules! fenced_update {
+    ($outcome:literal, $extra:literal) => {
+        concat!(
+            "
+WITH clock AS (SELECT coalesce($1::timestamptz, now()) AS now),
+input AS (
+    SELECT *
+    FROM unnest($2::int8[], $3::int4[], $4::text[], $5::text[], $6::timestamptz[], $7::int8[],
+                $8::text[], $9::bool[])
+        WITH ORDINALITY AS t(job_id, token_attempt, token_owner, target, target_run_at, delay_us,
+                             error, refund, ord)
+),
+chosen AS (
+    SELECT DISTINCT ON (job_id, token_attempt, token_owner) *
+    FROM input
+    ORDER BY job_id, token_attempt, token_owner, ord
+)
+UPDATE backtick_jobs j
+SET state = ",
+            target!(),
+            ",
+    run_at = CASE WHEN ",
+            target!(),
+            " = 'queued'
+                  THEN coalesce(i.target_run_at, c.now + i.delay_us * interval '1 microsecond')
+                  ELSE j.run_at END,
+    last_error = CASE WHEN ",
+            cancel_wins!(),
+            " THEN j.cancel_reason ELSE coalesce(i.error, j.last_error) END,
+    max_attempts = j.max_attempts + CASE WHEN i.refund AND NOT ",
+            cancel_wins!(),
+            " THEN 1 ELSE 0 END,
+    attempts = CASE WHEN ",
+            target!(),
+            " = 'queued'
+                    THEN ",
+            trimmed_history!("j."),
+            " || jsonb_build_array(jsonb_build_object(
+                             'attempt', j.attempt, 'runner', j.lease_owner,
+                             'started_at', j.attempted_at, 'finished_at', c.now,
+                             'outcome', ",
+            $outcome,
+            ", 'error', left(i.error, 2048)))
+                    ELSE j.attempts END,
+    attempted_by = j.lease_owner,
+    lease_owner = NULL,
+    lease_expires_at = NULL,
+    cancel_requested_at = NULL,
+    cancel_reason = NULL,
+    finished_at = CASE WHEN ",
+            target!(),
+            " = 'queued' THEN NULL ELSE c.now END,
+    updated_at = c.now
+FROM chosen i CROSS JOIN clock c
+WHERE j.id = i.job_id AND j.state = ",
+            running!(),
+            " AND j.attempt = i.token_attempt AND j.lease_owner = i.token_owner",
+            $extra,
+            "
+RETURNING i.ord"
+        )
+    };
+}
+
+/// Replaces [`crate::sql::FINISH`], same parameters (`$1` now, `$2..$9` one array per finish:
+/// id, attempt, owner, target state, run_at or NULL, delay in microseconds, error or NULL,
+/// refund), same result (the input positions that took effect).
+///
+/// Beside the transition: a finish that requeues the job appends the ended attempt to its
+/// history (outcome `snoozed` when refunded, else `failed`; error cut to 2,048 characters),
+/// unless a cancellation request is pending, which turns the requeue into `cancelled` with the
+/// request's reason; every finish copies the lease owner to `attempted_by` and clears the
+/// request. A finish to done, dead or cancelled appends nothing: the row itself describes the
+/// final attempt, so the common case (done at the first attempt) costs one extra column copy.
+pub const FINISH: &str = fenced_update!("CASE WHEN i.refund THEN 'snoozed' ELSE 'failed' END", "");
+
+/// Replaces [`crate::sql::REVIVE`], same parameters and result: [`FINISH`]'s bookkeeping,
+/// history outcome `lease_expired`, and only while the lease is still expired.
+pub const REVIVE: &str = fenced_update!("'lease_expired'", " AND j.lease_expires_at <= c.now");
+
+/// Replaces [`crate::sql::CANCEL`] (the immediate cancel of `QueueStore::cancel`), same
+/// parameters: `$1` id, `$2` reason, `$3` now. Also keeps the runner of a running job's attempt
+/// in `attempted_by` and clears a pending cancellation request.
+pub const CANCEL: &str = "
+UPDATE backtick_jobs
+SET state = 'cancelled',
+    last_error = $2,
+    finished_at = coalesce($3::timestamptz, now()),
+    updated_at = coalesce($3::timestamptz, now()),
+    attempted_by = CASE WHEN state = 'running' THEN lease_owner ELSE attempted_by END,
+    lease_owner = NULL,
+    lease_expires_at = NULL,
+    cancel_requested_at = NULL,
+    cancel_reason = NULL
+WHERE id = $1 AND state IN ('queued', 'running')";
+
+/// The `SET` list of an operator retry at time `$now`: due now, one more attempt if all were
+/// used, and the final attempt appended to the history unless it is there already (a job
+/// cancelled while queued).
+macro_rules! retry_set {
+    ($now:literal) => {
+        concat!(
+            "
+SET state = 'queued',
+    run_at = ",
+            $now,
+            ",
+    finished_at = NULL,
+    max_attempts = greatest(max_attempts, attempt + 1),
+    attempts = CASE WHEN attempt > coalesce((attempts -> -1 ->> 'attempt')::int4, 0)
+                    THEN ",
+            trimmed_history!(""),
+            " || jsonb_build_array(jsonb_build_object(
+                             'attempt', attempt, 'runner', attempted_by,
+                             'started_at', attempted_at, 'finished_at', finished_at,
+                             'outcome', CASE WHEN state = 'dead' THEN 'dead' ELSE 'cancelled' END,
+                             'error', left(last_error, 2048)))
+                    ELSE attempts END,
+    updated_at = ",
+            $now
+        )
+    };
+}
+
+/// Replaces [`crate::sql::RETRY`], same parameters: `$1` id, `$2` now. Keeps the history whole
+/// (see `retry_set!`).
+pub const RETRY: &str = concat!(
+    "UPDATE backtick_jobs",
+    retry_set!("coalesce($2::timestamptz, now())"),
+    "
+WHERE id = $1 AND state IN ('dead', 'cancelled')"
+);
+
+/// Replaces [`crate::sql::ADVANCE_SCHEDULE`]: `$1` name, `$2` the fire time being consumed,
+/// `$3` the next one (or NULL), `$4` now, `$5` whether the fire carries a job. The same
+/// compare-and-set; returns one row, `enqueue`, when it advanced: false for a paused schedule,
+/// whose fire then enqueues nothing. Records `last_fired_at` (= `$2`) when it enqueues.
+pub const ADVANCE_SCHEDULE: &str = "
+UPDATE backtick_schedules
+SET next_run_at = $3,
+    last_fired_at = CASE WHEN $5::bool AND paused_at IS NULL THEN $2 ELSE last_fired_at END,
+    updated_at = coalesce($4::timestamptz, now())
+WHERE name = $1 AND next_run_at = $2
+RETURNING paused_at IS NULL AS enqueue";
+
+// ---------------------------------------------------------------------------------------
+// Jobs: listing, detail, counts.
+
+/// A listing page's scan: one text per state group (so that the planner sees the group's
+/// state literal and uses its partial index even with a generic plan) and order.
+///
+/// `$1` states (text[], NULL for any), `$2` ids (int8[], only in the by-ids form), `$3` the
+/// cursor's id (exclusive; `i64::MAX` newest-first or 0 oldest-first for the first page:
+/// never NULL, so that it is an index bound), `$4` the highest id (`up_to_id`, else
+/// `i64::MAX`), `$5` scan limit, `$6` queue, `$7` worker, `$8` runner, `$9` an `ILIKE` pattern
+/// for `last_error` ([`contains_pattern`]), `$10`/`$11` created from/until, `$12`/`$13`
+/// finished from/until (each NULL for no bound), `$14` page limit.
+///
+/// Returns one row: `ids` (int8[], the page in order), `scanned` (int8, jobs examined),
+/// `last_scanned` (int8, the last examined id, NULL when none). Read the jobs with
+/// [`GET_JOBS`]. The backend then ends the page with
+/// `backtick_core::admin::PageRequest::next_cursor`. With an `args_contain` filter, which SQL
+/// cannot evaluate on CBOR, pass the scan limit as page limit, filter the rows with
+/// `JobQuery::matches_args` and keep the first `limit`.
+macro_rules! list_jobs {
+    ($group:literal, $scan:literal, $cmp:literal, $dir:literal, $last:literal) => {
+        concat!(
+            "
+WITH scanned AS MATERIALIZED (
+    SELECT id, queue, worker, state, lease_owner, last_error, created_at, finished_at
+    FROM backtick_jobs
+    WHERE ",
+            $group,
+            "
+      AND ($1::text[] IS NULL OR state = ANY($1::text[]))
+      AND ",
+            $scan,
+            "
+      AND id ",
+            $cmp,
+            " $3::int8 AND id <= $4::int8
+    ORDER BY id ",
+            $dir,
+            "
+    LIMIT $5
+),
+page AS (
+    SELECT id FROM scanned
+    WHERE ($6::text IS NULL OR queue = $6::text)
+      AND ($7::text IS NULL OR worker = $7::text)
+      AND ($8::text IS NULL OR (state = 'running' AND lease_owner = $8::text))
+      AND ($9::text IS NULL OR last_error ILIKE $9::text)
+      AND ($10::timestamptz IS NULL OR created_at >= $10::timestamptz)
+      AND ($11::timestamptz IS NULL OR created_at < $11::timestamptz)
+      AND ($12::timestamptz IS NULL OR finished_at >= $12::timestamptz)
+      AND ($13::timestamptz IS NULL OR finished_at < $13::timestamptz)
+    ORDER BY id ",
+            $dir,
+            "
+    LIMIT $14
+)
+SELECT coalesce((SELECT array_agg(id ORDER BY id ",
+            $dir,
+            ") FROM page), '{}'::int8[]) AS ids,
+       (SELECT count(*) FROM scanned) AS scanned,
+       (SELECT ",
+            $last,
+            "(id) FROM scanned) AS last_scanned"
+        )
+    };
+}
+
+/// Jobs in `queued` only (through `backtick_jobs_claim_idx`), newest first. See `list_jobs!`.
+pub const LIST_QUEUED_NEWEST: &str = list_jobs!("state = 'queued'", "$2::int8[] IS NULL", "<", "DESC", "min");
+/// Jobs in `queued` only, oldest first. See `list_jobs!`.
+pub const LIST_QUEUED_OLDEST: &str = list_jobs!("state = 'queued'", "$2::int8[] IS NULL", ">", "ASC", "max");
+/// Jobs in `running` only (through `backtick_jobs_lease_idx`), newest first.
+pub const LIST_RUNNING_NEWEST: &str = list_jobs!("state = 'running'", "$2::int8[] IS NULL", "<", "DESC", "min");
+/// Jobs in `running` only, oldest first.
+pub const LIST_RUNNING_OLDEST: &str = list_jobs!("state = 'running'", "$2::int8[] IS NULL", ">", "ASC", "max");
+/// Jobs in `dead` and/or `cancelled` (through `backtick_jobs_failed_idx`), newest first.
+pub const LIST_FAILED_NEWEST: &str = list_jobs!(
+    "state IN ('dead', 'cancelled')",
+    "$2::int8[] IS NULL",
+    "<",
+    "DESC",
+    "min"
+);
+/// Jobs in `dead` and/or `cancelled`, oldest first.
+pub const LIST_FAILED_OLDEST: &str = list_jobs!(
+    "state IN ('dead', 'cancelled')",
+    "$2::int8[] IS NULL",
+    ">",
+    "ASC",
+    "max"
+);
+/// Jobs in any states (through the primary key), newest first.
+pub const LIST_ANY_NEWEST: &str = list_jobs!("true", "$2::int8[] IS NULL", "<", "DESC", "min");
+/// Jobs in any states, oldest first.
+pub const LIST_ANY_OLDEST: &str = list_jobs!("true", "$2::int8[] IS NULL", ">", "ASC", "max");
+/// Jobs with one of the ids `$2` (primary key lookups), newest first.
+pub const LIST_IDS_NEWEST: &str = list_jobs!("true", "id = ANY($2::int8[])", "<", "DESC", "min");
+/// Jobs with one of the ids `$2`, oldest first.
+pub const LIST_IDS_OLDEST: &str = list_jobs!("true", "id = ANY($2::int8[])", ">", "ASC", "max");
+
+/// The listing statement for a query with these `states` (their names; empty for every
+/// state), `by_ids` (the query names ids) and order.
+///
+/// # Examples
+/// ```
+/// use backtick_migrations::admin_sql;
+/// assert_eq!(admin_sql::list_jobs_statement(&["dead"], false, true), admin_sql::LIST_FAILED_NEWEST);
+/// assert_eq!(admin_sql::list_jobs_statement(&["done", "dead"], false, true), admin_sql::LIST_ANY_NEWEST);
+/// assert_eq!(admin_sql::list_jobs_statement(&["queued"], true, false), admin_sql::LIST_IDS_OLDEST);
+/// ```
+pub fn list_jobs_statement(states: &[&str], by_ids: bool, newest_first: bool) -> &'static str {
+    let within = |group: &[&str]| !states.is_empty() && states.iter().all(|s| group.contains(s));
+    let (newest, oldest) = if by_ids {
+        (LIST_IDS_NEWEST, LIST_IDS_OLDEST)
+    } else if within(&["queued"]) {
+        (LIST_QUEUED_NEWEST, LIST_QUEUED_OLDEST)
+    } else if within(&["running"]) {
+        (LIST_RUNNING_NEWEST, LIST_RUNNING_OLDEST)
+    } else if within(&["dead", "cancelled"]) {
+        (LIST_FAILED_NEWEST, LIST_FAILED_OLDEST)
+    } else {
+        (LIST_ANY_NEWEST, LIST_ANY_OLDEST)
+    };
+    if newest_first { newest } else { oldest }
+}
+
+/// An `ILIKE` pattern matching text that contains `needle` (its `%`, `_` and `\` escaped).
+///
+/// # Examples
+/// ```
+/// assert_eq!(backtick_migrations::admin_sql::contains_pattern("50%_off"), r"%50\%\_off%");
+/// ```
+pub fn contains_pattern(needle: &str) -> String {
+    let mut pattern = String::with_capacity(needle.len() + 2);
+    pattern.push('%');
+    for c in needle.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// `$1` ids: those jobs, in the order of `$1`.
+pub const GET_JOBS: &str = concat!(
+    "SELECT ",
+    job_columns!(),
+    " FROM backtick_jobs WHERE id = ANY($1::int8[]) ORDER BY array_position($1::int8[], id)"
+);
+
+/// `$1` id: the job, then its admin columns (`attempted_at`, `attempted_by`, `attempts` as
+/// jsonb or NULL, `cancel_requested_at`, `cancel_reason`) for `JobDetail::assemble`.
+pub const JOB_DETAIL: &str = concat!(
+    "SELECT ",
+    job_columns!(),
+    ", ",
+    detail_columns!(),
+    " FROM backtick_jobs WHERE id = $1"
+);
+
+/// One capped sample of a state for [`COUNT_JOBS`].
+macro_rules! count_sample {
+    ($state:literal) => {
+        concat!(
+            "(SELECT '",
+            $state,
+            "'::text AS state, queue, worker FROM backtick_jobs
+     WHERE state = '",
+            $state,
+            "' AND ($3::text[] IS NULL OR '",
+            $state,
+            "' = ANY($3::text[]))
+     LIMIT $1 + 1)"
+        )
+    };
+}
+
+/// `$1` cap (int8), `$2` group by: `'state'`, `'queue'` or `'worker'`, `$3` states (text[],
+/// NULL for all). Rows: `key`, `state`, `n` (int8), `capped` (bool), sorted by key and state.
+///
+/// The cap as `CountQuery` documents it: each state's sample reads at most `cap + 1` rows
+/// through that state's index (`queued`: the claim index, `running`: the lease index, `dead`
+/// and `cancelled`: the failed index, `done`: the prune index or the table, where nearly
+/// every row is done), and counts the first `cap`; a state whose sample overflowed has all its
+/// groups marked capped.
+pub const COUNT_JOBS: &str = concat!(
+    "
+WITH sample AS (
+    ",
+    count_sample!("queued"),
+    "
+    UNION ALL ",
+    count_sample!("running"),
+    "
+    UNION ALL ",
+    count_sample!("done"),
+    "
+    UNION ALL ",
+    count_sample!("dead"),
+    "
+    UNION ALL ",
+    count_sample!("cancelled"),
+    "
+),
+numbered AS (
+    SELECT state,
+           CASE $2::text WHEN 'queue' THEN queue WHEN 'worker' THEN worker ELSE state END AS key,
+           row_number() OVER (PARTITION BY state) AS n,
+           count(*) OVER (PARTITION BY state) AS sampled
+    FROM sample
+)
+SELECT key, state, count(*) AS n, bool_or(sampled > $1) AS capped
+FROM numbered
+WHERE n <= $1
+GROUP BY key, state
+ORDER BY key, state"
+);
+
+// ---------------------------------------------------------------------------------------
+// Actions on jobs, by id. Each re-checks the state as it writes, and returns the ids touched.
+
+/// `$1` ids, `$2` now. The operator retry of [`RETRY`] for many jobs; wakes their queues.
+pub const RETRY_JOBS: &str = concat!(
+    "
+WITH retried AS (
+    UPDATE backtick_jobs",
+    retry_set!("coalesce($2::timestamptz, now())"),
+    "
+    WHERE id = ANY($1::int8[]) AND state IN ('dead', 'cancelled')
+    RETURNING id, queue
+)
+SELECT r.id FROM retried r, LATERAL (SELECT pg_notify('backtick_jobs', r.queue)) AS wake"
+);
+
+/// `$1` ids, `$2` reason, `$3` now. Queued jobs are cancelled at once; running jobs without a
+/// pending request get one (`cancel_requested_at`, `cancel_reason`), announced on
+/// [`CANCEL_CHANNEL`]. Rows: `id`, `requested` (false: cancelled, true: request stored).
+pub const CANCEL_JOBS: &str = "
+WITH clock AS (SELECT coalesce($3::timestamptz, now()) AS now),
+cancelled AS (
+    UPDATE backtick_jobs
+    SET state = 'cancelled', last_error = $2, finished_at = clock.now, updated_at = clock.now
+    FROM clock
+    WHERE id = ANY($1::int8[]) AND state = 'queued'
+    RETURNING id
+),
+requested AS (
+    UPDATE backtick_jobs
+    SET cancel_requested_at = clock.now, cancel_reason = $2, updated_at = clock.now
+    FROM clock
+    WHERE id = ANY($1::int8[]) AND state = 'running' AND cancel_requested_at IS NULL
+    RETURNING id
+)
+SELECT id, false AS requested FROM cancelled
+UNION ALL
+SELECT r.id, true FROM requested r, LATERAL (SELECT pg_notify('backtick_cancel', r.id::text)) AS announce";
+
+/// `$1` ids. Deletes the jobs that are not running.
+pub const DELETE_JOBS: &str = "
+DELETE FROM backtick_jobs
+WHERE id = ANY($1::int8[]) AND state IN ('queued', 'done', 'dead', 'cancelled')
+RETURNING id";
+
+/// `$1` ids, `$2` now. Makes queued jobs due later due now; wakes their queues.
+pub const RUN_JOBS_NOW: &str = "
+WITH clock AS (SELECT coalesce($2::timestamptz, now()) AS now),
+due AS (
+    UPDATE backtick_jobs
+    SET run_at = clock.now, updated_at = clock.now
+    FROM clock
+    WHERE id = ANY($1::int8[]) AND state = 'queued' AND run_at > clock.now
+    RETURNING id, queue
+)
+SELECT d.id FROM due d, LATERAL (SELECT pg_notify('backtick_jobs', d.queue)) AS wake";
+
+/// `$1` ids. The pending cancellation requests among them: rows `id`, `cancel_reason`,
+/// `cancel_requested_at`. By primary key (see `running!`).
+pub const CANCEL_REQUESTS: &str = concat!(
+    "
+SELECT id, cancel_reason, cancel_requested_at FROM backtick_jobs
+WHERE id = ANY($1::int8[]) AND state = ",
+    running!(),
+    " AND cancel_requested_at IS NOT NULL"
+);
+
+// ---------------------------------------------------------------------------------------
+// Queues.
+
+/// `$1` now. Per queue, the oldest due job's `run_at` and the clock: rows `queue`, `oldest`,
+/// `now`. Through `backtick_jobs_claim_idx`. `list_queues` merges it with [`COUNT_JOBS`]
+/// (grouped by queue) and [`QUEUE_ROWS`] (`backtick_core::admin::assemble_queues`).
+pub const OLDEST_DUE: &str = "
+WITH clock AS (SELECT coalesce($1::timestamptz, now()) AS now)
+SELECT queue, min(run_at) AS oldest, (SELECT now FROM clock) AS now
+FROM backtick_jobs
+WHERE state = 'queued' AND run_at <= (SELECT now FROM clock)
+GROUP BY queue";
+
+/// The `backtick_queues` rows: `name`, `paused_at`.
+pub const QUEUE_ROWS: &str = "SELECT name, paused_at FROM backtick_queues ORDER BY name";
+
+/// `$1` queue, `$2` now: whether the queue is known (`known`, bool): it has a queued, running,
+/// dead or cancelled job, a live runner names it, or it has a `backtick_queues` row. Each
+/// test goes through a small index (claim, lease, failed) or table; done jobs are not looked
+/// at, so an unknown name never costs a scan of the table.
+pub const QUEUE_KNOWN: &str = "
+SELECT EXISTS (SELECT 1 FROM backtick_queues WHERE name = $1)
+    OR EXISTS (SELECT 1 FROM backtick_runners
+               WHERE expires_at > coalesce($2::timestamptz, now()) AND $1 = ANY(queues))
+    OR EXISTS (SELECT 1 FROM backtick_jobs WHERE state = 'queued' AND queue = $1)
+    OR EXISTS (SELECT 1 FROM backtick_jobs WHERE state = 'running' AND queue = $1)
+    OR EXISTS (SELECT 1 FROM backtick_jobs WHERE state IN ('dead', 'cancelled') AND queue = $1)
+    AS known";
+
+/// `$1` queue, `$2` now. Pauses it; returns a row only when it was not paused already. Run
+/// after [`QUEUE_KNOWN`].
+pub const PAUSE_QUEUE: &str = "
+INSERT INTO backtick_queues AS q (name, paused_at, updated_at)
+VALUES ($1, coalesce($2::timestamptz, now()), coalesce($2::timestamptz, now()))
+ON CONFLICT (name) DO UPDATE SET paused_at = excluded.paused_at, updated_at = excluded.updated_at
+    WHERE q.paused_at IS NULL
+RETURNING name";
+
+/// `$1` queue, `$2` now. Resumes it and wakes its runners; returns a row only when it was
+/// paused (else check [`QUEUE_KNOWN`]).
+pub const RESUME_QUEUE: &str = "
+WITH resumed AS (
+    UPDATE backtick_queues SET paused_at = NULL, updated_at = coalesce($2::timestamptz, now())
+    WHERE name = $1 AND paused_at IS NOT NULL
+    RETURNING name
+)
+SELECT r.name FROM resumed r, LATERAL (SELECT pg_notify('backtick_jobs', r.name)) AS wake";
+
+// ---------------------------------------------------------------------------------------
+// Schedules.
+
+/// `$1` now. Rows: `name`, `worker`, `spec`, `next_run_at`, `last_fired_at`, `paused_at`,
+/// `run_requested_at`, `declared_by` (text[], the live runners declaring it), by name.
+pub const LIST_SCHEDULES: &str = "
+SELECT s.name, s.worker, s.spec, s.next_run_at, s.last_fired_at, s.paused_at, s.run_requested_at,
+       coalesce(array_agg(r.id ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}'::text[]) AS declared_by
+FROM backtick_schedules s
+LEFT JOIN backtick_runners r
+       ON r.expires_at > coalesce($1::timestamptz, now()) AND s.name = ANY(r.schedules)
+GROUP BY s.name
+ORDER BY s.name";
+
+/// `$1` name, `$2` now: `exists` (bool) and `declared_by` (text[], live runners declaring it),
+/// to tell an unknown schedule from one in use when a write returned no row.
+pub const SCHEDULE_STATUS: &str = "
+SELECT EXISTS (SELECT 1 FROM backtick_schedules WHERE name = $1) AS exists,
+       ARRAY(SELECT id FROM backtick_runners
+             WHERE expires_at > coalesce($2::timestamptz, now()) AND $1 = ANY(schedules)
+             ORDER BY id) AS declared_by";
+
+/// `$1` name, `$2` now. Returns a row only when it was not paused already.
+pub const PAUSE_SCHEDULE: &str = "
+UPDATE backtick_schedules SET paused_at = coalesce($2::timestamptz, now()), updated_at = coalesce($2::timestamptz, now())
+WHERE name = $1 AND paused_at IS NULL
+RETURNING name";
+
+/// `$1` name, `$2` now. Returns a row only when it was paused.
+pub const RESUME_SCHEDULE: &str = "
+UPDATE backtick_schedules SET paused_at = NULL, updated_at = coalesce($2::timestamptz, now())
+WHERE name = $1 AND paused_at IS NOT NULL
+RETURNING name";
+
+/// `$1` name, `$2` now. Stores a run-now request; returns a row only when none was pending.
+pub const REQUEST_SCHEDULE_RUN: &str = "
+UPDATE backtick_schedules SET run_requested_at = coalesce($2::timestamptz, now()), updated_at = coalesce($2::timestamptz, now())
+WHERE name = $1 AND run_requested_at IS NULL
+RETURNING name";
+
+/// `$1` name, `$2` now. Deletes the schedule if no live runner declares it; returns a row only
+/// then (else [`SCHEDULE_STATUS`]).
+pub const REMOVE_SCHEDULE: &str = "
+DELETE FROM backtick_schedules s
+WHERE s.name = $1
+  AND NOT EXISTS (SELECT 1 FROM backtick_runners r
+                  WHERE r.expires_at > coalesce($2::timestamptz, now()) AND s.name = ANY(r.schedules))
+RETURNING name";
+
+/// `$1` workers. Pending run-now requests: rows `name`, `run_requested_at`, oldest first.
+pub const SCHEDULE_RUN_REQUESTS: &str = "
+SELECT name, run_requested_at FROM backtick_schedules
+WHERE worker = ANY($1::text[]) AND run_requested_at IS NOT NULL
+ORDER BY run_requested_at, name";
+
+/// `$1` name, `$2` the request's `run_requested_at`, `$3` now. The compare-and-set that serves
+/// a run-now request once; returns a row only when this caller won. Run in one transaction
+/// with the job's [`crate::sql::ENQUEUE`], only when it returned a row.
+pub const TAKE_SCHEDULE_RUN_REQUEST: &str = "
+UPDATE backtick_schedules
+SET run_requested_at = NULL, last_fired_at = coalesce($3::timestamptz, now()), updated_at = coalesce($3::timestamptz, now())
+WHERE name = $1 AND run_requested_at = $2
+RETURNING name";
+
+// ---------------------------------------------------------------------------------------
+// Runners.
+
+/// `$1` id, `$2` host, `$3` pid (int8), `$4` version, `$5` queues (text[] or NULL), `$6`
+/// workers, `$7` schedules, `$8` concurrency (int4), `$9` started_at, `$10` ttl in
+/// microseconds, `$11` now, `$12` retention in microseconds (core's `RUNNER_RETENTION`).
+/// Registers or refreshes the runner (live until now + ttl), and forgets the runners stale for
+/// longer than the retention.
+pub const REGISTER_RUNNER: &str = "
+WITH clock AS (SELECT coalesce($11::timestamptz, now()) AS now),
+forgotten AS (
+    DELETE FROM backtick_runners
+    WHERE id <> $1 AND expires_at < (SELECT now FROM clock) - $12::int8 * interval '1 microsecond'
+)
+INSERT INTO backtick_runners
+    (id, host, pid, version, queues, workers, schedules, concurrency, started_at, heartbeat_at, expires_at)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, clock.now, clock.now + $10::int8 * interval '1 microsecond'
+FROM clock
+ON CONFLICT (id) DO UPDATE SET
+    host = excluded.host, pid = excluded.pid, version = excluded.version, queues = excluded.queues,
+    workers = excluded.workers, schedules = excluded.schedules, concurrency = excluded.concurrency,
+    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, expires_at = excluded.expires_at";
+
+/// `$1` id.
+pub const DEREGISTER_RUNNER: &str = "DELETE FROM backtick_runners WHERE id = $1";
+
+/// `$1` now. Rows: the runner's columns (`id`, `host`, `pid`, `version`, `queues`, `workers`,
+/// `schedules`, `concurrency`, `started_at`, `heartbeat_at`, `expires_at`), `stale` (bool),
+/// `running_jobs` (int8, through `backtick_jobs_lease_idx`); live first, then by id.
+pub const LIST_RUNNERS: &str = "
+WITH clock AS (SELECT coalesce($1::timestamptz, now()) AS now),
+held AS (
+    SELECT lease_owner, count(*) AS n FROM backtick_jobs WHERE state = 'running' GROUP BY lease_owner
+)
+SELECT r.id, r.host, r.pid, r.version, r.queues, r.workers, r.schedules, r.concurrency, r.started_at,
+       r.heartbeat_at, r.expires_at, r.expires_at <= clock.now AS stale, coalesce(h.n, 0) AS running_jobs
+FROM backtick_runners r
+CROSS JOIN clock
+LEFT JOIN held h ON h.lease_owner = r.id
+ORDER BY stale, r.id";

@@ -1,0 +1,14 @@
+ALTER TABLE backtick_schedules
+    DROP COLUMN run_requested_at,
+    DROP COLUMN last_fired_at,
+    DROP COLUMN paused_at;
+DROP TABLE backtick_runners;
+DROP TABLE backtick_queues;
+DROP INDEX backtick_jobs_failed_idx;
+ALTER TABLE backtick_jobs
+    DROP CONSTRAINT backtick_jobs_cancel_request_check,
+    DROP COLUMN cancel_reason,
+    DROP COLUMN cancel_requested_at,
+    DROP COLUMN attempts,
+    DROP COLUMN attempted_by,
+    DROP COLUMN attempted_at;
