@@ -6,7 +6,9 @@ use backtick_diesel::diesel_async::{
 };
 use backtick_diesel::{Codec, DieselStore, JobState, NewJob, QueueStore, StoreError, enqueue_in, enqueue_many_in};
 
-use crate::common::TestDb;
+use backtick_testkit::pgsuite::TestDatabase;
+
+use crate::backend::Diesel;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -30,7 +32,7 @@ impl From<diesel::result::Error> for Abort {
 
 #[tokio::test]
 async fn a_job_enqueued_in_a_rolled_back_transaction_does_not_exist() {
-    let db = TestDb::migrated().await;
+    let db = TestDatabase::<Diesel>::migrated().await;
     let store = db.store().await;
     let mut conn = store.pool().get().await.unwrap();
     let mut enqueued = Vec::new();
@@ -60,7 +62,7 @@ async fn a_job_enqueued_in_a_rolled_back_transaction_does_not_exist() {
 
 #[tokio::test]
 async fn a_job_enqueued_in_a_committed_transaction_lands_with_the_callers_writes() {
-    let db = TestDb::migrated().await;
+    let db = TestDatabase::<Diesel>::migrated().await;
     let store = db.store().await;
     let mut conn = store.pool().get().await.unwrap();
     conn.batch_execute("CREATE TABLE orders (id int PRIMARY KEY)")
@@ -84,7 +86,7 @@ async fn a_job_enqueued_in_a_committed_transaction_lands_with_the_callers_writes
 
 #[tokio::test]
 async fn the_transaction_closure_form_commits_jobs_and_writes_together() {
-    let db = TestDb::migrated().await;
+    let db = TestDatabase::<Diesel>::migrated().await;
     let store = db.store().await;
     let mut conn: AsyncPgConnection = db.connection().await;
     conn.batch_execute("CREATE TABLE users (id int PRIMARY KEY)")
@@ -112,7 +114,7 @@ async fn the_transaction_closure_form_commits_jobs_and_writes_together() {
 
 #[tokio::test]
 async fn a_failed_enqueue_in_a_transaction_leaves_the_transaction_usable_and_adds_nothing() {
-    let db = TestDb::migrated().await;
+    let db = TestDatabase::<Diesel>::migrated().await;
     let store = db.store().await;
     let mut conn = store.pool().get().await.unwrap();
     AnsiTransactionManager::begin_transaction(&mut *conn).await.unwrap();
@@ -140,7 +142,7 @@ async fn a_failed_enqueue_in_a_transaction_leaves_the_transaction_usable_and_add
 
 #[tokio::test]
 async fn a_unique_key_held_by_a_committed_job_returns_that_job_inside_a_transaction() {
-    let db = TestDb::migrated().await;
+    let db = TestDatabase::<Diesel>::migrated().await;
     let store = db.store().await;
     let existing = store.enqueue(job().unique_key("once"), None).await.unwrap();
     let mut conn = store.pool().get().await.unwrap();

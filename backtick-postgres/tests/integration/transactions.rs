@@ -3,7 +3,9 @@
 use backtick_postgres::sqlx::{self, Executor};
 use backtick_postgres::{Codec, JobState, NewJob, QueueStore, StoreError, enqueue_in, enqueue_many_in};
 
-use crate::common::TestDb;
+use backtick_testkit::pgsuite::TestDatabase;
+
+use crate::backend::Sqlx;
 
 fn job() -> NewJob {
     NewJob::from_encoded("w", vec![0x80], Codec::Cbor)
@@ -15,7 +17,7 @@ async fn total(store: &backtick_postgres::PgStore) -> u64 {
 
 #[tokio::test]
 async fn a_job_enqueued_in_a_rolled_back_transaction_does_not_exist() {
-    let db = TestDb::migrated().await;
+    let db = TestDatabase::<Sqlx>::migrated().await;
     let store = db.store().await;
     let mut tx = store.pool().begin().await.unwrap();
     let id = enqueue_in(&mut tx, job()).await.unwrap();
@@ -39,7 +41,7 @@ async fn a_job_enqueued_in_a_rolled_back_transaction_does_not_exist() {
 
 #[tokio::test]
 async fn a_job_enqueued_in_a_committed_transaction_lands_with_the_callers_writes() {
-    let db = TestDb::migrated().await;
+    let db = TestDatabase::<Sqlx>::migrated().await;
     let store = db.store().await;
     store
         .pool()
@@ -64,7 +66,7 @@ async fn a_job_enqueued_in_a_committed_transaction_lands_with_the_callers_writes
 
 #[tokio::test]
 async fn a_failed_enqueue_in_a_transaction_leaves_the_transaction_usable_and_adds_nothing() {
-    let db = TestDb::migrated().await;
+    let db = TestDatabase::<Sqlx>::migrated().await;
     let store = db.store().await;
     let mut tx = store.pool().begin().await.unwrap();
     let kept = enqueue_in(&mut tx, job()).await.unwrap();

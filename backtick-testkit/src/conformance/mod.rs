@@ -100,18 +100,26 @@ impl Case {
     /// The failure message when the case failed, panicked or took longer than
     /// [`CASE_TIMEOUT`].
     pub async fn check(&self, store: Arc<dyn QueueStore>) -> Result<(), String> {
-        // Spawned so that a multi-threaded runtime runs the case (and the tasks it spawns) in
-        // parallel with the others. A failed assertion is a panic: caught, it becomes the
-        // case's failure message instead of ending the whole suite.
-        let mut task = tokio::spawn(AssertUnwindSafe((self.run)(store)).catch_unwind());
-        match tokio::time::timeout(CASE_TIMEOUT, &mut task).await {
-            Ok(Ok(Ok(()))) => Ok(()),
-            Ok(Ok(Err(panic))) => Err(panic_message(panic.as_ref())),
-            Ok(Err(error)) => Err(format!("the case's task did not finish: {error}")),
-            Err(_) => {
-                task.abort();
-                Err(format!("timed out after {CASE_TIMEOUT:?}: the store may be stuck"))
-            }
+        check((self.run)(store)).await
+    }
+}
+
+/// Run one case's future, catching its panic.
+///
+/// # Errors
+/// The failure message when the case failed, panicked or took longer than [`CASE_TIMEOUT`].
+pub(crate) async fn check(case: CaseFuture) -> Result<(), String> {
+    // Spawned so that a multi-threaded runtime runs the case (and the tasks it spawns) in
+    // parallel with the others. A failed assertion is a panic: caught, it becomes the
+    // case's failure message instead of ending the whole suite.
+    let mut task = tokio::spawn(AssertUnwindSafe(case).catch_unwind());
+    match tokio::time::timeout(CASE_TIMEOUT, &mut task).await {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(panic))) => Err(panic_message(panic.as_ref())),
+        Ok(Err(error)) => Err(format!("the case's task did not finish: {error}")),
+        Err(_) => {
+            task.abort();
+            Err(format!("timed out after {CASE_TIMEOUT:?}: the store may be stuck"))
         }
     }
 }
@@ -233,25 +241,34 @@ where
     Fut: Future<Output = Arc<dyn QueueStore>>,
 {
     let factory = &factory;
-    let runs = cases.into_iter().enumerate().map(|(index, case)| async move {
+    let runs = cases.into_iter().map(|case| async move {
         let started = Instant::now();
         let failure = match AssertUnwindSafe(factory()).catch_unwind().await {
             Ok(store) => case.check(store).await.err(),
             Err(panic) => Some(format!("the store factory panicked: {}", panic_message(panic.as_ref()))),
         };
-        match &failure {
-            None => tracing::debug!(case = case.name, "conformance case passed"),
-            Some(reason) => tracing::warn!(case = case.name, %reason, "conformance case failed"),
+        CaseResult {
+            area: case.area,
+            name: case.name,
+            failure,
+            elapsed: started.elapsed(),
         }
-        (
-            index,
-            CaseResult {
-                area: case.area,
-                name: case.name,
-                failure,
-                elapsed: started.elapsed(),
-            },
-        )
+    });
+    report(runs).await
+}
+
+/// Await `runs`, [`CONCURRENCY`] at a time, and report their results in the order given.
+pub(crate) async fn report<R>(runs: impl IntoIterator<Item = R>) -> ConformanceReport
+where
+    R: Future<Output = CaseResult>,
+{
+    let runs = runs.into_iter().enumerate().map(|(index, run)| async move {
+        let result = run.await;
+        match &result.failure {
+            None => tracing::debug!(case = result.name, "conformance case passed"),
+            Some(reason) => tracing::warn!(case = result.name, %reason, "conformance case failed"),
+        }
+        (index, result)
     });
     let mut results: Vec<(usize, CaseResult)> = futures::stream::iter(runs)
         .buffer_unordered(CONCURRENCY)
