@@ -1,8 +1,9 @@
 //! `DieselStore` against a real Postgres: the Postgres cases of `backtick-testkit` that
 //! `PgStore` runs too (connect errors, lost connections, corrupt rows, migrations, NOTIFY,
-//! vacuum, the claim plan, runners), and what only diesel has: enqueue inside diesel-async
-//! transactions, and jobs crossing between `PgStore` and `DieselStore`. The full `QueueStore`
-//! contract is checked by `tests/conformance.rs` and `tests/model.rs`.
+//! vacuum, the claim plan, runners, enqueue inside the caller's transaction), and what only
+//! diesel has: diesel-async's transaction closure, and jobs crossing between `PgStore` and
+//! `DieselStore`. The full `QueueStore` contract is checked by `tests/conformance.rs` and
+//! `tests/model.rs`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -10,7 +11,6 @@
 mod backend;
 
 mod cross_backend;
-mod notify;
 mod transactions;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -8,11 +8,13 @@
 //!   migrated schema of one database;
 //! - [`check_against_model`]: the [`model`](crate::model) property test on a migrated database,
 //!   emptied before each sequence;
-//! - [`run_postgres_cases`]: the [Postgres cases](cases) (connect errors, lost connections,
+//! - [`run_postgres_cases`]: the [Postgres cases](cases()) (connect errors, lost connections,
 //!   corrupt rows, migrations and their lock, NOTIFY, vacuum, the claim plan, runners), each on
-//!   a fresh schema, or on a database of its own when it acts on a whole database.
+//!   a fresh schema, or on a database of its own when it acts on a whole database, and the
+//!   cases of enqueue inside the caller's transaction, through [`CallerTransactions`], which
+//!   the backend's tests implement by hand (there the drivers differ).
 //!
-//! Their driver-specific tests (enqueue inside the caller's transaction, ...) use the same
+//! Their driver-specific tests (a driver's transaction API, two backends on one database) use the same
 //! provisioning: [`TestDatabase`] (a fresh database, from a migrated template built once per
 //! schema version) and [`TestSchema`] (a fresh schema in it), both dropped by guards, also when
 //! the test fails or panics; [`SqlSession`] runs raw SQL. The server comes from
@@ -53,18 +55,20 @@ pub mod cases;
 mod database;
 mod hints;
 mod session;
+mod transaction;
 
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Instant;
 
 pub use backend::{ConnectFailure, PgBackend, PoolSettings};
-use backtick_core::QueueStore;
 pub use backtick_core::{BoxError, ClaimParams, StoreError};
+use backtick_core::{Codec, NewJob, QueueStore};
 pub use backtick_migrations::{MigrateError, Migration, MigrationConnection, MigrationStatus};
 pub use cases::{PgCase, cases};
 pub use database::{TestDatabase, TestSchema, connect, server_url, with_search_path};
 pub use hints::{LISTEN_WAIT, drain_hints};
 pub use session::SqlSession;
+pub use transaction::{CallerTransactions, assert_rolled_back};
 
 use crate::conformance::{self as suite, CaseResult, ConformanceReport};
 use crate::model;
@@ -161,6 +165,11 @@ impl<B: PgBackend> ModelFixture<B> {
     }
 }
 
+/// The job the Postgres cases enqueue: worker `w`, a one-byte CBOR payload.
+pub fn job() -> NewJob {
+    NewJob::from_encoded("w", vec![0x80], Codec::Cbor)
+}
+
 /// Run every [Postgres case](cases) on `B`, [`CONCURRENCY`](crate::conformance::CONCURRENCY) at
 /// a time, catching each case's panic, in one fresh database that is dropped at the end.
 ///
@@ -168,7 +177,7 @@ impl<B: PgBackend> ModelFixture<B> {
 ///
 /// # Panics
 /// When the test database cannot be made; a failing case is in the report instead.
-pub async fn run_postgres_cases<B: PgBackend>() -> ConformanceReport {
+pub async fn run_postgres_cases<B: CallerTransactions>() -> ConformanceReport {
     run_cases(cases::<B>()).await
 }
 

@@ -1,6 +1,7 @@
 //! The Postgres cases: what a Postgres backend must do beyond the [`QueueStore`] contract
 //! (connect errors, lost connections, corrupt rows, migrations and their lock, NOTIFY, vacuum,
-//! the claim plan, runners on a real database), one module per area.
+//! the claim plan, runners on a real database, enqueue inside the caller's transaction), one
+//! module per area.
 //!
 //! Each case takes the suite's shared database and makes what it needs in it: a fresh schema
 //! (migrated or empty), or, when it acts on every connection of a database (terminating them,
@@ -11,9 +12,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use backtick_core::{Codec, NewJob};
-
-use super::{PgBackend, SqlSession, TestDatabase};
+pub(crate) use super::job;
+use super::{CallerTransactions, PgBackend, SqlSession, TestDatabase};
 use crate::conformance::CaseFuture;
 
 /// Builds a [`PgCase`] for backend `$b` from a generic async fn in the current module.
@@ -33,6 +33,7 @@ mod claim;
 mod migrate;
 mod notify;
 mod runner;
+mod transaction;
 mod vacuum;
 
 /// One Postgres case: a named async check run against the suite's shared database.
@@ -66,7 +67,7 @@ impl<B: PgBackend> fmt::Debug for PgCase<B> {
 /// let cases = backtick_testkit::pgsuite::cases::<MyBackend>();
 /// assert!(cases.iter().any(|case| case.name == "vacuum_is_not_due_on_a_table_without_dead_rows"));
 /// ```
-pub fn cases<B: PgBackend>() -> Vec<PgCase<B>> {
+pub fn cases<B: CallerTransactions>() -> Vec<PgCase<B>> {
     [
         bad_input::cases(),
         bad_weather::cases(),
@@ -75,13 +76,9 @@ pub fn cases<B: PgBackend>() -> Vec<PgCase<B>> {
         vacuum::cases(),
         claim::cases(),
         runner::cases(),
+        transaction::cases(),
     ]
     .concat()
-}
-
-/// A job for worker `w` with a one-byte CBOR payload.
-fn job() -> NewJob {
-    NewJob::from_encoded("w", vec![0x80], Codec::Cbor)
 }
 
 /// Terminate every other connection to the session's database; true for each one ended.

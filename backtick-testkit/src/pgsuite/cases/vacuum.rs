@@ -22,6 +22,12 @@ async fn vacuum_count<B: PgBackend>(sql: &mut SqlSession<B>) -> i64 {
         .await
 }
 
+/// The dead row versions of the session's `backtick_jobs` the statistics know of.
+async fn dead_rows<B: PgBackend>(sql: &mut SqlSession<B>) -> i64 {
+    sql.integer("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relid = 'backtick_jobs'::regclass")
+        .await
+}
+
 async fn vacuum_is_not_due_on_a_table_without_dead_rows<B: PgBackend>(db: Arc<TestDatabase<B>>) {
     let schema = db.schema().await;
     let store = schema.store().await;
@@ -65,13 +71,23 @@ async fn vacuum_runs_once_claims_and_finishes_leave_enough_dead_rows<B: PgBacken
     let report = store.finish_many(&finishes, None).await.expect("finish");
     assert_eq!(report.applied.len(), 2_000);
     // 4,000 dead row versions, past the table's threshold (500 + 1% of its rows). Backends
-    // report them to the statistics within about a second of going idle.
+    // report them to the statistics within about a second of going idle, or ten when they
+    // reported just before: the claim's and the finish's may come from two pool connections
+    // at different times. Wait for all of them, so that the one vacuum below sees them all.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut sql = db.sql().await;
+    while dead_rows(&mut sql).await < 4_000 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the dead rows were never reported"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     while !store.vacuum().await.expect("vacuum") {
         assert!(tokio::time::Instant::now() < deadline, "the vacuum never became due");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(vacuum_count(&mut db.sql().await).await, 1);
+    assert_eq!(vacuum_count(&mut sql).await, 1);
     assert!(
         !store.vacuum().await.expect("vacuum"),
         "right after a vacuum none is due"
