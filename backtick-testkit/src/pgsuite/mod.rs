@@ -6,7 +6,7 @@
 //!
 //! - [`conformance`]: the [`conformance`](crate::conformance) suite, each case on a fresh
 //!   migrated schema of one database;
-//! - [`check_against_model`]: the [`model`](crate::model) property test on a migrated database,
+//! - [`check_against_model`]: the [`model`](mod@crate::model) property test on a migrated database,
 //!   emptied before each sequence;
 //! - [`run_postgres_cases`]: the [Postgres cases](cases()) (connect errors, lost connections,
 //!   corrupt rows, migrations and their lock, NOTIFY, vacuum, the claim plan, runners), each on
@@ -54,6 +54,7 @@ mod backend;
 pub mod cases;
 mod database;
 mod hints;
+mod pg_backend;
 mod session;
 mod transaction;
 
@@ -123,7 +124,7 @@ fn reap<B: PgBackend>(handed: &Handed<B>) {
     drop(done);
 }
 
-/// Run the [`model`](crate::model) property test on a store of `B`: one migrated database,
+/// Run the [`model`](mod@crate::model) property test on a store of `B`: one migrated database,
 /// whose jobs table is emptied before each sequence (sequences run one after another), much
 /// cheaper than a database each. Call it from a plain `#[test]`: it runs its own runtime.
 ///
@@ -170,7 +171,7 @@ pub fn job() -> NewJob {
     NewJob::from_encoded("w", vec![0x80], Codec::Cbor)
 }
 
-/// Run every [Postgres case](cases) on `B`, [`CONCURRENCY`](crate::conformance::CONCURRENCY) at
+/// Run every [Postgres case](cases()) on `B`, [`CONCURRENCY`](crate::conformance::CONCURRENCY) at
 /// a time, catching each case's panic, in one fresh database that is dropped at the end.
 ///
 /// Run it on a multi-threaded runtime (`#[tokio::test(flavor = "multi_thread")]`).
