@@ -14,8 +14,8 @@
 //!   cases of enqueue inside the caller's transaction, through [`CallerTransactions`], which
 //!   the backend's tests implement by hand (there the drivers differ).
 //!
-//! Their driver-specific tests (a driver's transaction API, two backends on one database) use the same
-//! provisioning: [`TestDatabase`] (a fresh database, from a migrated template built once per
+//! Their driver-specific tests (a driver's transaction API, two backends on one database)
+//! use the same provisioning: [`TestDatabase`] (a fresh database, from a migrated template built once per
 //! schema version) and [`TestSchema`] (a fresh schema in it), both dropped by guards, also when
 //! the test fails or panics; [`SqlSession`] runs raw SQL. The server comes from
 //! [`testdb::server_url`](crate::testdb::server_url).
@@ -51,7 +51,7 @@
 //! ```
 
 mod backend;
-pub mod cases;
+mod cases;
 mod database;
 mod hints;
 mod pg_backend;

@@ -60,7 +60,10 @@ impl<B: PgBackend> fmt::Debug for PgCase<B> {
     }
 }
 
-/// Every Postgres case, grouped by area.
+/// Every Postgres case, grouped by area: connect errors and corrupt rows (`bad_input`), lost
+/// connections and a closed store (`bad_weather`), migrations and their lock, NOTIFY, vacuum,
+/// the claim plan and concurrent claims, runners on a real database, and enqueue inside the
+/// caller's transaction.
 ///
 /// # Examples
 /// ```ignore
