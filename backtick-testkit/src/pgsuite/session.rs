@@ -8,7 +8,7 @@ use backtick_core::BoxError;
 use super::PgBackend;
 
 /// A plain connection of `B`'s driver running raw SQL. Its methods panic with the statement
-/// and the driver's error, as a test wants, unless named `try_`.
+/// and the driver's error, as a test wants.
 ///
 /// Statements go through the backend's [`MigrationConnection`](backtick_migrations::MigrationConnection),
 /// the one raw-SQL channel every backend already implements for the migration runner; values
@@ -27,11 +27,8 @@ impl<B: PgBackend> fmt::Debug for SqlSession<B> {
 }
 
 impl<B: PgBackend> SqlSession<B> {
-    /// A session on a new connection to `url`.
-    ///
-    /// # Errors
-    /// The driver's error when it cannot connect.
-    pub async fn try_open(url: &str) -> Result<Self, BoxError> {
+    /// A session on a new connection to `url`, or the driver's error.
+    pub(crate) async fn try_open(url: &str) -> Result<Self, BoxError> {
         Ok(SqlSession {
             conn: B::open(url).await?,
         })
@@ -48,16 +45,13 @@ impl<B: PgBackend> SqlSession<B> {
         }
     }
 
-    /// Run `sql`, one statement or several separated by `;` (the simple query protocol: no
-    /// binds, rows discarded).
-    ///
-    /// # Errors
-    /// The driver's error when a statement fails.
-    pub async fn try_execute(&mut self, sql: &str) -> Result<(), BoxError> {
+    /// Run `sql` like [`SqlSession::execute`], returning the driver's error.
+    pub(crate) async fn try_execute(&mut self, sql: &str) -> Result<(), BoxError> {
         B::migration_connection(&mut self.conn).execute(sql).await
     }
 
-    /// Run `sql` like [`SqlSession::try_execute`].
+    /// Run `sql`, one statement or several separated by `;` (the simple query protocol: no
+    /// binds, rows discarded).
     ///
     /// # Panics
     /// When a statement fails.
@@ -67,12 +61,8 @@ impl<B: PgBackend> SqlSession<B> {
         }
     }
 
-    /// The values of `query`'s one column, as text, in the query's order; a NULL reads as
-    /// `"NULL"`.
-    ///
-    /// # Errors
-    /// The driver's error when the query fails.
-    pub async fn try_texts(&mut self, query: &str) -> Result<Vec<String>, BoxError> {
+    /// The values of `query`'s one column like [`SqlSession::texts`], or the driver's error.
+    async fn try_texts(&mut self, query: &str) -> Result<Vec<String>, BoxError> {
         // Shaped as the migration tracking table's rows, the one row shape every backend's
         // migration connection decodes; numbering the rows keeps the query's order.
         let wrapped = format!(
@@ -83,7 +73,8 @@ impl<B: PgBackend> SqlSession<B> {
         Ok(rows.into_iter().map(|row| row.name).collect())
     }
 
-    /// The values of `query`'s one column like [`SqlSession::try_texts`].
+    /// The values of `query`'s one column, as text, in the query's order; a NULL reads as
+    /// `"NULL"`.
     ///
     /// # Panics
     /// When the query fails.
