@@ -11,7 +11,9 @@
 //! - [`model`]: a property test that compares a store with a small reference model on random
 //!   sequences of claims, failures, crashes, revives and operator actions;
 //! - [`assert`](mod@assert): run one job through a worker without a runner, and assert what is queued;
-//! - [`testdb`]: find or start a PostgreSQL server for tests.
+//! - [`testdb`]: find or start a PostgreSQL server for tests;
+//! - [`pgsuite`]: the Postgres backend harness: the suite, the model and the Postgres cases on
+//!   fresh schemas for any Postgres backend, and the test databases its own tests use.
 //!
 //! # Testing a backend
 //!
@@ -44,6 +46,7 @@ pub mod conformance;
 pub mod intercept;
 mod memory;
 pub mod model;
+pub mod pgsuite;
 pub mod testdb;
 
 pub use memory::MemoryStore;

@@ -9,7 +9,9 @@ use backtick_diesel::{
 };
 use backtick_postgres::{PgStore, PgStoreConfig};
 
-use crate::common::TestDb;
+use backtick_testkit::pgsuite::TestDatabase;
+
+use crate::backend::Diesel;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Order {
@@ -17,7 +19,7 @@ struct Order {
     items: Vec<String>,
 }
 
-async fn pg_store(db: &TestDb) -> PgStore {
+async fn pg_store(db: &TestDatabase<Diesel>) -> PgStore {
     let config = PgStoreConfig {
         max_connections: 4,
         ..PgStoreConfig::default()
@@ -86,7 +88,7 @@ async fn run_all(store: Arc<dyn QueueStore>, expected: usize) -> Vec<Order> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_enqueued_through_pg_store_is_run_by_a_runner_on_diesel_store() {
-    let db = TestDb::migrated().await;
+    let db = TestDatabase::<Diesel>::migrated().await;
     let pg = pg_store(&db).await;
     let ids = pg.enqueue_many(jobs(), None).await.unwrap();
     let diesel = db.store().await;
@@ -109,7 +111,7 @@ async fn a_job_enqueued_through_pg_store_is_run_by_a_runner_on_diesel_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_enqueued_through_diesel_store_is_run_by_a_runner_on_pg_store() {
-    let db = TestDb::migrated().await;
+    let db = TestDatabase::<Diesel>::migrated().await;
     let diesel = db.store().await;
     let ids = diesel.enqueue_many(jobs(), None).await.unwrap();
     let pg = pg_store(&db).await;
@@ -127,7 +129,7 @@ async fn a_job_enqueued_through_diesel_store_is_run_by_a_runner_on_pg_store() {
 
 #[tokio::test]
 async fn a_claim_by_one_backend_fences_the_other() {
-    let db = TestDb::migrated().await;
+    let db = TestDatabase::<Diesel>::migrated().await;
     let (diesel, pg) = (db.store().await, pg_store(&db).await);
     let id: JobId = pg.enqueue(NewJob::new("ship", &order(5)).unwrap(), None).await.unwrap();
     let params = backtick_diesel::ClaimParams {

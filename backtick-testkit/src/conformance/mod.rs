@@ -158,7 +158,10 @@ impl AdminCase {
 }
 
 /// Run one case's future, catching its panic and bounding its time.
-async fn check(case: CaseFuture) -> Result<(), String> {
+///
+/// # Errors
+/// The failure message when the case failed, panicked or took longer than [`CASE_TIMEOUT`].
+pub(crate) async fn check(case: CaseFuture) -> Result<(), String> {
     // Spawned so that a multi-threaded runtime runs the case (and the tasks it spawns) in
     // parallel with the others. A failed assertion is a panic: caught, it becomes the
     // case's failure message instead of ending the whole suite.
@@ -360,25 +363,34 @@ where
     Fut: Future<Output = S>,
 {
     let factory = &factory;
-    let runs = cases.into_iter().enumerate().map(|(index, case)| async move {
+    let runs = cases.into_iter().map(|case| async move {
         let started = Instant::now();
         let failure = match AssertUnwindSafe(factory()).catch_unwind().await {
             Ok(store) => check((case.run)(store)).await.err(),
             Err(panic) => Some(format!("the store factory panicked: {}", panic_message(panic.as_ref()))),
         };
-        match &failure {
-            None => tracing::debug!(case = case.name, "conformance case passed"),
-            Some(reason) => tracing::warn!(case = case.name, %reason, "conformance case failed"),
+        CaseResult {
+            area: case.area,
+            name: case.name,
+            failure,
+            elapsed: started.elapsed(),
         }
-        (
-            index,
-            CaseResult {
-                area: case.area,
-                name: case.name,
-                failure,
-                elapsed: started.elapsed(),
-            },
-        )
+    });
+    report(runs).await
+}
+
+/// Await `runs`, [`CONCURRENCY`] at a time, and report their results in the order given.
+pub(crate) async fn report<R>(runs: impl IntoIterator<Item = R>) -> ConformanceReport
+where
+    R: Future<Output = CaseResult>,
+{
+    let runs = runs.into_iter().enumerate().map(|(index, run)| async move {
+        let result = run.await;
+        match &result.failure {
+            None => tracing::debug!(case = result.name, "conformance case passed"),
+            Some(reason) => tracing::warn!(case = result.name, %reason, "conformance case failed"),
+        }
+        (index, result)
     });
     let mut results: Vec<(usize, CaseResult)> = futures::stream::iter(runs)
         .buffer_unordered(CONCURRENCY)

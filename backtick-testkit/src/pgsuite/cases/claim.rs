@@ -1,13 +1,25 @@
-//! The claim statement: its plan, and many claimers at once.
+//! The claim statement on a real table: its plan, and many claimers and enqueuers at once.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use backtick_postgres::sqlx::{self, Executor};
-use backtick_postgres::{ClaimParams, Codec, JobId, NewJob, QueueStore, RunnerId};
+use backtick_core::{ClaimParams, JobId, QueueStore, RunnerId};
 
-use crate::common::TestDb;
+use super::{PgCase, job};
+use crate::pgsuite::{PgBackend, TestDatabase};
+
+pub(super) fn cases<B: PgBackend>() -> Vec<PgCase<B>> {
+    vec![
+        pg_case!(B, "claim", claim_uses_the_partial_claim_index_on_a_busy_table),
+        pg_case!(B, "claim", concurrent_claimers_never_receive_the_same_job),
+        pg_case!(
+            B,
+            "claim",
+            concurrent_enqueues_of_one_unique_key_store_one_job_and_return_its_id
+        ),
+    ]
+}
 
 fn params(runner: &str, limit: u32) -> ClaimParams {
     ClaimParams {
@@ -20,32 +32,25 @@ fn params(runner: &str, limit: u32) -> ClaimParams {
     }
 }
 
-fn job() -> NewJob {
-    NewJob::from_encoded("w", vec![0x80], Codec::Cbor)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn claim_uses_the_partial_claim_index_on_a_busy_table() {
-    let db = TestDb::migrated().await;
-    let store = db.store().await;
+async fn claim_uses_the_partial_claim_index_on_a_busy_table<B: PgBackend>(db: Arc<TestDatabase<B>>) {
+    let schema = db.schema().await;
+    let store = schema.store().await;
     // A realistic shape: many finished jobs, fewer queued ones, some of them due later.
-    let mut conn = db.connection().await;
-    conn.execute(
+    let mut sql = schema.sql().await;
+    sql.execute(
         "INSERT INTO backtick_jobs (worker, queue, args, codec, state, attempt, finished_at)
          SELECT 'w', 'default', '\\x80', 'cbor', 'done', 1, now() FROM generate_series(1, 50000)",
     )
-    .await
-    .unwrap();
-    conn.execute(
+    .await;
+    sql.execute(
         "INSERT INTO backtick_jobs (worker, queue, args, codec, priority, run_at)
          SELECT 'w', CASE WHEN g % 3 = 0 THEN 'mail' ELSE 'default' END, '\\x80', 'cbor', (g % 5)::int2,
                 now() + (g % 7 - 3) * interval '1 minute'
          FROM generate_series(1, 5000) g",
     )
-    .await
-    .unwrap();
-    conn.execute("ANALYZE backtick_jobs").await.unwrap();
-    let plan = store.explain_claim(&params("r1", 10)).await.unwrap();
+    .await;
+    sql.execute("ANALYZE backtick_jobs").await;
+    let plan = B::explain_claim(&store, &params("r1", 10)).await.expect("explain");
     println!("EXPLAIN claim:\n{}", plan.join("\n"));
     let text = plan.join("\n");
     assert!(
@@ -60,7 +65,7 @@ async fn claim_uses_the_partial_claim_index_on_a_busy_table() {
         !text.contains("Seq Scan on backtick_jobs"),
         "no sequential scan of the jobs table:\n{text}"
     );
-    let claimed = store.claim(&params("r1", 10)).await.unwrap();
+    let claimed = store.claim(&params("r1", 10)).await.expect("claim");
     assert_eq!(claimed.len(), 10);
     let keys: Vec<_> = claimed.iter().map(|j| (j.priority, j.run_at, j.id)).collect();
     assert!(
@@ -73,17 +78,16 @@ async fn claim_uses_the_partial_claim_index_on_a_busy_table() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_claimers_never_receive_the_same_job() {
-    let db = TestDb::migrated().await;
-    let store = Arc::new(db.store().await);
-    let ids = store.enqueue_many(vec![job(); 300], None).await.unwrap();
+async fn concurrent_claimers_never_receive_the_same_job<B: PgBackend>(db: Arc<TestDatabase<B>>) {
+    let schema = db.schema().await;
+    let store = Arc::new(schema.store().await);
+    let ids = store.enqueue_many(vec![job(); 300], None).await.expect("enqueue");
     let claimers = (0..8).map(|n| {
         let store = store.clone();
         tokio::spawn(async move {
             let mut mine = Vec::new();
             loop {
-                let claimed = store.claim(&params(&format!("r{n}"), 7)).await.unwrap();
+                let claimed = store.claim(&params(&format!("r{n}"), 7)).await.expect("claim");
                 if claimed.is_empty() {
                     return mine;
                 }
@@ -93,7 +97,7 @@ async fn concurrent_claimers_never_receive_the_same_job() {
     });
     let mut all: Vec<JobId> = Vec::new();
     for claimer in claimers {
-        all.extend(claimer.await.unwrap());
+        all.extend(claimer.await.expect("a claimer"));
     }
     let distinct: HashSet<JobId> = all.iter().copied().collect();
     assert_eq!(all.len(), distinct.len(), "a job was claimed twice");
@@ -104,10 +108,9 @@ async fn concurrent_claimers_never_receive_the_same_job() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_enqueues_of_one_unique_key_store_one_job_and_return_its_id() {
-    let db = TestDb::migrated().await;
-    let store = Arc::new(db.store().await);
+async fn concurrent_enqueues_of_one_unique_key_store_one_job_and_return_its_id<B: PgBackend>(db: Arc<TestDatabase<B>>) {
+    let schema = db.schema().await;
+    let store = Arc::new(schema.store().await);
     let writers = (0..6).map(|_| {
         let store = store.clone();
         tokio::spawn(async move {
@@ -129,7 +132,7 @@ async fn concurrent_enqueues_of_one_unique_key_store_one_job_and_return_its_id()
     });
     let mut per_writer = Vec::new();
     for writer in writers {
-        per_writer.push(writer.await.unwrap());
+        per_writer.push(writer.await.expect("a writer"));
     }
     for key in 0..40 {
         let ids: HashSet<JobId> = per_writer.iter().map(|ids| ids[key]).collect();
@@ -139,9 +142,10 @@ async fn concurrent_enqueues_of_one_unique_key_store_one_job_and_return_its_id()
             "every enqueue of key k{key} must return the same job: {ids:?}"
         );
     }
-    let keyed: i64 = sqlx::query_scalar("SELECT count(*) FROM backtick_jobs WHERE unique_key IS NOT NULL")
-        .fetch_one(store.pool())
+    let keyed = schema
+        .sql()
         .await
-        .unwrap();
+        .integer("SELECT count(*) FROM backtick_jobs WHERE unique_key IS NOT NULL")
+        .await;
     assert_eq!(keyed, 40, "one job per key");
 }
