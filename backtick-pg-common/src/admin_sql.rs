@@ -353,7 +353,7 @@ pub const LIST_IDS_OLDEST: &str = list_jobs!("true", "id = ANY($2::int8[])", ">"
 ///
 /// # Examples
 /// ```
-/// use backtick_migrations::admin_sql;
+/// use backtick_pg_common::admin_sql;
 /// assert_eq!(admin_sql::list_jobs_statement(&["dead"], false, true), admin_sql::LIST_FAILED_NEWEST);
 /// assert_eq!(admin_sql::list_jobs_statement(&["done", "dead"], false, true), admin_sql::LIST_ANY_NEWEST);
 /// assert_eq!(admin_sql::list_jobs_statement(&["queued"], true, false), admin_sql::LIST_IDS_OLDEST);
@@ -378,7 +378,7 @@ pub fn list_jobs_statement(states: &[&str], by_ids: bool, newest_first: bool) ->
 ///
 /// # Examples
 /// ```
-/// assert_eq!(backtick_migrations::admin_sql::contains_pattern("50%_off"), r"%50\%\_off%");
+/// assert_eq!(backtick_pg_common::admin_sql::contains_pattern("50%_off"), r"%50\%\_off%");
 /// ```
 pub fn contains_pattern(needle: &str) -> String {
     let mut pattern = String::with_capacity(needle.len() + 2);
