@@ -89,34 +89,24 @@ impl CliError {
         }
     }
 
-    /// The message on one line: nested sources and multi-line driver messages are joined
-    /// with `; ` so that a script reading stderr sees one line per failure.
+    /// The message on one line: the sources it does not already include are appended, and
+    /// multi-line driver messages are joined with `; `, so that a script reading stderr sees
+    /// one line per failure.
     pub fn one_line(&self) -> String {
         let mut text = self.to_string();
         let mut source = std::error::Error::source(self);
         while let Some(cause) = source {
-            let cause = cause.to_string();
-            if !text.contains(&cause) {
+            let cause_text = cause.to_string();
+            if !text.contains(&cause_text) {
                 text.push_str(": ");
-                text.push_str(&cause);
+                text.push_str(&cause_text);
             }
-            source = cause_of(source);
+            source = cause.source();
         }
-        text.split('\n')
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join("; ")
+        let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        lines.join("; ")
     }
-}
 
-fn cause_of<'a>(error: Option<&'a (dyn std::error::Error + 'static)>) -> Option<&'a (dyn std::error::Error + 'static)> {
-    error.and_then(std::error::Error::source)
-}
-
-/// Turn a store error met while connecting into what to do: an unmigrated schema becomes
-/// [`CliError::NotMigrated`].
-impl CliError {
     /// [`CliError::NotMigrated`] for [`StoreError::NotMigrated`], else [`CliError::Store`].
     pub fn from_schema_check(error: StoreError) -> Self {
         match error {
