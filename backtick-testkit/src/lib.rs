@@ -44,6 +44,7 @@ pub mod conformance;
 pub mod intercept;
 mod memory;
 pub mod model;
+pub mod runner_checks;
 pub mod testdb;
 
 pub use memory::MemoryStore;

@@ -118,3 +118,11 @@ async fn a_runner_survives_its_connections_being_killed_and_loses_no_job() {
         runs.load(Ordering::SeqCst)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_job_cancelled_through_the_admin_ends_cancelled_within_a_second() {
+    let db = TestDb::migrated().await;
+    let store = db.store().await;
+    assert!(store.wait_listening(Duration::from_secs(10)).await, "listener up");
+    backtick_testkit::runner_checks::cancel_a_running_job_through_the_admin(Arc::new(store)).await;
+}
