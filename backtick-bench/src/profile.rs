@@ -3,6 +3,8 @@
 //! of this process, of the database's backends and of the whole machine show who burnt the
 //! CPU.
 
+use backtick_postgres::RunnerId;
+use backtick_postgres::admin::{CancelReceiver, CancelRequest, RunnerInfo, ScheduleRunRequest};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -207,6 +209,40 @@ impl QueueStore for CountingStore {
 
     fn subscribe(&self) -> Option<WakeReceiver> {
         self.inner.subscribe()
+    }
+
+    async fn register_runner(
+        &self,
+        runner: &RunnerInfo,
+        ttl: std::time::Duration,
+        now: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        self.inner.register_runner(runner, ttl, now).await
+    }
+
+    async fn deregister_runner(&self, runner: &RunnerId) -> Result<(), StoreError> {
+        self.inner.deregister_runner(runner).await
+    }
+
+    async fn cancel_requests(&self, jobs: &[JobId]) -> Result<Vec<CancelRequest>, StoreError> {
+        self.inner.cancel_requests(jobs).await
+    }
+
+    fn subscribe_cancels(&self) -> Option<CancelReceiver> {
+        self.inner.subscribe_cancels()
+    }
+
+    async fn schedule_run_requests(&self, workers: &[String]) -> Result<Vec<ScheduleRunRequest>, StoreError> {
+        self.inner.schedule_run_requests(workers).await
+    }
+
+    async fn fire_schedule_request(
+        &self,
+        request: &ScheduleRunRequest,
+        job: &NewJob,
+        now: Option<Timestamp>,
+    ) -> Result<bool, StoreError> {
+        self.inner.fire_schedule_request(request, job, now).await
     }
 }
 

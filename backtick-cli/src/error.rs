@@ -40,9 +40,6 @@ pub enum CliError {
         /// What is missing.
         message: String,
     },
-    /// The connected store does not implement the admin API yet.
-    #[error("{0}")]
-    AdminUnavailable(String),
     /// An admin call refused the request or the store failed.
     #[error(transparent)]
     Admin(#[from] AdminError),

@@ -288,53 +288,39 @@ pub trait QueueStore: Send + Sync + 'static {
     /// runner calls this on start and then on every heartbeat, so that operators see it
     /// ([`crate::admin::QueueAdmin::list_runners`]) and which schedules are still declared.
     /// Registrations stale for longer than [`crate::admin::RUNNER_RETENTION`] are forgotten
-    /// on the way. The default, for stores without a runner registry, does nothing.
+    /// on the way. Required, like the other methods the admin contract added: a store (or a
+    /// wrapper of one) cannot silently ignore them.
     async fn register_runner(
         &self,
         runner: &RunnerInfo,
         ttl: Duration,
         now: Option<Timestamp>,
-    ) -> Result<(), StoreError> {
-        let _ = (runner, ttl, now);
-        Ok(())
-    }
+    ) -> Result<(), StoreError>;
 
-    /// Forget a runner's registration: it is shutting down. Unknown ids are ignored. The
-    /// default does nothing.
-    async fn deregister_runner(&self, runner: &RunnerId) -> Result<(), StoreError> {
-        let _ = runner;
-        Ok(())
-    }
+    /// Forget a runner's registration: it is shutting down. Unknown ids are ignored.
+    async fn deregister_runner(&self, runner: &RunnerId) -> Result<(), StoreError>;
 
     /// The pending cancellation requests among `jobs`: one for each job that is running and
     /// that an operator asked to cancel ([`crate::admin::QueueAdmin::apply_to_jobs`] with
     /// [`crate::admin::JobAction::Cancel`]), in no particular order. The runner asks for the
     /// jobs it runs at every heartbeat (the fallback for a lost hint) and when a hint arrives.
-    /// Reads only. The default, for stores without cancellation requests, finds none.
-    async fn cancel_requests(&self, jobs: &[JobId]) -> Result<Vec<CancelRequest>, StoreError> {
-        let _ = jobs;
-        Ok(Vec::new())
-    }
+    /// Reads only.
+    async fn cancel_requests(&self, jobs: &[JobId]) -> Result<Vec<CancelRequest>, StoreError>;
 
     /// Cancellation hints: the id of a running job each time an operator asks for it to be
     /// cancelled. A hint only, lossy like [`QueueStore::subscribe`]:
-    /// [`QueueStore::cancel_requests`] is the truth. `None` when the store has no such signal.
-    fn subscribe_cancels(&self) -> Option<CancelReceiver> {
-        None
-    }
+    /// [`QueueStore::cancel_requests`] is the truth. `None` when the store has no such signal
+    /// (then the runner learns of requests at its heartbeats only).
+    fn subscribe_cancels(&self) -> Option<CancelReceiver>;
 
     /// The pending run-now requests of schedules whose worker is in `workers`
-    /// ([`crate::admin::QueueAdmin::run_schedule_now`]), oldest first. Reads only. The default
-    /// finds none.
-    async fn schedule_run_requests(&self, workers: &[String]) -> Result<Vec<ScheduleRunRequest>, StoreError> {
-        let _ = workers;
-        Ok(Vec::new())
-    }
+    /// ([`crate::admin::QueueAdmin::run_schedule_now`]), oldest first. Reads only.
+    async fn schedule_run_requests(&self, workers: &[String]) -> Result<Vec<ScheduleRunRequest>, StoreError>;
 
     /// Serve a run-now request exactly once: in one transaction, clear the schedule's request
     /// if it is still `request.requested_at` (compare-and-set) and, only then, enqueue `job`
     /// and record the schedule's last fire. Returns `Ok(false)` when another runner served it
-    /// first or the schedule is gone. The default serves nothing.
+    /// first or the schedule is gone.
     ///
     /// # Errors
     /// [`StoreError::InvalidJob`] when `job` is invalid: then nothing changes.
@@ -343,8 +329,5 @@ pub trait QueueStore: Send + Sync + 'static {
         request: &ScheduleRunRequest,
         job: &NewJob,
         now: Option<Timestamp>,
-    ) -> Result<bool, StoreError> {
-        let _ = (request, job, now);
-        Ok(false)
-    }
+    ) -> Result<bool, StoreError>;
 }

@@ -481,3 +481,8 @@ async fn a_runner_whose_lease_was_lost_cannot_mark_the_job_done() {
     assert_eq!((job.state, job.attempt), (JobState::Done, 2));
     assert_eq!(stats.stale, 1, "{stats:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_job_cancelled_through_the_admin_ends_cancelled_within_a_second() {
+    backtick_testkit::runner_checks::cancel_a_running_job_through_the_admin(Arc::new(MemoryStore::new())).await;
+}

@@ -100,6 +100,7 @@
 //!   reported clearly) and to open connections with a connect timeout and an
 //!   `application_name`; every statement goes through diesel.
 
+mod admin_rows;
 mod config;
 mod connect;
 mod enqueue;
@@ -107,7 +108,9 @@ mod error;
 mod fenced;
 mod listen;
 mod migrate;
+mod queue_admin;
 mod row;
+mod runner_side;
 mod schedules;
 mod sql;
 mod store;

@@ -3,7 +3,7 @@
 //! [`backtick_pg_common::listen`].
 
 use backtick_core::BoxError;
-use backtick_pg_common::{CHANNEL, ListenSource, Notifications};
+use backtick_pg_common::{CHANNELS, ListenSource, Notification, Notifications};
 use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
 use futures::StreamExt;
 
@@ -16,21 +16,26 @@ impl ListenSource for Connector {
 
     async fn listen(&self) -> Result<Listening, BoxError> {
         let mut conn = self.connect().await?;
-        conn.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+        for channel in CHANNELS {
+            conn.batch_execute(&format!("LISTEN {channel}")).await?;
+        }
         Ok(Listening(conn))
     }
 }
 
-/// A connection listening on [`CHANNEL`].
+/// A connection listening on [`CHANNELS`].
 pub(crate) struct Listening(AsyncPgConnection);
 
 impl Notifications for Listening {
     /// The stream yields an error, or ends, once the connection fails or closes.
     /// Notifications sent while reconnecting are lost, which is fine for a hint. A fresh
     /// stream per call loses nothing: it reads the connection's notification queue.
-    async fn next_payload(&mut self) -> Result<String, BoxError> {
+    async fn next_notification(&mut self) -> Result<Notification, BoxError> {
         match std::pin::pin!(self.0.notifications_stream()).next().await {
-            Some(Ok(notification)) => Ok(notification.payload),
+            Some(Ok(notification)) => Ok(Notification {
+                channel: notification.channel,
+                payload: notification.payload,
+            }),
             Some(Err(error)) => Err(error.into()),
             None => Err("the connection closed".into()),
         }

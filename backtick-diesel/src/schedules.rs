@@ -4,8 +4,8 @@
 use backtick_core::schedule::{ScheduleFire, ScheduleRecord};
 use backtick_core::{StoreError, Timestamp};
 use backtick_pg_common::enqueue;
-use diesel::QueryableByName;
-use diesel::sql_types::{Array, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, Bool, Nullable, Text, Timestamptz};
+use diesel::{OptionalExtension, QueryableByName};
 use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, TransactionManager};
 
 use crate::enqueue::EnqueueStatements;
@@ -23,6 +23,13 @@ struct ScheduleRow {
     spec: String,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     next_run_at: Option<Timestamp>,
+}
+
+/// Whether an advanced schedule's fire enqueues (see [`sql::ADVANCE_SCHEDULE`]).
+#[derive(Debug, QueryableByName)]
+struct Advanced {
+    #[diesel(sql_type = Bool)]
+    enqueue: bool,
 }
 
 impl From<ScheduleRow> for ScheduleRecord {
@@ -80,24 +87,36 @@ pub(crate) async fn fire(
     fire: &ScheduleFire,
     now: Option<Timestamp>,
 ) -> Result<bool, StoreError> {
+    begin(conn).await?;
+    let outcome = advance_and_enqueue(conn, fire, now).await;
+    end(conn, outcome, &fire.name).await
+}
+
+/// Begin the transaction of a schedule's fire or run-now request.
+pub(crate) async fn begin(conn: &mut AsyncPgConnection) -> Result<(), StoreError> {
     AnsiTransactionManager::begin_transaction(conn)
         .await
-        .map_err(store_error)?;
-    match advance_and_enqueue(conn, fire, now).await {
-        Ok(true) => {
-            AnsiTransactionManager::commit_transaction(conn)
-                .await
-                .map_err(store_error)?;
-            Ok(true)
-        }
-        outcome => {
-            // Lost the race (nothing written) or failed: either way nothing of this fire stays.
-            if let Err(error) = AnsiTransactionManager::rollback_transaction(conn).await {
-                tracing::debug!(%error, schedule = %fire.name, "rolling back a schedule fire failed");
-            }
-            outcome
-        }
+        .map_err(store_error)
+}
+
+/// End the transaction [`begin`] opened: commit when `outcome` is `Ok(true)` (this caller
+/// won), else roll back; returns `outcome`.
+pub(crate) async fn end(
+    conn: &mut AsyncPgConnection,
+    outcome: Result<bool, StoreError>,
+    schedule: &str,
+) -> Result<bool, StoreError> {
+    if let Ok(true) = outcome {
+        AnsiTransactionManager::commit_transaction(conn)
+            .await
+            .map_err(store_error)?;
+        return Ok(true);
     }
+    // Lost the race (nothing written) or failed: either way nothing of this fire stays.
+    if let Err(error) = AnsiTransactionManager::rollback_transaction(conn).await {
+        tracing::debug!(%error, %schedule, "rolling back a schedule fire failed");
+    }
+    outcome
 }
 
 async fn advance_and_enqueue(
@@ -105,18 +124,21 @@ async fn advance_and_enqueue(
     fire: &ScheduleFire,
     now: Option<Timestamp>,
 ) -> Result<bool, StoreError> {
-    let advanced = diesel::sql_query(sql::ADVANCE_SCHEDULE)
+    let advanced: Option<Advanced> = diesel::sql_query(sql::ADVANCE_SCHEDULE)
         .bind::<Text, _>(&fire.name)
         .bind::<Timestamptz, _>(fire.expected)
         .bind::<Nullable<Timestamptz>, _>(fire.next)
         .bind::<Nullable<Timestamptz>, _>(now)
-        .execute(&mut *conn)
+        .bind::<Bool, _>(fire.job.is_some())
+        .get_result(&mut *conn)
         .await
+        .optional()
         .map_err(store_error)?;
-    if advanced != 1 {
+    let Some(advanced) = advanced else {
         return Ok(false); // another runner fired it
-    }
-    if let Some(job) = &fire.job {
+    };
+    // A paused schedule advances but enqueues nothing.
+    if let Some(job) = fire.job.as_ref().filter(|_| advanced.enqueue) {
         enqueue(&mut EnqueueStatements(conn), vec![job.clone()], now).await?;
     }
     Ok(true)

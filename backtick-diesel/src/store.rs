@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use backtick_core::admin::{CancelReceiver, CancelRequest, RunnerInfo, ScheduleRunRequest};
 use backtick_core::schedule::{ScheduleFire, ScheduleRecord};
 use backtick_core::{
-    ClaimParams, ClaimToken, Finish, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore, StateCounts,
-    StoreError, Timestamp, WakeReceiver,
+    ClaimParams, ClaimToken, Finish, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore, RunnerId,
+    StateCounts, StoreError, Timestamp, WakeReceiver,
 };
 use backtick_pg_common::{Wake, decode, enqueue, micros};
 use diesel::OptionalExtension;
@@ -20,7 +21,7 @@ use crate::connect::{Connector, DieselPool};
 use crate::enqueue::EnqueueStatements;
 use crate::error::store_error;
 use crate::row::{Due, JobRow, Now, PlanLine, StateCount, into_jobs};
-use crate::{fenced, schedules, sql};
+use crate::{fenced, runner_side, schedules, sql};
 
 type Pooled =
     deadpool::managed::Object<diesel_async::pooled_connection::AsyncDieselConnectionManager<AsyncPgConnection>>;
@@ -301,5 +302,45 @@ impl QueueStore for DieselStore {
     fn subscribe(&self) -> Option<WakeReceiver> {
         self.start_listener();
         Some(self.inner.wake.subscribe())
+    }
+
+    async fn register_runner(
+        &self,
+        runner: &RunnerInfo,
+        ttl: Duration,
+        now: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        runner_side::register(&mut *self.conn().await?, runner, ttl, now).await
+    }
+
+    async fn deregister_runner(&self, runner: &RunnerId) -> Result<(), StoreError> {
+        runner_side::deregister(&mut *self.conn().await?, runner).await
+    }
+
+    async fn cancel_requests(&self, jobs: &[JobId]) -> Result<Vec<CancelRequest>, StoreError> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        runner_side::cancel_requests(&mut *self.conn().await?, jobs).await
+    }
+
+    /// Hints from `LISTEN backtick_cancel`, on the same connection and task as
+    /// [`QueueStore::subscribe`]'s.
+    fn subscribe_cancels(&self) -> Option<CancelReceiver> {
+        self.start_listener();
+        Some(self.inner.wake.subscribe_cancels())
+    }
+
+    async fn schedule_run_requests(&self, workers: &[String]) -> Result<Vec<ScheduleRunRequest>, StoreError> {
+        runner_side::schedule_run_requests(&mut *self.conn().await?, workers).await
+    }
+
+    async fn fire_schedule_request(
+        &self,
+        request: &ScheduleRunRequest,
+        job: &NewJob,
+        now: Option<Timestamp>,
+    ) -> Result<bool, StoreError> {
+        runner_side::fire_schedule_request(&mut *self.conn().await?, request, job, now).await
     }
 }

@@ -19,7 +19,7 @@ pub const CANCEL_CHANNEL: &str = "backtick_cancel";
 /// The admin columns of a job row, after `job_columns!()` in [`JOB_DETAIL`].
 macro_rules! detail_columns {
     () => {
-        "attempted_at, attempted_by, attempts, cancel_requested_at, cancel_reason"
+        "attempted_at, attempted_by, attempts::text AS attempts, cancel_requested_at, cancel_reason"
     };
 }
 
@@ -400,8 +400,8 @@ pub const GET_JOBS: &str = concat!(
     " FROM backtick_jobs WHERE id = ANY($1::int8[]) ORDER BY array_position($1::int8[], id)"
 );
 
-/// `$1` id: the job, then its admin columns (`attempted_at`, `attempted_by`, `attempts` as
-/// jsonb or NULL, `cancel_requested_at`, `cancel_reason`) for `JobDetail::assemble`.
+/// `$1` id: the job, then its admin columns (`attempted_at`, `attempted_by`, `attempts` as the
+/// text of its jsonb or NULL, `cancel_requested_at`, `cancel_reason`) for `JobDetail::assemble`.
 pub const JOB_DETAIL: &str = concat!(
     "SELECT ",
     job_columns!(),

@@ -44,6 +44,7 @@ mod server_error;
 #[macro_use]
 pub mod sql;
 // After `sql`: it uses that module's macros.
+pub mod admin;
 pub mod admin_sql;
 #[doc(hidden)]
 pub mod testing;
@@ -56,7 +57,7 @@ pub use connect::{
 pub use enqueue::{EnqueueConnection, JobColumns, UniqueKeys, enqueue};
 pub use fenced::{FinishColumns, TokenColumns, finish_report};
 pub use interval::micros;
-pub use listen::{CHANNEL, ListenSource, Notifications, Wake};
+pub use listen::{CHANNEL, CHANNELS, ListenSource, Notification, Notifications, Wake};
 pub use migrate::{
     Applied, BoxError, Direction, FileName, InvalidFileName, LOCK_KEY, MigrateError, Migration, MigrationConnection,
     MigrationState, MigrationStatus, Migrator, TRACKING_TABLE, check_applied, migrations, parse_file_name,

@@ -53,7 +53,9 @@ mod error;
 mod fenced;
 mod listen;
 mod migrate;
+mod queue_admin;
 mod row;
+mod runner_side;
 mod sql;
 mod store;
 

@@ -2,7 +2,7 @@
 //! runs it and reconnects with backoff is [`backtick_pg_common::listen`].
 
 use backtick_core::BoxError;
-use backtick_pg_common::{CHANNEL, ListenSource, Notifications};
+use backtick_pg_common::{CHANNELS, ListenSource, Notification, Notifications};
 use sqlx::PgPool;
 use sqlx::postgres::{PgListener, PgPoolOptions};
 
@@ -30,21 +30,26 @@ impl ListenSource for ListenPool {
     async fn listen(&self) -> Result<Listening, BoxError> {
         let mut listener = PgListener::connect_with(&self.0).await?;
         listener.ignore_pool_close_event(true);
-        listener.listen(CHANNEL).await?;
+        listener.listen_all(CHANNELS).await?;
         Ok(Listening(listener))
     }
 }
 
-/// A [`PgListener`] listening on [`CHANNEL`].
+/// A [`PgListener`] listening on [`CHANNELS`].
 pub(crate) struct Listening(PgListener);
 
 impl Notifications for Listening {
     /// `try_recv` reconnects by itself after a clean disconnect (returning `None`);
     /// notifications sent meanwhile are lost, which is fine for a hint.
-    async fn next_payload(&mut self) -> Result<String, BoxError> {
+    async fn next_notification(&mut self) -> Result<Notification, BoxError> {
         loop {
             match self.0.try_recv().await {
-                Ok(Some(notification)) => return Ok(notification.payload().to_owned()),
+                Ok(Some(notification)) => {
+                    return Ok(Notification {
+                        channel: notification.channel().to_owned(),
+                        payload: notification.payload().to_owned(),
+                    });
+                }
                 Ok(None) => tracing::debug!("backtick wake-up listener reconnected"),
                 Err(error) => return Err(error.into()),
             }

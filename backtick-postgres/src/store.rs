@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use backtick_core::admin::{CancelReceiver, CancelRequest, RunnerInfo, ScheduleRunRequest};
 use backtick_core::schedule::{ScheduleFire, ScheduleRecord};
 use backtick_core::{
-    ClaimParams, ClaimToken, Finish, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore, StateCounts,
-    StoreError, Timestamp, WakeReceiver,
+    ClaimParams, ClaimToken, Finish, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore, RunnerId,
+    StateCounts, StoreError, Timestamp, WakeReceiver,
 };
 use backtick_pg_common::{Wake, decode, enqueue, micros};
 use sqlx::postgres::PgArguments;
@@ -18,7 +19,7 @@ use crate::enqueue::EnqueueStatements;
 use crate::error::store_error;
 use crate::listen::ListenPool;
 use crate::row::{job_from_row, jobs_from_rows};
-use crate::{fenced, sql};
+use crate::{fenced, runner_side, sql};
 
 type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, PgArguments>;
 
@@ -294,18 +295,20 @@ impl QueueStore for PgStore {
 
     async fn fire_schedule(&self, fire: &ScheduleFire, now: Option<Timestamp>) -> Result<bool, StoreError> {
         let mut tx = self.inner.pool.begin().await.map_err(store_error)?;
-        let advanced = sqlx::query(sql::ADVANCE_SCHEDULE)
+        let advanced: Option<bool> = sqlx::query_scalar(sql::ADVANCE_SCHEDULE)
             .bind(&fire.name)
             .bind(fire.expected)
             .bind(fire.next)
             .bind(now)
-            .execute(&mut *tx)
+            .bind(fire.job.is_some())
+            .fetch_optional(&mut *tx)
             .await
             .map_err(store_error)?;
-        if advanced.rows_affected() != 1 {
+        let Some(enqueue_job) = advanced else {
             return Ok(false); // another runner fired it; dropping `tx` rolls back
-        }
-        if let Some(job) = &fire.job {
+        };
+        // A paused schedule advances but enqueues nothing.
+        if let Some(job) = fire.job.as_ref().filter(|_| enqueue_job) {
             enqueue(&mut EnqueueStatements(&mut tx), vec![job.clone()], now).await?;
         }
         tx.commit().await.map_err(store_error)?;
@@ -341,5 +344,42 @@ impl QueueStore for PgStore {
     fn subscribe(&self) -> Option<WakeReceiver> {
         self.start_listener();
         Some(self.inner.wake.subscribe())
+    }
+
+    async fn register_runner(
+        &self,
+        runner: &RunnerInfo,
+        ttl: Duration,
+        now: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        runner_side::register(&self.inner.pool, runner, ttl, now).await
+    }
+
+    async fn deregister_runner(&self, runner: &RunnerId) -> Result<(), StoreError> {
+        runner_side::deregister(&self.inner.pool, runner).await
+    }
+
+    async fn cancel_requests(&self, jobs: &[JobId]) -> Result<Vec<CancelRequest>, StoreError> {
+        runner_side::cancel_requests(&self.inner.pool, jobs).await
+    }
+
+    /// Hints from `LISTEN backtick_cancel`, on the same connection and task as
+    /// [`QueueStore::subscribe`]'s.
+    fn subscribe_cancels(&self) -> Option<CancelReceiver> {
+        self.start_listener();
+        Some(self.inner.wake.subscribe_cancels())
+    }
+
+    async fn schedule_run_requests(&self, workers: &[String]) -> Result<Vec<ScheduleRunRequest>, StoreError> {
+        runner_side::schedule_run_requests(&self.inner.pool, workers).await
+    }
+
+    async fn fire_schedule_request(
+        &self,
+        request: &ScheduleRunRequest,
+        job: &NewJob,
+        now: Option<Timestamp>,
+    ) -> Result<bool, StoreError> {
+        runner_side::fire_schedule_request(&self.inner.pool, request, job, now).await
     }
 }

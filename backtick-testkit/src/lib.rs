@@ -47,6 +47,7 @@ pub mod intercept;
 mod memory;
 pub mod model;
 pub mod pgsuite;
+pub mod runner_checks;
 pub mod testdb;
 
 pub use memory::MemoryStore;

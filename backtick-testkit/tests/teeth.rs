@@ -6,6 +6,8 @@
 #[path = "teeth/admin.rs"]
 mod admin;
 
+use backtick_core::RunnerId;
+use backtick_core::admin::{CancelReceiver, CancelRequest, RunnerInfo, ScheduleRunRequest};
 use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
@@ -245,6 +247,40 @@ impl QueueStore for Broken {
 
     async fn now(&self) -> Result<Timestamp, StoreError> {
         self.inner.now().await
+    }
+
+    async fn register_runner(
+        &self,
+        runner: &RunnerInfo,
+        ttl: std::time::Duration,
+        now: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        self.inner.register_runner(runner, ttl, now).await
+    }
+
+    async fn deregister_runner(&self, runner: &RunnerId) -> Result<(), StoreError> {
+        self.inner.deregister_runner(runner).await
+    }
+
+    async fn cancel_requests(&self, jobs: &[JobId]) -> Result<Vec<CancelRequest>, StoreError> {
+        self.inner.cancel_requests(jobs).await
+    }
+
+    fn subscribe_cancels(&self) -> Option<CancelReceiver> {
+        self.inner.subscribe_cancels()
+    }
+
+    async fn schedule_run_requests(&self, workers: &[String]) -> Result<Vec<ScheduleRunRequest>, StoreError> {
+        self.inner.schedule_run_requests(workers).await
+    }
+
+    async fn fire_schedule_request(
+        &self,
+        request: &ScheduleRunRequest,
+        job: &NewJob,
+        now: Option<Timestamp>,
+    ) -> Result<bool, StoreError> {
+        self.inner.fire_schedule_request(request, job, now).await
     }
 }
 

@@ -146,7 +146,27 @@ impl ScheduleFirer {
                 self.fire_series(periodic, next, now, &mut report).await?;
             }
         }
+        self.serve_run_requests(now, &mut report).await?;
         Ok(report)
+    }
+
+    /// Serve the operators' run-now requests of the schedules this runner knows: one extra
+    /// job each, enqueued by whichever runner wins the request's compare-and-set.
+    async fn serve_run_requests(&self, now: Timestamp, report: &mut ScheduleReport) -> Result<(), StoreError> {
+        for request in self.store.schedule_run_requests(&self.workers).await? {
+            let Some(periodic) = self.periodics.iter().find(|p| p.name == request.name) else {
+                continue; // declared by another deployment
+            };
+            if self
+                .store
+                .fire_schedule_request(&request, &periodic.job, Some(now))
+                .await?
+            {
+                tracing::info!(schedule = %request.name, requested_at = %request.requested_at, "schedule run on request");
+                report.enqueued += 1;
+            }
+        }
+        Ok(())
     }
 
     /// Fire `periodic` from its stored fire time `next` while its fires are due at `now`.

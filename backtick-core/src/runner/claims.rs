@@ -7,6 +7,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::cancel::{CancelReason, JobCancellation};
 use crate::job::{ClaimToken, JobId};
 
 /// Where a claimed job is in this runner.
@@ -23,7 +24,7 @@ pub(crate) enum Phase {
 
 struct Claim {
     token: ClaimToken,
-    cancel: CancellationToken,
+    cancel: JobCancellation,
     phase: Phase,
 }
 
@@ -52,7 +53,7 @@ impl Claims {
         let mut tracked = self.lock();
         for (index, (token, cancel)) in claims.enumerate() {
             let phase = if index < starting { Phase::Running } else { Phase::Held };
-            let (token, cancel) = (token.clone(), cancel.clone());
+            let (token, cancel) = (token.clone(), JobCancellation::new(cancel.clone()));
             tracked.insert(key(&token), Claim { token, cancel, phase });
         }
     }
@@ -101,9 +102,51 @@ impl Claims {
             return false;
         }
         if let Some(lost) = tracked.remove(&key) {
-            lost.cancel.cancel();
+            lost.cancel.cancel(CancelReason::LeaseLost);
         }
         true
+    }
+
+    /// The cancellation of the claim `token` (shared with the job's context), if tracked.
+    pub(crate) fn cancellation(&self, token: &ClaimToken) -> Option<JobCancellation> {
+        self.lock().get(&key(token)).map(|claim| claim.cancel.clone())
+    }
+
+    /// True when this runner holds a held or running claim of job `id`.
+    pub(crate) fn holds(&self, id: JobId) -> bool {
+        self.lock()
+            .values()
+            .any(|claim| claim.token.job_id == id && claim.phase != Phase::Completing)
+    }
+
+    /// An operator asked for job `id` to be cancelled: stop its work with
+    /// [`CancelReason::Requested`]. A running job stays tracked (its executor finishes it
+    /// `cancelled`); a held job, which never started, is forgotten and returned so that the
+    /// caller finishes it `cancelled`. `None` for a completing or unknown job, or one whose
+    /// work was stopped already.
+    pub(crate) fn request_cancel(&self, id: JobId, reason: &str) -> Option<(ClaimToken, Phase)> {
+        let mut tracked = self.lock();
+        let (&key, claim) = tracked
+            .iter()
+            .find(|(_, claim)| claim.token.job_id == id && claim.phase != Phase::Completing)?;
+        let requested = CancelReason::Requested {
+            reason: reason.to_owned(),
+        };
+        if !claim.cancel.cancel(requested) {
+            return None;
+        }
+        let (token, phase) = (claim.token.clone(), claim.phase);
+        if phase == Phase::Held {
+            tracked.remove(&key);
+        }
+        Some((token, phase))
+    }
+
+    /// Stop the work of every running job with `reason` (before shutdown aborts them).
+    pub(crate) fn stop_running(&self, reason: &CancelReason) {
+        for claim in self.lock().values().filter(|claim| claim.phase == Phase::Running) {
+            claim.cancel.cancel(reason.clone());
+        }
     }
 }
 
@@ -160,6 +203,29 @@ mod tests {
         claims.set_phase(std::iter::once(&jobs[0].0), Phase::Running);
         assert!(claims.tokens().is_empty());
         assert!(!claims.lose(&jobs[0].0), "nothing left to lose");
+    }
+
+    #[test]
+    fn a_cancel_request_stops_a_running_job_and_hands_back_a_held_one() {
+        let (claims, jobs) = (Claims::default(), tokens(3));
+        track(&claims, &jobs, 1);
+        let running = claims.cancellation(&jobs[0].0).unwrap();
+        assert_eq!(
+            claims.request_cancel(JobId(1), "stop").map(|(_, p)| p),
+            Some(Phase::Running)
+        );
+        assert_eq!(
+            running.reason(),
+            Some(CancelReason::Requested { reason: "stop".into() })
+        );
+        assert!(claims.holds(JobId(1)), "the executor finishes it");
+        assert_eq!(claims.request_cancel(JobId(1), "again"), None, "asked once");
+        assert_eq!(
+            claims.request_cancel(JobId(2), "stop").map(|(_, p)| p),
+            Some(Phase::Held)
+        );
+        assert!(jobs[1].1.is_cancelled() && !claims.holds(JobId(2)));
+        assert_eq!(claims.request_cancel(JobId(9), "stop"), None);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use crate::cancel::CancelReason;
 use crate::runner::Shared;
 use crate::runner::claims::Phase;
 use crate::state::{Finish, transition_for_release};
@@ -23,6 +24,7 @@ pub(crate) async fn run(shared: &Shared, mut pool: JoinSet<()>, finishes: &mpsc:
         running = pool.len(),
         "shutdown timeout reached; stopping and releasing the jobs still running"
     );
+    shared.claims.stop_running(&CancelReason::ShuttingDown);
     shared.hard_stop.cancel();
     pool.abort_all();
     while pool.join_next().await.is_some() {}

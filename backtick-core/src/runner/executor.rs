@@ -13,11 +13,12 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::cancel::{CancelReason, JobCancellation};
 use crate::job::{ClaimToken, Job, JobId};
 use crate::retry::RetryPolicy;
 use crate::runner::Shared;
 use crate::runner::claims::Phase;
-use crate::state::{Finish, Outcome, transition_for};
+use crate::state::{Finish, Outcome, outcome_after_cancel_request, transition_for};
 use crate::worker::{JobContext, Worker};
 
 /// A claimed job ready to run: its claim tracked (so heartbeats keep its lease), its worker
@@ -61,7 +62,18 @@ async fn live(
         cancel,
     } = claimed;
     let about = About::of(&job);
-    let outcome = run(job, worker, timeout, cancel).instrument(about.span()).await;
+    // The claim's cancellation, shared with the heartbeat and the cancel listener, so that
+    // the job's context learns why its work is stopped.
+    let cancellation = shared
+        .claims
+        .cancellation(&token)
+        .unwrap_or_else(|| JobCancellation::new(cancel));
+    let outcome = run(job, worker, timeout, &cancellation).instrument(about.span()).await;
+    // An operator's request wins over anything but success.
+    let outcome = match cancellation.reason() {
+        Some(CancelReason::Requested { reason }) => outcome_after_cancel_request(outcome, &reason),
+        _ => outcome,
+    };
     drop(permit);
     about.log(&outcome);
     shared.claims.set_phase(std::iter::once(&token), Phase::Completing);
@@ -70,11 +82,14 @@ async fn live(
 }
 
 /// Run `job` on `worker` and report how it ended. Never panics, never hangs past `timeout`.
-async fn run(job: Job, worker: Arc<dyn Worker>, timeout: Duration, cancel: CancellationToken) -> Outcome {
-    let ctx = JobContext::new(job, cancel.clone());
+async fn run(job: Job, worker: Arc<dyn Worker>, timeout: Duration, cancellation: &JobCancellation) -> Outcome {
+    let ctx = JobContext::with_cancellation(job, cancellation.clone());
     let run = AssertUnwindSafe(worker.perform(ctx)).catch_unwind();
     let outcome = match tokio::time::timeout(timeout, run).await {
-        Err(_elapsed) => Outcome::TimedOut { after: timeout },
+        Err(_elapsed) => {
+            cancellation.cancel(CancelReason::TimedOut);
+            Outcome::TimedOut { after: timeout }
+        }
         Ok(Err(panic)) => Outcome::Panicked {
             message: panic_message(panic.as_ref()),
         },
@@ -82,7 +97,7 @@ async fn run(job: Job, worker: Arc<dyn Worker>, timeout: Duration, cancel: Cance
         Ok(Ok(Err(error))) => error.into_outcome(),
     };
     // Whatever the worker spawned off its context learns the run is over.
-    cancel.cancel();
+    cancellation.token().cancel();
     outcome
 }
 

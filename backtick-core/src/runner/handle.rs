@@ -48,6 +48,11 @@ impl RunnerHandle {
         for task in self.background {
             let _ = task.await;
         }
+        // Operators stop seeing the runner; a failure only leaves a row that goes stale.
+        let runner_id = &self.shared.config.runner_id;
+        if let Err(error) = self.shared.store.deregister_runner(runner_id).await {
+            tracing::warn!(%error, %runner_id, "deregistering the runner failed; it shows as stale until forgotten");
+        }
         tracing::info!(runner_id = %self.shared.config.runner_id, "runner stopped");
         self.shared.stats.snapshot()
     }

@@ -1,23 +1,41 @@
-//! The heartbeat: extends the leases of this runner's claims (held, running and completing
-//! jobs), and stops any held or running job whose lease was lost (revived elsewhere or
-//! cancelled by an operator).
+//! The heartbeat: registers the runner (on start and at every tick, so operators see it
+//! live), extends the leases of this runner's claims (held, running and completing jobs),
+//! stops any held or running job whose lease was lost (revived elsewhere or cancelled by an
+//! operator), and applies operators' cancellation requests a lost hint did not deliver.
 
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::runner::Shared;
+use crate::admin::RunnerInfo;
+use crate::runner::{Shared, cancels};
 
-/// Beat every `heartbeat_interval` until `stop` fires.
-pub(crate) async fn run(shared: Arc<Shared>, stop: CancellationToken) {
+/// Register, then beat every `heartbeat_interval` until `stop`.
+pub(crate) async fn run(shared: Arc<Shared>, registration: RunnerInfo, stop: CancellationToken) {
     let mut ticks = tokio::time::interval(shared.config.heartbeat_interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await;
+    register(&shared, &registration).await;
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
-            _ = ticks.tick() => beat(&shared).await,
+            _ = ticks.tick() => {
+                register(&shared, &registration).await;
+                beat(&shared).await;
+            }
         }
+    }
+}
+
+/// Register or refresh the runner, live for one lease TTL. Errors are logged: a runner that
+/// cannot register still runs its jobs.
+async fn register(shared: &Shared, registration: &RunnerInfo) {
+    if let Err(error) = shared
+        .store
+        .register_runner(registration, shared.config.lease_ttl, shared.clock.now())
+        .await
+    {
+        tracing::warn!(%error, "registering the runner failed; will retry next interval");
     }
 }
 
@@ -32,12 +50,13 @@ async fn beat(shared: &Shared) {
         .await
     {
         Ok(extended) => {
-            let extended: std::collections::HashSet<_> = extended.into_iter().collect();
-            for token in tokens.iter().filter(|t| !extended.contains(&t.job_id)) {
+            let live: std::collections::HashSet<_> = extended.iter().copied().collect();
+            for token in tokens.iter().filter(|t| !live.contains(&t.job_id)) {
                 if shared.claims.lose(token) {
                     tracing::warn!(%token, "lease lost (revived or cancelled); stopping the job's work");
                 }
             }
+            cancels::check(shared, &extended).await;
         }
         Err(error) => tracing::warn!(%error, jobs = tokens.len(), "heartbeat failed; will retry next interval"),
     }

@@ -14,6 +14,7 @@
 //! releases its held jobs and `drain.rs` waits for the running ones.
 
 mod builder;
+mod cancels;
 mod claim_ahead;
 mod claim_loop;
 mod claims;
@@ -38,6 +39,7 @@ pub use config::RunnerConfig;
 pub use handle::RunnerHandle;
 pub use stats::RunnerStats;
 
+use crate::admin::RunnerInfo;
 use crate::clock::Clock;
 use crate::maintenance::{self, Pruner, Reviver, ScheduleFirer, Vacuumer};
 use crate::registry::Registry;
@@ -108,9 +110,11 @@ impl Runner {
 /// Start the tasks beside the claim loop and the completer, all stopped by `stop`: the
 /// heartbeat, the wake-ups and the maintenance services.
 fn spawn_background(shared: &Arc<Shared>, periodics: Vec<Periodic>, stop: &CancellationToken) -> Vec<JoinHandle<()>> {
+    let registration = registration(shared, &periodics);
     let mut tasks = vec![
-        tokio::spawn(heartbeat::run(shared.clone(), stop.clone())),
+        tokio::spawn(heartbeat::run(shared.clone(), registration, stop.clone())),
         tokio::spawn(wakeups::forward(shared.clone(), stop.clone())),
+        tokio::spawn(cancels::listen(shared.clone(), stop.clone())),
     ];
     tasks.extend(spawn_maintenance(shared, periodics, stop));
     tasks
@@ -119,6 +123,19 @@ fn spawn_background(shared: &Arc<Shared>, periodics: Vec<Periodic>, stop: &Cance
 /// Start the maintenance services, each on its own loop: the reviver, the pruner, the
 /// vacuumer (unless `vacuum_interval` is `None`) and the schedule firer (if there are
 /// schedules).
+/// What the runner registers itself as (see [`QueueStore::register_runner`]).
+fn registration(shared: &Shared, periodics: &[Periodic]) -> RunnerInfo {
+    let config = &shared.config;
+    let started_at = shared.clock.now().unwrap_or_else(chrono::Utc::now);
+    RunnerInfo {
+        queues: config.queues.clone(),
+        workers: shared.worker_names.clone(),
+        schedules: periodics.iter().map(|p| p.name.clone()).collect(),
+        concurrency: u32::try_from(config.concurrency).unwrap_or(u32::MAX),
+        ..RunnerInfo::this_process(config.runner_id.clone(), started_at)
+    }
+}
+
 fn spawn_maintenance(shared: &Shared, periodics: Vec<Periodic>, stop: &CancellationToken) -> Vec<JoinHandle<()>> {
     let (store, clock, config) = (&shared.store, &shared.clock, &shared.config);
     let reviver = Reviver::new(store.clone(), clock.clone());

@@ -5,13 +5,25 @@ use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
-use super::{ListenSource, Notifications};
+use backtick_core::JobId;
+
+use super::{CANCEL_CHANNEL, ListenSource, Notifications};
 
 /// First wait after the listener's connection fails; doubled up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Longest wait between the listener's reconnect attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Where the listener forwards what it hears: wake-ups (queue names) and cancellation
+/// requests (job ids).
+#[derive(Debug, Clone)]
+pub(super) struct Hints {
+    /// Queue names from [`super::CHANNEL`].
+    pub(super) wake: broadcast::Sender<String>,
+    /// Job ids from [`CANCEL_CHANNEL`].
+    pub(super) cancels: broadcast::Sender<JobId>,
+}
 
 /// The running listener task; aborted when dropped.
 #[derive(Debug)]
@@ -27,11 +39,7 @@ impl Drop for Listener {
 
 impl Listener {
     /// Start listening on connections from `source`. Must be called inside a tokio runtime.
-    pub(super) fn spawn<S: ListenSource>(
-        source: S,
-        hints: broadcast::Sender<String>,
-        listening: watch::Sender<bool>,
-    ) -> Self {
+    pub(super) fn spawn<S: ListenSource>(source: S, hints: Hints, listening: watch::Sender<bool>) -> Self {
         Listener {
             task: tokio::spawn(run(source, hints, listening)),
         }
@@ -39,7 +47,7 @@ impl Listener {
 }
 
 /// Connect, LISTEN, forward; on any failure wait (exponential backoff) and start over.
-async fn run<S: ListenSource>(source: S, hints: broadcast::Sender<String>, listening: watch::Sender<bool>) {
+async fn run<S: ListenSource>(source: S, hints: Hints, listening: watch::Sender<bool>) {
     let mut backoff = FIRST_BACKOFF;
     loop {
         match source.listen().await {
@@ -61,12 +69,18 @@ async fn run<S: ListenSource>(source: S, hints: broadcast::Sender<String>, liste
 
 /// Forward notifications until the connection fails. Notifications sent while reconnecting
 /// are lost, which is fine for a hint.
-async fn forward<N: Notifications>(mut connection: N, hints: &broadcast::Sender<String>) -> backtick_core::BoxError {
+async fn forward<N: Notifications>(mut connection: N, hints: &Hints) -> backtick_core::BoxError {
     loop {
-        match connection.next_payload().await {
+        match connection.next_notification().await {
             // No receivers is not an error: nobody is waiting right now.
-            Ok(payload) => {
-                let _ = hints.send(payload);
+            Ok(n) if n.channel == CANCEL_CHANNEL => match n.payload.parse::<i64>() {
+                Ok(id) => {
+                    let _ = hints.cancels.send(JobId(id));
+                }
+                Err(_) => tracing::debug!(payload = %n.payload, "ignoring a cancellation hint that is not a job id"),
+            },
+            Ok(n) => {
+                let _ = hints.wake.send(n.payload);
             }
             Err(error) => return error,
         }

@@ -1,14 +1,15 @@
-//! A store's side of the wake-up hints: the broadcast its subscribers receive, whether the
+//! A store's side of the wake-up and cancellation hints: the broadcasts its subscribers receive, whether the
 //! listener is up, and the listener task itself.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use backtick_core::WakeReceiver;
+use backtick_core::admin::CancelReceiver;
 use tokio::sync::{broadcast, watch};
 
 use super::ListenSource;
-use super::listener::Listener;
+use super::listener::{Hints, Listener};
 
 /// How many wake-up hints a slow subscriber may fall behind before it skips some.
 const WAKE_CAPACITY: usize = 256;
@@ -17,7 +18,7 @@ const WAKE_CAPACITY: usize = 256;
 /// started at the first subscription and stopped with [`Wake::stop`] or on drop.
 #[derive(Debug)]
 pub struct Wake {
-    hints: broadcast::Sender<String>,
+    hints: Hints,
     listening: watch::Sender<bool>,
     listener: Mutex<Option<Listener>>,
 }
@@ -25,7 +26,10 @@ pub struct Wake {
 impl Default for Wake {
     fn default() -> Self {
         Wake {
-            hints: broadcast::channel(WAKE_CAPACITY).0,
+            hints: Hints {
+                wake: broadcast::channel(WAKE_CAPACITY).0,
+                cancels: broadcast::channel(WAKE_CAPACITY).0,
+            },
             listening: watch::channel(false).0,
             listener: Mutex::new(None),
         }
@@ -55,7 +59,12 @@ impl Wake {
 
     /// A receiver of the hints broadcast from now on.
     pub fn subscribe(&self) -> WakeReceiver {
-        self.hints.subscribe()
+        self.hints.wake.subscribe()
+    }
+
+    /// A receiver of the cancellation hints (job ids) broadcast from now on.
+    pub fn subscribe_cancels(&self) -> CancelReceiver {
+        self.hints.cancels.subscribe()
     }
 
     /// True while the listener is connected and listening.

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use backtick_core::{BoxError, ClaimParams, QueueStore, StoreError};
+use backtick_core::{BoxError, ClaimParams, QueueAdmin, StoreError};
 use backtick_pg_common::{MigrateError, Migration, MigrationConnection, MigrationStatus};
 
 /// Pool settings of the stores the harness connects.
@@ -95,7 +95,7 @@ pub trait PgBackend: Sized + Send + Sync + 'static {
     /// A short name (`"pg"`, `"diesel"`): part of the names of its template and test databases.
     const NAME: &'static str;
     /// The store under test.
-    type Store: QueueStore + Clone + 'static;
+    type Store: QueueAdmin + Clone + 'static;
     /// What connecting a store fails with.
     type ConnectError: std::error::Error + Send + Sync + 'static;
     /// A plain connection of the driver, outside any pool.

@@ -27,6 +27,11 @@ pub(super) fn cases<B: PgBackend>() -> Vec<PgCase<B>> {
             a_runner_survives_its_connections_being_killed_and_loses_no_job
         ),
         pg_case!(B, "runner", three_runners_fire_a_recurring_schedule_once_per_fire_time),
+        pg_case!(
+            B,
+            "runner",
+            a_running_job_cancelled_through_the_admin_ends_cancelled_within_a_second
+        ),
     ]
 }
 
@@ -183,4 +188,15 @@ async fn three_runners_fire_a_recurring_schedule_once_per_fire_time<B: PgBackend
         steps.iter().all(|ms| *ms == 200),
         "consecutive fire times, none skipped or doubled: {steps:?}"
     );
+}
+
+/// The operator's cancel of a running job reaches its runner (NOTIFY, heartbeat as fallback)
+/// and the job ends `cancelled`: [`crate::runner_checks::cancel_a_running_job_through_the_admin`].
+async fn a_running_job_cancelled_through_the_admin_ends_cancelled_within_a_second<B: PgBackend>(
+    db: Arc<TestDatabase<B>>,
+) {
+    let schema = db.schema().await;
+    let store = schema.store().await;
+    assert!(B::wait_listening(&store, Duration::from_secs(10)).await, "listener up");
+    crate::runner_checks::cancel_a_running_job_through_the_admin(Arc::new(store)).await;
 }

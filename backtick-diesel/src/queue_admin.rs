@@ -1,0 +1,275 @@
+//! [`QueueAdmin`] for [`DieselStore`]: the statements of [`backtick_pg_common::admin_sql`]
+//! bound and decoded with diesel; the parameters and results come from
+//! [`backtick_pg_common::admin`].
+
+use async_trait::async_trait;
+use backtick_core::admin::{
+    ActionReport, AdminError, CountQuery, GroupBy, JobAction, JobCounts, JobDetail, JobPage, JobQuery, PageRequest,
+    QueueAdmin, QueueInfo, RunnerStatus, ScheduleInfo,
+};
+use backtick_core::{JobId, StoreError, Timestamp};
+use backtick_pg_common::admin::{
+    CountParams, ListParams, RunnerRow, ScheduleRow, action_report, check_batch, finish_page, job_detail, queue_infos,
+    schedule_not_written, unknown_queue,
+};
+use backtick_pg_common::admin_sql as sql;
+use diesel::OptionalExtension;
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
+use diesel_async::RunQueryDsl;
+
+use crate::admin_rows::{
+    ActedRow, CancelledRow, CountRow, DetailRow, Known, Named, OldestDue, QueueRow, RunnerLine, Scan, ScheduleLine,
+    ScheduleStatus,
+};
+use crate::error::store_error;
+use crate::row::{JobRow, into_jobs};
+use crate::store::DieselStore;
+
+type Tz = Nullable<Timestamptz>;
+
+impl DieselStore {
+    /// [`sql::COUNT_JOBS`].
+    async fn counts(&self, query: &CountQuery) -> Result<JobCounts, StoreError> {
+        let p = CountParams::new(query);
+        let rows: Vec<CountRow> = diesel::sql_query(sql::COUNT_JOBS)
+            .bind::<BigInt, _>(p.cap)
+            .bind::<Text, _>(p.group_by)
+            .bind::<Nullable<Array<Text>>, _>(p.states)
+            .load(&mut *self.conn().await?)
+            .await
+            .map_err(store_error)?;
+        CountParams::counts(rows.into_iter().map(|r| (r.key, r.state, r.n, r.capped)))
+    }
+
+    /// [`sql::QUEUE_KNOWN`], as an error when it is not.
+    async fn check_queue_known(&self, queue: &str, now: Option<Timestamp>) -> Result<(), AdminError> {
+        let row: Known = diesel::sql_query(sql::QUEUE_KNOWN)
+            .bind::<Text, _>(queue)
+            .bind::<Tz, _>(now)
+            .get_result(&mut *self.conn().await?)
+            .await
+            .map_err(store_error)?;
+        unknown_queue(queue, row.known)
+    }
+
+    /// A statement of `$1` name (queue or schedule), `$2` now that returns a row when it
+    /// wrote: true when it did.
+    async fn named_write(
+        &self,
+        statement: &'static str,
+        name: &str,
+        now: Option<Timestamp>,
+    ) -> Result<bool, StoreError> {
+        let wrote: Option<Named> = diesel::sql_query(statement)
+            .bind::<Text, _>(name)
+            .bind::<Tz, _>(now)
+            .get_result(&mut *self.conn().await?)
+            .await
+            .optional()
+            .map_err(store_error)?;
+        Ok(wrote.is_some())
+    }
+
+    /// Run a schedule write; when it returned no row, tell why with [`sql::SCHEDULE_STATUS`].
+    async fn schedule_write(
+        &self,
+        statement: &'static str,
+        name: &str,
+        now: Option<Timestamp>,
+        removing: bool,
+    ) -> Result<bool, AdminError> {
+        if self.named_write(statement, name, now).await? {
+            return Ok(true);
+        }
+        let status: ScheduleStatus = diesel::sql_query(sql::SCHEDULE_STATUS)
+            .bind::<Text, _>(name)
+            .bind::<Tz, _>(now)
+            .get_result(&mut *self.conn().await?)
+            .await
+            .map_err(store_error)?;
+        schedule_not_written(name, status.exists, status.declared_by, removing)
+    }
+
+    /// Run an action statement on `ids`.
+    async fn act(&self, ids: &[JobId], action: &JobAction, now: Option<Timestamp>) -> Result<ActionReport, AdminError> {
+        let column = check_batch(ids)?;
+        let mut conn = self.conn().await?;
+        let rows: Vec<(i64, bool)> = match action {
+            JobAction::Cancel { reason } => {
+                let rows: Vec<CancelledRow> = diesel::sql_query(sql::CANCEL_JOBS)
+                    .bind::<Array<BigInt>, _>(column)
+                    .bind::<Text, _>(reason)
+                    .bind::<Tz, _>(now)
+                    .load(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                rows.into_iter().map(|r| (r.id, r.requested)).collect()
+            }
+            JobAction::Delete => {
+                let rows: Vec<ActedRow> = diesel::sql_query(sql::DELETE_JOBS)
+                    .bind::<Array<BigInt>, _>(column)
+                    .load(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                rows.into_iter().map(|r| (r.id, false)).collect()
+            }
+            JobAction::Retry | JobAction::RunNow => {
+                let statement = if *action == JobAction::Retry {
+                    sql::RETRY_JOBS
+                } else {
+                    sql::RUN_JOBS_NOW
+                };
+                let rows: Vec<ActedRow> = diesel::sql_query(statement)
+                    .bind::<Array<BigInt>, _>(column)
+                    .bind::<Tz, _>(now)
+                    .load(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                rows.into_iter().map(|r| (r.id, false)).collect()
+            }
+        };
+        Ok(action_report(ids, rows))
+    }
+}
+
+#[async_trait]
+impl QueueAdmin for DieselStore {
+    async fn list_jobs(&self, query: &JobQuery, page: &PageRequest) -> Result<JobPage, AdminError> {
+        page.validate()?;
+        let p = ListParams::new(query, page);
+        let mut conn = self.conn().await?;
+        let scan: Scan = diesel::sql_query(p.statement)
+            .bind::<Nullable<Array<Text>>, _>(p.states)
+            .bind::<Nullable<Array<BigInt>>, _>(p.ids)
+            .bind::<BigInt, _>(p.after)
+            .bind::<BigInt, _>(p.up_to)
+            .bind::<BigInt, _>(p.scan_limit)
+            .bind::<Nullable<Text>, _>(p.queue)
+            .bind::<Nullable<Text>, _>(p.worker)
+            .bind::<Nullable<Text>, _>(p.runner)
+            .bind::<Nullable<Text>, _>(p.error_pattern)
+            .bind::<Tz, _>(p.created_from)
+            .bind::<Tz, _>(p.created_until)
+            .bind::<Tz, _>(p.finished_from)
+            .bind::<Tz, _>(p.finished_until)
+            .bind::<BigInt, _>(p.limit)
+            .get_result(&mut *conn)
+            .await
+            .map_err(store_error)?;
+        let rows: Vec<JobRow> = diesel::sql_query(sql::GET_JOBS)
+            .bind::<Array<BigInt>, _>(scan.ids)
+            .load(&mut *conn)
+            .await
+            .map_err(store_error)?;
+        Ok(finish_page(
+            query,
+            page,
+            into_jobs(rows)?,
+            scan.scanned,
+            scan.last_scanned,
+        ))
+    }
+
+    async fn job_detail(&self, id: JobId) -> Result<JobDetail, AdminError> {
+        let row: DetailRow = diesel::sql_query(sql::JOB_DETAIL)
+            .bind::<BigInt, _>(id.0)
+            .get_result(&mut *self.conn().await?)
+            .await
+            .optional()
+            .map_err(store_error)?
+            .ok_or(AdminError::UnknownJob { id })?;
+        Ok(job_detail(
+            row.job.into_job()?,
+            row.attempts.as_deref(),
+            row.attempted_at,
+            row.attempted_by,
+            row.cancel_requested_at,
+            row.cancel_reason,
+        )?)
+    }
+
+    async fn count_jobs(&self, query: &CountQuery) -> Result<JobCounts, AdminError> {
+        Ok(self.counts(query).await?)
+    }
+
+    async fn apply_to_jobs(
+        &self,
+        ids: &[JobId],
+        action: &JobAction,
+        now: Option<Timestamp>,
+    ) -> Result<ActionReport, AdminError> {
+        self.act(ids, action, now).await
+    }
+
+    async fn list_queues(&self, now: Option<Timestamp>) -> Result<Vec<QueueInfo>, AdminError> {
+        let counts = self.counts(&CountQuery::by(GroupBy::Queue)).await?;
+        let mut conn = self.conn().await?;
+        let oldest: Vec<OldestDue> = diesel::sql_query(sql::OLDEST_DUE)
+            .bind::<Tz, _>(now)
+            .load(&mut *conn)
+            .await
+            .map_err(store_error)?;
+        let paused: Vec<QueueRow> = diesel::sql_query(sql::QUEUE_ROWS)
+            .load(&mut *conn)
+            .await
+            .map_err(store_error)?;
+        let oldest = oldest.into_iter().map(|r| (r.queue, r.oldest, r.now)).collect();
+        let paused: Vec<_> = paused.into_iter().map(|r| (r.name, r.paused_at)).collect();
+        Ok(queue_infos(&counts, oldest, &paused, now))
+    }
+
+    async fn pause_queue(&self, queue: &str, now: Option<Timestamp>) -> Result<bool, AdminError> {
+        self.check_queue_known(queue, now).await?;
+        Ok(self.named_write(sql::PAUSE_QUEUE, queue, now).await?)
+    }
+
+    async fn resume_queue(&self, queue: &str, now: Option<Timestamp>) -> Result<bool, AdminError> {
+        let resumed = self.named_write(sql::RESUME_QUEUE, queue, now).await?;
+        if !resumed {
+            self.check_queue_known(queue, now).await?;
+        }
+        Ok(resumed)
+    }
+
+    async fn list_schedules(&self, now: Option<Timestamp>) -> Result<Vec<ScheduleInfo>, AdminError> {
+        let rows: Vec<ScheduleLine> = diesel::sql_query(sql::LIST_SCHEDULES)
+            .bind::<Tz, _>(now)
+            .load(&mut *self.conn().await?)
+            .await
+            .map_err(store_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ScheduleInfo::from(ScheduleRow::from(r)))
+            .collect())
+    }
+
+    async fn pause_schedule(&self, name: &str, now: Option<Timestamp>) -> Result<bool, AdminError> {
+        self.schedule_write(sql::PAUSE_SCHEDULE, name, now, false).await
+    }
+
+    async fn resume_schedule(&self, name: &str, now: Option<Timestamp>) -> Result<bool, AdminError> {
+        self.schedule_write(sql::RESUME_SCHEDULE, name, now, false).await
+    }
+
+    async fn run_schedule_now(&self, name: &str, now: Option<Timestamp>) -> Result<bool, AdminError> {
+        self.schedule_write(sql::REQUEST_SCHEDULE_RUN, name, now, false).await
+    }
+
+    async fn remove_schedule(&self, name: &str, now: Option<Timestamp>) -> Result<(), AdminError> {
+        self.schedule_write(sql::REMOVE_SCHEDULE, name, now, true)
+            .await
+            .map(drop)
+    }
+
+    async fn list_runners(&self, now: Option<Timestamp>) -> Result<Vec<RunnerStatus>, AdminError> {
+        let rows: Vec<RunnerLine> = diesel::sql_query(sql::LIST_RUNNERS)
+            .bind::<Tz, _>(now)
+            .load(&mut *self.conn().await?)
+            .await
+            .map_err(store_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| RunnerStatus::from(RunnerRow::from(r)))
+            .collect())
+    }
+}

@@ -1,0 +1,15 @@
+//! The admin contract (`backtick_core::admin::QueueAdmin` and the runner-side `QueueStore`
+//! methods that came with it), less the driver: the parameters each statement of
+//! [`crate::admin_sql`] binds, built from core's types, and core's types assembled from the
+//! plain values a backend decoded from the rows. A backend binds and decodes with its driver
+//! and does nothing else, so the two backends cannot drift apart.
+
+mod actions;
+mod list;
+mod rows;
+
+pub use actions::{action_report, check_batch};
+pub use list::{CountParams, ListParams, finish_page, queue_infos};
+pub use rows::{
+    RegisterParams, RunnerRow, ScheduleRow, cancel_request, job_detail, schedule_not_written, unknown_queue,
+};
