@@ -18,11 +18,12 @@ struct Exists {
 }
 
 async fn table_exists(store: &DieselStore, table: &str) -> bool {
-    let row: Exists = diesel::sql_query("SELECT to_regclass($1) IS NOT NULL AS exists")
-        .bind::<Text, _>(table)
-        .get_result(&mut *store.pool().get().await.unwrap())
-        .await
-        .unwrap();
+    let row: Exists =
+        diesel::sql_query("SELECT coalesce(to_regclass($1)::oid, to_regproc($1)::oid) IS NOT NULL AS exists")
+            .bind::<Text, _>(table)
+            .get_result(&mut *store.pool().get().await.unwrap())
+            .await
+            .unwrap();
     row.exists
 }
 
@@ -66,11 +67,11 @@ async fn revert_last_undoes_the_newest_migration_and_migrate_reapplies_it() {
     let store = db.store().await;
     let last = *backtick_migrations::migrations().last().unwrap();
     assert_eq!(store.revert_last_migration().await.unwrap(), Some(last));
-    assert!(!table_exists(&store, "backtick_runners").await);
+    assert!(!table_exists(&store, "backtick_claim").await);
     let pending = store.check_schema().await.unwrap_err();
     assert!(pending.to_string().contains(last.name), "{pending}");
     assert_eq!(store.migrate().await.unwrap(), vec![last]);
-    assert!(table_exists(&store, "backtick_runners").await);
+    assert!(table_exists(&store, "backtick_claim").await);
 }
 
 #[tokio::test]

@@ -24,6 +24,41 @@ fn job() -> NewJob {
     NewJob::from_encoded("w", vec![0x80], Codec::Cbor)
 }
 
+/// A burst enqueued into a fresh table that was never analyzed: the planner's estimates are
+/// a handful of rows, and a plain claim statement would sort the whole backlog. The claim
+/// function is planned without sorting, so its plan is still the ordered index scan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claim_plan_is_the_index_scan_on_a_never_analyzed_burst() {
+    let db = TestDb::migrated().await;
+    let store = db.store().await;
+    for _ in 0..20 {
+        store.enqueue_many(vec![job(); 1000], None).await.unwrap();
+    }
+    let mut conn = db.connection().await;
+    let (analyzed, config): (bool, Vec<String>) = sqlx::query_as(
+        "SELECT (SELECT last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL
+                 FROM pg_stat_user_tables WHERE relid = 'backtick_jobs'::regclass),
+                (SELECT proconfig FROM pg_proc WHERE proname = 'backtick_claim')",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert!(
+        config.contains(&"enable_sort=off".to_owned()),
+        "the claim function is planned without sorting: {config:?}"
+    );
+    let plan = store.explain_claim(&params("r1", 10)).await.unwrap();
+    let text = plan.join("\n");
+    println!("EXPLAIN claim (never analyzed: {}):\n{text}", !analyzed);
+    assert!(
+        text.contains("Index Scan using backtick_jobs_claim_idx"),
+        "the claim walks the claim index in order:\n{text}"
+    );
+    assert!(!text.contains("Sort"), "no sort of the backlog:\n{text}");
+    let claimed = store.claim(&params("r1", 10)).await.unwrap();
+    assert_eq!(claimed.len(), 10);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claim_uses_the_partial_claim_index_on_a_busy_table() {
     let db = TestDb::migrated().await;
