@@ -284,6 +284,37 @@ pub trait QueueStore: Send + Sync + 'static {
         None
     }
 
+    /// Wait until the hints of [`QueueStore::subscribe`] are live (a store that listens on a
+    /// connection of its own has it listening), at most `timeout`; true when they are. Call
+    /// [`QueueStore::subscribe`] first. A runner waits for this before its first claim, so
+    /// that a job enqueued right after it starts is either taken by that claim or hinted,
+    /// never left for the poll. The default, for stores whose hints are live at once (or that
+    /// have none), is true at once.
+    async fn wait_for_hints(&self, timeout: Duration) -> bool {
+        let _ = timeout;
+        true
+    }
+
+    /// How long from `now` until the earliest queued job that a claim for `workers` and
+    /// `queues` (`None`: every queue) would take once due: the smallest `run_at` after `now`
+    /// and at most `now + within`, among jobs on queues not paused, across every priority.
+    /// `None` when there is none in that window. Jobs due at `now` or earlier are not
+    /// counted: a claim that came back short has already taken those it could. Reads only; on
+    /// the store's clock when `now` is `None`. An idle runner sleeps until then (bounded by its
+    /// poll interval), so that at-jobs, retries after backoff and scheduled fires start on
+    /// time without a faster poll. The default, for stores that cannot tell, is `None`: the
+    /// runner polls.
+    async fn next_due(
+        &self,
+        workers: &[String],
+        queues: Option<&[String]>,
+        within: Duration,
+        now: Option<Timestamp>,
+    ) -> Result<Option<Duration>, StoreError> {
+        let _ = (workers, queues, within, now);
+        Ok(None)
+    }
+
     /// Register a runner, or refresh its registration: it is live until `now + ttl`. A
     /// runner calls this on start and then on every heartbeat, so that operators see it
     /// ([`crate::admin::QueueAdmin::list_runners`]) and which schedules are still declared.

@@ -486,3 +486,64 @@ async fn a_runner_whose_lease_was_lost_cannot_mark_the_job_done() {
 async fn a_running_job_cancelled_through_the_admin_ends_cancelled_within_a_second() {
     backtick_testkit::runner_checks::cancel_a_running_job_through_the_admin(Arc::new(MemoryStore::new())).await;
 }
+
+/// A config whose poll would never come within the test: anything that runs on time was found
+/// by the runner's own due-time tracking or a hint.
+fn no_poll_config() -> RunnerConfig {
+    RunnerConfig {
+        poll_interval: Duration::from_secs(60),
+        retry_policy: RetryPolicy {
+            base: Duration::from_millis(300),
+            cap: Duration::from_millis(300),
+            jitter: 0.0,
+        },
+        ..fast_config()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_due_later_and_its_retry_start_on_time_without_the_poll() {
+    let store = MemoryStore::new();
+    let starts: Arc<Mutex<Vec<Timestamp>>> = Arc::default();
+    let seen = starts.clone();
+    let runner = Runner::builder(Arc::new(store.clone()))
+        .config(no_poll_config())
+        .worker(worker_fn("flaky", move |_: JobContext, (): ()| {
+            let seen = seen.clone();
+            async move {
+                let mut starts = seen.lock().expect("lock");
+                starts.push(chrono::Utc::now());
+                if starts.len() == 1 {
+                    return Err(JobError::retry("first attempt fails"));
+                }
+                Ok(())
+            }
+        }))
+        .expect("register")
+        .build()
+        .expect("build")
+        .start();
+    tokio::time::sleep(Duration::from_millis(100)).await; // idle, sleeping towards its poll
+    let due = chrono::Utc::now() + chrono::Duration::milliseconds(400);
+    store
+        .enqueue(NewJob::new("flaky", &()).expect("encode").run_at(due), None)
+        .await
+        .expect("enqueue");
+    wait_until(&store, Duration::from_secs(10), "the retry to succeed", |c| {
+        c.get(JobState::Done) == 1
+    })
+    .await;
+    runner.shutdown().await;
+    let starts = starts.lock().expect("lock").clone();
+    assert_eq!(starts.len(), 2, "{starts:?}");
+    let late = |start: Timestamp, due: Timestamp| (start - due).to_std().unwrap_or_default();
+    assert!(
+        starts[0] >= due && late(starts[0], due) < Duration::from_secs(5),
+        "the at-job starts at its due time, not at the poll 60 s later: {starts:?} due {due}"
+    );
+    let retry_due = starts[0] + chrono::Duration::milliseconds(300);
+    assert!(
+        late(starts[1], retry_due) < Duration::from_secs(5),
+        "the retry starts after its 300 ms backoff, not at the poll: {starts:?}"
+    );
+}

@@ -142,3 +142,17 @@ pub(crate) struct PlanLine {
     #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
     pub(crate) line: String,
 }
+
+/// The source text of a function (`pg_proc.prosrc`).
+#[derive(Debug, QueryableByName)]
+pub(crate) struct FunctionSource {
+    #[diesel(sql_type = Text)]
+    pub(crate) prosrc: String,
+}
+
+/// The answer of `NEXT_DUE`: microseconds until the next due job, if any.
+#[derive(Debug, QueryableByName)]
+pub(crate) struct DueIn {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub(crate) due_in_us: Option<i64>,
+}

@@ -20,7 +20,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use crate::connect::{Connector, DieselPool};
 use crate::enqueue::EnqueueStatements;
 use crate::error::store_error;
-use crate::row::{Due, JobRow, Now, PlanLine, StateCount, into_jobs};
+use crate::row::{Due, DueIn, FunctionSource, JobRow, Now, PlanLine, StateCount, into_jobs};
 use crate::{fenced, runner_side, schedules, sql};
 
 type Pooled =
@@ -91,16 +91,29 @@ impl DieselStore {
 
     /// The plan Postgres picks for [`QueueStore::claim`] with `params` (`EXPLAIN`, nothing is
     /// claimed), one line per element. For checking that claims use the partial index
-    /// `backtick_jobs_claim_idx` on a real table.
+    /// `backtick_jobs_claim_idx` on a real table. The claim runs inside the function
+    /// `backtick_claim`, whose plan `EXPLAIN` of the call does not show: this explains the
+    /// function's statement, read from the database, under the function's setting
+    /// (`enable_sort = off`), in a transaction of its own (which writes nothing).
     ///
     /// # Errors
-    /// As for any store call.
+    /// As for any store call; a not-found error when the installed function has no
+    /// `RETURN QUERY` statement.
     pub async fn explain_claim(&self, params: &ClaimParams) -> Result<Vec<String>, StoreError> {
-        let rows: Vec<PlanLine> = bind_claim(diesel::sql_query(sql::EXPLAIN_CLAIM), params)
-            .load(&mut *self.conn().await?)
-            .await
-            .map_err(store_error)?;
-        Ok(rows.into_iter().map(|row| row.line).collect())
+        use diesel_async::AsyncConnection;
+
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            let source: FunctionSource = diesel::sql_query(sql::CLAIM_FUNCTION_SOURCE).get_result(conn).await?;
+            let explain = sql::explain_claim(&source.prosrc).ok_or(diesel::result::Error::NotFound)?;
+            diesel::sql_query(sql::CLAIM_PLAN_SETTING).execute(conn).await?;
+            bind_claim(diesel::sql_query(explain), params)
+                .load::<PlanLine>(conn)
+                .await
+        })
+        .await
+        .map(|rows| rows.into_iter().map(|row| row.line).collect())
+        .map_err(store_error)
     }
 
     /// Close the pool and stop the listener. Later calls fail with [`StoreError::PoolClosed`].
@@ -342,5 +355,33 @@ impl QueueStore for DieselStore {
         now: Option<Timestamp>,
     ) -> Result<bool, StoreError> {
         runner_side::fire_schedule_request(&mut *self.conn().await?, request, job, now).await
+    }
+
+    /// Waits for the listener task (started by [`QueueStore::subscribe`]) to be listening.
+    async fn wait_for_hints(&self, timeout: Duration) -> bool {
+        self.wait_listening(timeout).await
+    }
+
+    async fn next_due(
+        &self,
+        workers: &[String],
+        queues: Option<&[String]>,
+        within: Duration,
+        now: Option<Timestamp>,
+    ) -> Result<Option<Duration>, StoreError> {
+        if workers.is_empty() {
+            return Ok(None);
+        }
+        let row: DueIn = diesel::sql_query(sql::NEXT_DUE)
+            .bind::<Array<Text>, _>(workers)
+            .bind::<Nullable<Array<Text>>, _>(queues)
+            .bind::<BigInt, _>(micros(within))
+            .bind::<Nullable<Timestamptz>, _>(now)
+            .get_result(&mut *self.conn().await?)
+            .await
+            .map_err(store_error)?;
+        Ok(row
+            .due_in_us
+            .map(|us| Duration::from_micros(u64::try_from(us).unwrap_or(0))))
     }
 }

@@ -3,10 +3,11 @@
 //! one copy for both Postgres backends, like [`crate::sql`].
 //!
 //! Four of them replace statements of [`crate::sql`] once a backend adopts the admin schema:
-//! [`CLAIM`] (pause support, `attempted_at`), [`FINISH`] and [`REVIVE`] (attempt history,
+//! [`FINISH`] and [`REVIVE`] (attempt history,
 //! cancellation requests, `attempted_by`), [`CANCEL`] and [`RETRY`] (the same bookkeeping),
 //! and [`ADVANCE_SCHEDULE`] (paused schedules, last fire). Each takes the parameters of the
-//! statement it replaces, except [`ADVANCE_SCHEDULE`] (one more). `HEARTBEAT` is unchanged: a
+//! statement it replaces, except [`ADVANCE_SCHEDULE`] (one more). The pause-aware claim is the
+//! function `backtick_claim` of `migrations/0004_claim.up.sql`, called by [`crate::sql::CLAIM`]. `HEARTBEAT` is unchanged: a
 //! runner learns of cancellation requests through [`CANCEL_REQUESTS`].
 //!
 //! Times come from `coalesce($now, now())`; state literals stay literals where a partial index
@@ -22,52 +23,6 @@ macro_rules! detail_columns {
         "attempted_at, attempted_by, attempts::text AS attempts, cancel_requested_at, cancel_reason"
     };
 }
-
-/// [`CLAIM`]'s text, shared with [`EXPLAIN_CLAIM`].
-macro_rules! claim {
-    () => {
-        concat!(
-            "
-WITH clock AS (SELECT coalesce($1::timestamptz, now()) AS now),
-picked AS (
-    SELECT id AS picked_id
-    FROM backtick_jobs
-    WHERE state = 'queued'
-      AND run_at <= (SELECT now FROM clock)
-      AND worker = ANY($2::text[])
-      AND ($3::text[] IS NULL OR queue = ANY($3::text[]))
-      AND queue <> ALL (ARRAY(SELECT name FROM backtick_queues WHERE paused_at IS NOT NULL))
-    ORDER BY priority, run_at, id
-    LIMIT $4
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE backtick_jobs
-SET state = 'running',
-    attempt = attempt + 1,
-    lease_owner = $5,
-    lease_expires_at = clock.now + $6::int8 * interval '1 microsecond',
-    attempted_at = clock.now,
-    updated_at = clock.now
-FROM clock
-WHERE id = ANY (ARRAY(SELECT picked_id FROM picked))
-RETURNING ",
-            job_columns!()
-        )
-    };
-}
-
-/// Replaces [`crate::sql::CLAIM`], same parameters: `$1` now, `$2` workers, `$3` queues or
-/// NULL, `$4` limit, `$5` runner id, `$6` lease in microseconds.
-///
-/// Pause support: the names of the paused queues are read once per statement (an `InitPlan`
-/// over the small `backtick_queues` table, an empty array when none is paused) and checked
-/// against each candidate beside the worker test, so the scan stays the index scan of
-/// `backtick_jobs_claim_idx` in claim order. A paused queue's due jobs are walked past like the
-/// jobs of a worker this runner lacks. Also sets `attempted_at`, the start of the attempt.
-pub const CLAIM: &str = claim!();
-
-/// [`CLAIM`] under `EXPLAIN` (plans only; claims nothing).
-pub const EXPLAIN_CLAIM: &str = concat!("EXPLAIN ", claim!());
 
 /// The history array of `$j` with its oldest record dropped when it holds 25 (the core's
 /// `ATTEMPT_HISTORY_LIMIT`), ready for one more.

@@ -75,48 +75,59 @@ RETURNING id";
 pub const SELECT_IDS_BY_UNIQUE_KEY: &str =
     "SELECT id, unique_key FROM backtick_jobs WHERE unique_key = ANY($1::text[])";
 
-/// [`CLAIM`]'s text, shared with [`EXPLAIN_CLAIM`].
-macro_rules! claim {
-    () => {
-        concat!(
-            "
-WITH clock AS (SELECT coalesce($1::timestamptz, now()) AS now),
-picked AS (
-    SELECT id AS picked_id
-    FROM backtick_jobs
-    WHERE state = 'queued'
-      AND run_at <= (SELECT now FROM clock)
-      AND worker = ANY($2::text[])
-      AND ($3::text[] IS NULL OR queue = ANY($3::text[]))
-    ORDER BY priority, run_at, id
-    LIMIT $4
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE backtick_jobs
-SET state = 'running',
-    attempt = attempt + 1,
-    lease_owner = $5,
-    lease_expires_at = clock.now + $6::int8 * interval '1 microsecond',
-    updated_at = clock.now
-FROM clock
-WHERE id = ANY (ARRAY(SELECT picked_id FROM picked))
-RETURNING ",
-            job_columns!()
-        )
-    };
+/// `$1` now, `$2` workers, `$3` queues or NULL, `$4` limit, `$5` runner id, `$6` lease in
+/// microseconds: one call of the function `backtick_claim` (`migrations/0004_claim.up.sql`),
+/// which picks due jobs in claim order through `backtick_jobs_claim_idx`, skipping rows
+/// another claimer has locked and jobs on paused queues, and claims them in the same
+/// statement. The statement lives in the function so that it is planned with sorting
+/// disabled, whatever the table's statistics say (see docs/design.md, "Claim plans").
+pub const CLAIM: &str = concat!(
+    "SELECT ",
+    job_columns!(),
+    " FROM backtick_claim($1::timestamptz, $2::text[], $3::text[], $4::int8, $5::text, $6::int8)"
+);
+
+/// The source of `backtick_claim` as installed, for [`explain_claim`]: one row, `prosrc`.
+pub const CLAIM_FUNCTION_SOURCE: &str = "SELECT prosrc FROM pg_proc \
+     WHERE oid = 'backtick_claim(timestamptz, text[], text[], int8, text, int8)'::regprocedure";
+
+/// The setting `backtick_claim` is planned under (its `SET` clause), for a transaction that
+/// explains its statement with [`explain_claim`].
+pub const CLAIM_PLAN_SETTING: &str = "SET LOCAL enable_sort = off";
+
+/// `EXPLAIN` of the statement `backtick_claim` runs, taken from its installed source (`prosrc`,
+/// from [`CLAIM_FUNCTION_SOURCE`]): the text between `RETURN QUERY` and the closing `;`, which
+/// refers to the arguments as `$1..$6`, so it takes [`CLAIM`]'s parameters. Run it in a
+/// transaction after [`CLAIM_PLAN_SETTING`] to see the plan the function gets. `None` when the
+/// source has no such statement.
+///
+/// # Examples
+/// ```
+/// let body = "BEGIN\n    RETURN QUERY\nSELECT 1 WHERE $4 > 0;\nEND;";
+/// assert_eq!(
+///     backtick_pg_common::sql::explain_claim(body).as_deref(),
+///     Some("EXPLAIN SELECT 1 WHERE $4 > 0")
+/// );
+/// ```
+pub fn explain_claim(function_source: &str) -> Option<String> {
+    let (_, rest) = function_source.split_once("RETURN QUERY")?;
+    let (statement, _) = rest.split_once(';')?;
+    Some(format!("EXPLAIN {}", statement.trim()))
 }
 
-/// `$1` now, `$2` workers, `$3` queues or NULL, `$4` limit, `$5` runner id, `$6` lease in
-/// microseconds. Picks due jobs in claim order through `backtick_jobs_claim_idx`, skipping
-/// rows another claimer has locked, and claims them in the same statement. The picked ids
-/// reach the update as one array, which the planner (expecting a handful of ids) looks up by
-/// primary key; joined to the CTE instead, a big claim on a small table was planned as a hash
-/// join over a scan of the whole table (measured: 341 jobs of 20,000 in 4.7 ms instead of
-/// 2.4 ms).
-pub const CLAIM: &str = claim!();
-
-/// [`CLAIM`] under `EXPLAIN` (plans only; claims nothing).
-pub const EXPLAIN_CLAIM: &str = concat!("EXPLAIN ", claim!());
+/// `$1` workers, `$2` queues or NULL, `$3` the window in microseconds, `$4` now: `due_in_us`,
+/// the microseconds from now until the next job a claim with these workers and queues could
+/// take falls due, within the window; NULL when none does. Through the function
+/// `backtick_next_due` (`migrations/0004_claim.up.sql`): a loose index scan of
+/// `backtick_jobs_claim_idx` over the distinct priorities, so its cost does not grow with the
+/// number of queued jobs. Rounded up, so that a runner sleeping that long wakes once the job is
+/// due, not just before.
+pub const NEXT_DUE: &str = "
+WITH clock AS (SELECT coalesce($4::timestamptz, now()) AS now)
+SELECT ceil(extract(epoch FROM
+           backtick_next_due($1::text[], $2::text[], c.now, c.now + $3::int8 * interval '1 microsecond') - c.now
+       ) * 1000000)::int8 AS due_in_us
+FROM clock c";
 
 /// The state test of the fenced writes, which find their jobs by id: `(SELECT 'running')`
 /// rather than the literal, so that the planner cannot prove the partial index

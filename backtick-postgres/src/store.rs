@@ -86,18 +86,37 @@ impl PgStore {
 
     /// The plan Postgres picks for [`QueueStore::claim`] with `params` (`EXPLAIN`, nothing is
     /// claimed), one line per element. For checking that claims use the partial index
-    /// `backtick_jobs_claim_idx` on a real table.
+    /// `backtick_jobs_claim_idx` on a real table. The claim runs inside the function
+    /// `backtick_claim`, whose plan `EXPLAIN` of the call does not show: this explains the
+    /// function's statement, read from the database, under the function's setting
+    /// (`enable_sort = off`), in a transaction that is rolled back.
     ///
     /// # Errors
-    /// As for any store call.
+    /// As for any store call; [`StoreError::Other`] when the installed function has no
+    /// `RETURN QUERY` statement.
     pub async fn explain_claim(&self, params: &ClaimParams) -> Result<Vec<String>, StoreError> {
-        let rows = bind_claim(sqlx::query(sql::EXPLAIN_CLAIM), params)
-            .fetch_all(&self.inner.pool)
+        let mut tx = self.inner.pool.begin().await.map_err(store_error)?;
+        let source: String = sqlx::query_scalar(sql::CLAIM_FUNCTION_SOURCE)
+            .fetch_one(&mut *tx)
             .await
             .map_err(store_error)?;
-        rows.iter()
+        let explain = sql::explain_claim(&source).ok_or_else(|| StoreError::Other {
+            source: "backtick_claim has no RETURN QUERY statement".into(),
+        })?;
+        sqlx::query(sql::CLAIM_PLAN_SETTING)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let rows = bind_claim(sqlx::query(sqlx::AssertSqlSafe(explain)), params)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let lines = rows
+            .iter()
             .map(|row| row.try_get::<String, _>(0).map_err(store_error))
-            .collect()
+            .collect();
+        tx.rollback().await.map_err(store_error)?;
+        lines
     }
 
     /// Close the pool and stop the listener. Later calls fail with [`StoreError::PoolClosed`].
@@ -381,5 +400,31 @@ impl QueueStore for PgStore {
         now: Option<Timestamp>,
     ) -> Result<bool, StoreError> {
         runner_side::fire_schedule_request(&self.inner.pool, request, job, now).await
+    }
+
+    /// Waits for the listener task (started by [`QueueStore::subscribe`]) to be listening.
+    async fn wait_for_hints(&self, timeout: Duration) -> bool {
+        self.wait_listening(timeout).await
+    }
+
+    async fn next_due(
+        &self,
+        workers: &[String],
+        queues: Option<&[String]>,
+        within: Duration,
+        now: Option<Timestamp>,
+    ) -> Result<Option<Duration>, StoreError> {
+        if workers.is_empty() {
+            return Ok(None);
+        }
+        let due_in: Option<i64> = sqlx::query_scalar(sql::NEXT_DUE)
+            .bind(workers)
+            .bind(queues)
+            .bind(micros(within))
+            .bind(now)
+            .fetch_one(&self.inner.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(due_in.map(|us| Duration::from_micros(u64::try_from(us).unwrap_or(0))))
     }
 }

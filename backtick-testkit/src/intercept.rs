@@ -134,6 +134,18 @@ impl<H: Intercept> QueueStore for Intercepted<H> {
     fn subscribe(&self) -> Option<WakeReceiver> {
         self.inner.subscribe()
     }
+    async fn wait_for_hints(&self, timeout: Duration) -> bool {
+        self.inner.wait_for_hints(timeout).await
+    }
+    async fn next_due(
+        &self,
+        workers: &[String],
+        queues: Option<&[String]>,
+        within: Duration,
+        now: Option<Timestamp>,
+    ) -> Result<Option<Duration>, StoreError> {
+        self.inner.next_due(workers, queues, within, now).await
+    }
     async fn register_runner(
         &self,
         runner: &RunnerInfo,

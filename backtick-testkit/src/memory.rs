@@ -535,6 +535,28 @@ impl QueueStore for MemoryStore {
         Some(self.shared.wake.subscribe())
     }
 
+    async fn next_due(
+        &self,
+        workers: &[String],
+        queues: Option<&[String]>,
+        within: Duration,
+        now: Option<Timestamp>,
+    ) -> Result<Option<Duration>, StoreError> {
+        let now = resolve_now(now);
+        let horizon = later(now, within);
+        let state = self.lock();
+        let next = state
+            .jobs
+            .values()
+            .filter(|job| job.state == JobState::Queued && job.run_at > now && job.run_at <= horizon)
+            .filter(|job| workers.contains(&job.worker))
+            .filter(|job| queues.is_none_or(|queues| queues.contains(&job.queue)))
+            .filter(|job| !state.admin.is_paused(&job.queue))
+            .map(|job| job.run_at)
+            .min();
+        Ok(next.map(|at| (at - now).to_std().unwrap_or(Duration::ZERO)))
+    }
+
     async fn register_runner(
         &self,
         runner: &RunnerInfo,

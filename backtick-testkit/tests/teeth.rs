@@ -170,6 +170,16 @@ impl QueueStore for Broken {
         self.inner.expired_leases(limit, now).await
     }
 
+    async fn next_due(
+        &self,
+        workers: &[String],
+        queues: Option<&[String]>,
+        within: Duration,
+        now: Option<Timestamp>,
+    ) -> Result<Option<Duration>, StoreError> {
+        self.inner.next_due(workers, queues, within, now).await
+    }
+
     async fn revive_many(&self, revivals: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
         match self.fault {
             Fault::ReviveIgnoresLeaseExpiry => self.inner.finish_many(revivals, now).await,

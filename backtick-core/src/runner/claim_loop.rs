@@ -1,8 +1,10 @@
 //! The claim loop: wait for free slots and for work, claim jobs in one store call, hand each
 //! job to the bounded pool ([`executor`]). Read this first.
 //!
-//! The loop never spins: when a claim comes back short it waits for a wake-up hint or the
-//! poll interval; when the store fails it backs off exponentially up to five seconds.
+//! The loop never spins: when a claim comes back short it waits for a wake-up hint, the next
+//! due time of a job it could claim (asked of the store) or the poll interval, whichever comes
+//! first; when the store fails it backs off exponentially up to five seconds. Its first claim
+//! waits for the store's hints to be live (`wakeups.rs`).
 //!
 //! A claim asks for the free slots plus a claim-ahead ([`ClaimAhead`]) and holds the jobs it
 //! cannot start yet (claimed, leased, heartbeated) for the next free slots. When the runner
@@ -23,7 +25,7 @@ use crate::job::Job;
 use crate::runner::claim_ahead::ClaimAhead;
 use crate::runner::claims::Phase;
 use crate::runner::executor::{self, Claimed};
-use crate::runner::{Shared, drain};
+use crate::runner::{Shared, drain, wakeups};
 use crate::state::{Finish, transition_for_release};
 use crate::store::ClaimParams;
 
@@ -36,6 +38,7 @@ const ERROR_BACKOFF: Backoff = Backoff::new(Duration::from_millis(50), Duration:
 /// Claim and run jobs until `stop` fires, then release the held jobs and drain: wait for
 /// running jobs up to the shutdown timeout, stop the rest and release them.
 pub(crate) async fn run(shared: Arc<Shared>, finishes: mpsc::UnboundedSender<Finish>, stop: CancellationToken) {
+    wakeups::wait_until_live(&shared, &stop).await;
     let mut claim_loop = ClaimLoop::new(shared, finishes, stop);
     while claim_loop.turn().await {}
     claim_loop.shut_down().await;
@@ -171,11 +174,21 @@ impl ClaimLoop {
         self.shared.claims.track(claims, starting);
     }
 
+    /// Sleep until the next job this runner could claim falls due (as the store tells), at
+    /// most the poll interval; woken early by a hint (a job was enqueued, or the completer
+    /// requeued one) or by `stop`.
     async fn wait_for_work(&self) {
+        let poll = self.shared.config.poll_interval;
+        let sleep = tokio::select! {
+            biased;
+            _ = self.stop.cancelled() => return,
+            _ = self.shared.wake.notified() => return,
+            due = next_due(&self.shared, poll) => due.map_or(poll, |due| due.min(poll)),
+        };
         tokio::select! {
             _ = self.stop.cancelled() => {}
             _ = self.shared.wake.notified() => {}
-            _ = tokio::time::sleep(self.shared.config.poll_interval) => {}
+            _ = tokio::time::sleep(sleep) => {}
         }
     }
 
@@ -225,6 +238,23 @@ async fn claim(shared: &Shared, limit: usize) -> Result<Vec<Job>, crate::StoreEr
     let jobs = shared.store.claim(&params).await?;
     shared.stats.add_claimed(jobs.len());
     Ok(jobs)
+}
+
+/// How long until the next job this runner could claim falls due, within `within`; `None`
+/// when none does or the store cannot tell (an error is logged at debug: the poll covers it).
+async fn next_due(shared: &Shared, within: Duration) -> Option<Duration> {
+    let queues = shared.config.queues.as_deref();
+    match shared
+        .store
+        .next_due(&shared.worker_names, queues, within, shared.clock.now())
+        .await
+    {
+        Ok(due) => due,
+        Err(error) => {
+            tracing::debug!(%error, "asking the store for the next due job failed; polling");
+            None
+        }
+    }
 }
 
 /// A claimed job this runner can run, with a cancel token of its own; `None` (after logging,

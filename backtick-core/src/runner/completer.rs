@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 use crate::backoff::Backoff;
 use crate::error::StoreError;
 use crate::runner::Shared;
-use crate::state::Finish;
+use crate::state::{Finish, Transition};
 use crate::store::FinishReport;
 
 /// How many batches may be on their way to the store at once: while one waits for its
@@ -77,6 +77,11 @@ fn written(shared: &Shared, batch: &[Finish], report: &FinishReport) {
     for token in &report.stale {
         tracing::warn!(%token, "completion ignored: the claim was no longer live (revived or cancelled)");
     }
+    if requeued_any(batch, report) {
+        // A retry or snooze is due at a time the idle claim loop may not know of yet: wake it
+        // to ask the store again, so that the job starts on time.
+        shared.wake.notify_one();
+    }
     shared.stats.record_finished(batch, report);
     shared.claims.forget(batch.iter().map(|f| &f.token));
 }
@@ -88,4 +93,11 @@ fn given_up(shared: &Shared, batch: &[Finish], error: &StoreError) {
         "writing completions failed; the jobs stay running until their leases expire and are revived"
     );
     shared.claims.forget(batch.iter().map(|f| &f.token));
+}
+
+/// Whether a finish of `batch` that took effect put its job back on the queue.
+fn requeued_any(batch: &[Finish], report: &FinishReport) -> bool {
+    batch.iter().any(|finish| {
+        matches!(finish.transition, Transition::Queued { .. }) && report.applied.contains(&finish.token.job_id)
+    })
 }

@@ -45,7 +45,7 @@ use crate::maintenance::{self, Pruner, Reviver, ScheduleFirer, Vacuumer};
 use crate::registry::Registry;
 use crate::runner::claims::Claims;
 use crate::schedule::Periodic;
-use crate::store::QueueStore;
+use crate::store::{QueueStore, WakeReceiver};
 
 /// Pulls jobs from a [`QueueStore`] and runs them on its registered workers.
 ///
@@ -89,10 +89,13 @@ impl Runner {
         tracing::info!(runner_id = %shared.config.runner_id, workers = ?shared.worker_names, "runner starting");
         let (stop_claiming, stop_background) = (CancellationToken::new(), CancellationToken::new());
         let (finishes, inbox) = mpsc::unbounded_channel();
+        // Subscribe before the claim loop starts: it waits for these hints to be live before
+        // its first claim, and every hint from then on is in this receiver.
+        let hints = shared.store.subscribe();
         RunnerHandle {
             claim_loop: tokio::spawn(claim_loop::run(shared.clone(), finishes, stop_claiming.clone())),
             completer: tokio::spawn(completer::run(shared.clone(), inbox)),
-            background: spawn_background(&shared, periodics, &stop_background),
+            background: spawn_background(&shared, hints, periodics, &stop_background),
             shared,
             stop_claiming,
             stop_background,
@@ -109,11 +112,16 @@ impl Runner {
 
 /// Start the tasks beside the claim loop and the completer, all stopped by `stop`: the
 /// heartbeat, the wake-ups and the maintenance services.
-fn spawn_background(shared: &Arc<Shared>, periodics: Vec<Periodic>, stop: &CancellationToken) -> Vec<JoinHandle<()>> {
+fn spawn_background(
+    shared: &Arc<Shared>,
+    hints: Option<WakeReceiver>,
+    periodics: Vec<Periodic>,
+    stop: &CancellationToken,
+) -> Vec<JoinHandle<()>> {
     let registration = registration(shared, &periodics);
     let mut tasks = vec![
         tokio::spawn(heartbeat::run(shared.clone(), registration, stop.clone())),
-        tokio::spawn(wakeups::forward(shared.clone(), stop.clone())),
+        tokio::spawn(wakeups::forward(shared.clone(), hints, stop.clone())),
         tokio::spawn(cancels::listen(shared.clone(), stop.clone())),
     ];
     tasks.extend(spawn_maintenance(shared, periodics, stop));

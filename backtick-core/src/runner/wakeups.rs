@@ -1,18 +1,21 @@
 //! Wake-ups: forwards the store's hints (a job was enqueued on a queue) to the claim loop, so
 //! an idle runner claims at once instead of at its next poll. Hints are lossy: the claim loop
-//! still polls.
+//! still polls. [`wait_until_live`] holds the first claim until the hints are live.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use crate::runner::Shared;
+use crate::store::WakeReceiver;
 
-/// Wake the claim loop for every hint about a queue this runner serves (and after missed
-/// hints, which might have been), until `stop` fires or the store stops sending.
-pub(crate) async fn forward(shared: Arc<Shared>, stop: CancellationToken) {
-    let Some(mut hints) = shared.store.subscribe() else {
+/// Wake the claim loop for every hint in `hints` (the runner's subscription, taken at start)
+/// about a queue this runner serves (and after missed hints, which might have been), until
+/// `stop` fires or the store stops sending.
+pub(crate) async fn forward(shared: Arc<Shared>, hints: Option<WakeReceiver>, stop: CancellationToken) {
+    let Some(mut hints) = hints else {
         return;
     };
     loop {
@@ -26,5 +29,24 @@ pub(crate) async fn forward(shared: Arc<Shared>, stop: CancellationToken) {
             Err(RecvError::Lagged(_)) => shared.wake.notify_one(),
             Err(RecvError::Closed) => return,
         }
+    }
+}
+
+/// How long a starting runner waits for the store's hints to be live before its first claim.
+const HINTS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Wait until the store's hints are live (its listener is listening), at most
+/// [`HINTS_TIMEOUT`] and not past `stop`, so that a job enqueued after the first claim is
+/// hinted. On timeout the runner goes on, polling, and says so once.
+pub(crate) async fn wait_until_live(shared: &Shared, stop: &CancellationToken) {
+    let live = tokio::select! {
+        _ = stop.cancelled() => return,
+        live = shared.store.wait_for_hints(HINTS_TIMEOUT) => live,
+    };
+    if !live {
+        tracing::warn!(
+            timeout = ?HINTS_TIMEOUT,
+            "the store's wake-up hints are not live yet; claiming anyway, new jobs may wait for the poll until they are"
+        );
     }
 }

@@ -69,6 +69,7 @@ mod claim;
 mod concurrency;
 mod enqueue;
 mod fencing;
+mod next_due;
 mod operator;
 mod prune;
 mod query;
@@ -269,6 +270,7 @@ pub fn cases() -> Vec<Case> {
         concurrency::cases(),
         timestamps::cases(),
         schedule::cases(),
+        next_due::cases(),
     ]
     .concat()
 }

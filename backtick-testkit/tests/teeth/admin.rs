@@ -148,6 +148,18 @@ impl QueueStore for BrokenAdmin {
     fn subscribe(&self) -> Option<WakeReceiver> {
         self.inner.subscribe()
     }
+    async fn wait_for_hints(&self, timeout: std::time::Duration) -> bool {
+        self.inner.wait_for_hints(timeout).await
+    }
+    async fn next_due(
+        &self,
+        workers: &[String],
+        queues: Option<&[String]>,
+        within: std::time::Duration,
+        now: Option<Timestamp>,
+    ) -> Result<Option<std::time::Duration>, StoreError> {
+        self.inner.next_due(workers, queues, within, now).await
+    }
     async fn register_runner(
         &self,
         runner: &RunnerInfo,

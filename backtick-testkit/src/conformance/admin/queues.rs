@@ -18,6 +18,7 @@ pub(super) fn cases() -> Vec<AdminCase> {
             list_queues_reports_depth_per_state_oldest_due_age_and_pause
         ),
         admin_case!("admin_queues", claim_skips_jobs_on_a_paused_queue_until_it_is_resumed),
+        admin_case!("admin_queues", next_due_skips_jobs_on_a_paused_queue),
         admin_case!(
             "admin_queues",
             pausing_or_resuming_an_unknown_queue_is_an_unknown_queue_error
@@ -156,4 +157,22 @@ async fn a_queue_a_live_runner_serves_can_be_paused_before_it_has_jobs(admin: Ad
         "a queue no runner names",
         |e| matches!(e, AdminError::UnknownQueue { .. }),
     );
+}
+
+async fn next_due_skips_jobs_on_a_paused_queue(admin: Admin) {
+    let store = store(&admin);
+    enqueue(&store, job().queue("batch").run_at(at(20)), t0()).await;
+    enqueue(&store, job().queue("mail").run_at(at(50)), t0()).await;
+    let workers = [super::super::support::WORKER.to_owned()];
+    let next_due = async |now: i64| {
+        store
+            .next_due(&workers, None, secs(60), Some(at(now)))
+            .await
+            .expect("next_due")
+    };
+    assert_eq!(next_due(10).await, Some(secs(10)), "the batch job, due at 20");
+    assert!(admin.pause_queue("batch", Some(at(11))).await.expect("pause"));
+    assert_eq!(next_due(12).await, Some(secs(38)), "the mail job: batch is paused");
+    assert!(admin.resume_queue("batch", Some(at(13))).await.expect("resume"));
+    assert_eq!(next_due(13).await, Some(secs(7)), "resumed");
 }

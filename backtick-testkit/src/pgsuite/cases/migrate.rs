@@ -28,6 +28,10 @@ async fn table_exists<B: PgBackend>(sql: &mut SqlSession<B>, table: &str) -> boo
     sql.boolean(&format!("SELECT to_regclass('{table}') IS NOT NULL")).await
 }
 
+async fn function_exists<B: PgBackend>(sql: &mut SqlSession<B>, function: &str) -> bool {
+    sql.boolean(&format!("SELECT to_regproc('{function}') IS NOT NULL")).await
+}
+
 async fn migrate_applies_every_migration_once<B: PgBackend>(db: Arc<TestDatabase<B>>) {
     let schema = db.empty_schema().await;
     let store = schema.store().await;
@@ -74,13 +78,13 @@ async fn revert_last_undoes_the_newest_migration_and_migrate_reapplies_it<B: PgB
     let mut sql = schema.sql().await;
     let last = *migrations().last().expect("at least one migration");
     assert_eq!(B::revert_last_migration(&store).await.expect("revert"), Some(last));
-    assert!(!table_exists(&mut sql, "backtick_runners").await);
+    assert!(!function_exists(&mut sql, "backtick_claim").await);
     let pending = B::check_schema(&store)
         .await
         .expect_err("the last migration is missing");
     assert!(pending.to_string().contains(last.name), "{pending}");
     assert_eq!(B::migrate(&store).await.expect("migrate"), vec![last]);
-    assert!(table_exists(&mut sql, "backtick_runners").await);
+    assert!(function_exists(&mut sql, "backtick_claim").await);
 }
 
 async fn a_migration_changed_after_it_was_applied_is_refused<B: PgBackend>(db: Arc<TestDatabase<B>>) {
