@@ -128,9 +128,22 @@ async fn migrate_and_the_unmigrated_database_error_on_a_fresh_database() {
     let checks: serde_json::Value = serde_json::from_slice(&doctor.stdout).unwrap();
     assert_eq!(checks[0]["check"], "migrations");
     assert_eq!(checks[0]["status"], "OK");
+    // The admin commands on the real store: enqueue (no runner has the worker, so --force),
+    // then list it back as JSON.
+    let enqueue = backtick(&["--database-url", &url, "jobs", "enqueue", "cli_check", "--args", "[1]", "--force"]);
+    assert_eq!(enqueue.status.code(), Some(0), "{}", stderr(&enqueue));
+    let list = backtick(&["--database-url", &url, "jobs", "list", "--json"]);
+    assert_eq!(list.status.code(), Some(0), "{}", stderr(&list));
+    let listed: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert!(listed.to_string().contains("cli_check"), "{listed}");
+    let queues = backtick(&["--database-url", &url, "queues", "list", "--json"]);
+    assert_eq!(queues.status.code(), Some(0), "{}", stderr(&queues));
+    serde_json::from_slice::<serde_json::Value>(&queues.stdout).unwrap();
     let down = backtick(&["--database-url", &url, "migrate", "down", "--yes"]);
     assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
-    assert!(String::from_utf8_lossy(&down.stdout).starts_with("reverted 0003_admin"));
+    let newest = backtick_postgres::backtick_pg_common::migrations().last().unwrap();
+    let reverted = format!("reverted {:04}_{}", newest.version, newest.name);
+    assert!(String::from_utf8_lossy(&down.stdout).starts_with(&reverted), "{}", String::from_utf8_lossy(&down.stdout));
 
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
         .execute(&mut admin)
