@@ -89,7 +89,10 @@ impl TestPostgres {
                 match Self::in_container(image.clone()).await {
                     Ok(pg) => Ok(pg),
                     Err(error) => {
-                        say(&format!("no postgres container from {image} ({error})"));
+                        say(&format!(
+                            "no postgres container from {image} ({error}): TestPostgres uses a fresh \
+                             database on the test server instead"
+                        ));
                         Self::on_test_server().await
                     }
                 }
