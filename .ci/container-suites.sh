@@ -4,16 +4,19 @@
 # start one container per test process (removed when it exits), and the test filters below
 # pick the suites. The rest of CI runs the same tests on the machine's PostgreSQL.
 #
-#   conformance   the conformance suite of PgStore and DieselStore
-#   migrate::     the migration tests of both backends
-#   notify::      the LISTEN/NOTIFY tests of both backends
-#   crash, pg::   the crash test (real runner processes, one SIGKILLed) on PgStore
-#   postgres      examples/testing-app's integration test (TestPostgres: a container per test)
+#   conformance             the conformance suite of PgStore and DieselStore
+#   migrate::               the migration tests of both backends
+#   notify::                the LISTEN/NOTIFY tests of both backends
+#   pg::three_runner, pg::a_runner_killed
+#                           the crash test (runner processes, one SIGKILLed) on PgStore
+#   a_runner_charges_...    examples/testing-app's integration test (TestPostgres: a container
+#                           of its own)
 #
 # Every container is logged by the testkit ("started postgres container <id> from image ...");
 # this script lists the labelled containers before and after, and removes those whose test
-# process is gone. `--workspace` everywhere: the same feature set as `cargo xtask ci`, so the
-# two share one build.
+# process is gone. Always `cargo test --workspace --tests` with name filters: the build is
+# the one `cargo xtask ci` makes (selecting one test target, `--test crash`, would build every
+# dependency a second time), and filters survive test files moving between binaries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,13 +59,13 @@ export BACKTICK_TEST_CONTAINER=1
 export BACKTICK_TEST_POSTGRES_IMAGE="$image"
 export CARGO_TERM_COLOR=never
 
-cargo build --workspace --tests --locked
+suite "build" cargo test --workspace --tests --locked --no-run
 suite "conformance, migrate and notify suites of both backends" \
   cargo test --workspace --tests --locked -- conformance migrate:: notify::
 suite "crash test on PgStore" \
-  cargo test --workspace --locked --test crash -- pg::
+  cargo test --workspace --tests --locked -- pg::three_runner pg::a_runner_killed
 suite "examples/testing-app integration test (TestPostgres)" \
-  cargo test --workspace --locked --test postgres
+  cargo test --workspace --tests --locked -- a_runner_charges_placed_orders
 
 # The watcher of each finished test process removes its container a moment after it exits.
 sleep 2

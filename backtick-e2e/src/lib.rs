@@ -140,7 +140,9 @@ impl Drop for TestDatabase {
 async fn drop_database(server: &str, name: &str) -> Result<(), HarnessError> {
     let mut admin = PgConnection::connect(server).await?;
     admin
-        .execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+        .execute(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
         .await?;
     admin.close().await?;
     Ok(())

@@ -51,7 +51,11 @@ async fn a_panicking_test_leaves_neither_its_container_nor_its_database() {
                 .output()
                 .unwrap();
             assert!(listed.status.success());
-            assert_eq!(String::from_utf8_lossy(&listed.stdout).trim(), "", "container {id} is left");
+            assert_eq!(
+                String::from_utf8_lossy(&listed.stdout).trim(),
+                "",
+                "container {id} is left"
+            );
         }
         None => {
             let error = query_one(&url, "SELECT 'still here'").await.unwrap_err();

@@ -101,7 +101,10 @@ impl PostgresContainer {
             .with_env_var("PGPORT", port.to_string())
             .with_env_var("POSTGRES_HOST_AUTH_METHOD", "trust")
             // A container kept on purpose (TESTCONTAINERS_COMMAND=keep) is nobody's to reap.
-            .with_label(if keep { "org.backtick.testkit.kept" } else { OWNER_LABEL }, reaper::owner())
+            .with_label(
+                if keep { "org.backtick.testkit.kept" } else { OWNER_LABEL },
+                reaper::owner(),
+            )
             .with_cmd(args)
             .with_startup_timeout(STARTUP_TIMEOUT);
         let container = request.start().map_err(StartError::from_testcontainers)?;
@@ -129,7 +132,11 @@ impl PostgresContainer {
         let start = Instant::now();
         while start.elapsed() < READY_TIMEOUT {
             if !self.is_running() {
-                return Err(Exited(format!("container {} exited: {}", short_id(&self.id), self.log_tail())));
+                return Err(Exited(format!(
+                    "container {} exited: {}",
+                    short_id(&self.id),
+                    self.log_tail()
+                )));
             }
             if runtime.block_on(pg::answers(&url)) {
                 return Ok(());

@@ -114,7 +114,11 @@ mod tests {
             );
         }
         for off in ["0", "false", "No", "off"] {
-            assert_eq!(ContainerMode::parse(Some(off), None).unwrap(), ContainerMode::Off, "{off:?}");
+            assert_eq!(
+                ContainerMode::parse(Some(off), None).unwrap(),
+                ContainerMode::Off,
+                "{off:?}"
+            );
         }
     }
 
@@ -139,7 +143,10 @@ mod tests {
             ImageRef::parse("localhost:5000/team/pg:16"),
             image("localhost:5000/team/pg", "16")
         );
-        assert_eq!(ImageRef::parse("localhost:5000/pg"), image("localhost:5000/pg", "latest"));
+        assert_eq!(
+            ImageRef::parse("localhost:5000/pg"),
+            image("localhost:5000/pg", "latest")
+        );
         assert_eq!(ImageRef::parse("pg:16").to_string(), "pg:16");
     }
 }

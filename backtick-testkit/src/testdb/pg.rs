@@ -37,7 +37,9 @@ pub(crate) async fn answers(url: &str) -> bool {
 /// Applies every backtick migration to the database at `url`, as `PgStore::migrate` and
 /// `DieselStore::migrate` do (same runner, same bookkeeping), so their `migrate` is a no-op.
 pub(crate) async fn migrate(url: &str) -> Result<(), TestDbError> {
-    let client = connect(url).await.map_err(|e| database_error("connect to migrate", &e))?;
+    let client = connect(url)
+        .await
+        .map_err(|e| database_error("connect to migrate", &e))?;
     Migrator::new()
         .run(&mut Migrating(&client))
         .await
@@ -126,6 +128,9 @@ mod tests {
         let utc = |text| parse_timestamptz(text).unwrap().to_rfc3339();
         assert_eq!(utc("2024-05-01 12:00:00.5+02"), "2024-05-01T10:00:00.500+00:00");
         assert_eq!(utc("2024-05-01 12:00:00+00"), "2024-05-01T12:00:00+00:00");
-        assert_eq!(utc("2024-05-01 12:00:00.123456+05:30"), "2024-05-01T06:30:00.123456+00:00");
+        assert_eq!(
+            utc("2024-05-01 12:00:00.123456+05:30"),
+            "2024-05-01T06:30:00.123456+00:00"
+        );
     }
 }

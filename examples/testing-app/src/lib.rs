@@ -74,7 +74,9 @@ mod tests {
     async fn placing_an_order_enqueues_its_charge_on_the_payments_queue() {
         let store = MemoryStore::new();
 
-        place_order(&store, 7, 1_250).await.expect("enqueue on the memory store");
+        place_order(&store, 7, 1_250)
+            .await
+            .expect("enqueue on the memory store");
 
         let job = assert_enqueued(&store, "shop.charge_order", &(7, 1_250)).await;
         assert_eq!((job.queue.as_str(), job.max_attempts), (PAYMENTS, 3));

@@ -29,7 +29,11 @@ async fn a_runner_charges_placed_orders_and_discards_empty_ones() -> Result<(), 
     let paid = store.get(paid).await?.ok_or("the paid order's job is gone")?;
     assert_eq!((paid.state, paid.attempt), (JobState::Done, 1));
     let empty = store.get(empty).await?.ok_or("the empty order's job is gone")?;
-    assert_eq!((empty.state, empty.attempt), (JobState::Dead, 1), "discarded, not retried");
+    assert_eq!(
+        (empty.state, empty.attempt),
+        (JobState::Dead, 1),
+        "discarded, not retried"
+    );
     assert_eq!(
         empty.last_error.as_deref(),
         Some("discarded: order 2: nothing to charge (0 cents)")

@@ -69,7 +69,14 @@ pub(crate) fn remove_stale_once() {
 fn remove_stale() {
     let format = format!("{{{{.ID}}}} {{{{.Label \"{OWNER_LABEL}\"}}}}");
     let Ok(output) = Command::new("docker")
-        .args(["ps", "-a", "--filter", &format!("label={OWNER_LABEL}"), "--format", &format])
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label={OWNER_LABEL}"),
+            "--format",
+            &format,
+        ])
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output()
@@ -134,7 +141,10 @@ mod tests {
         let me = owner();
         assert!(owner_is_alive(&me), "{me}");
         let (pid, started) = me.split_once(':').unwrap_or_default();
-        assert!(!owner_is_alive(&format!("{pid}:{}", started.parse::<u64>().unwrap_or(0) + 1)));
+        assert!(!owner_is_alive(&format!(
+            "{pid}:{}",
+            started.parse::<u64>().unwrap_or(0) + 1
+        )));
         assert!(!owner_is_alive(&format!("{}:{started}", u32::MAX)));
     }
 
