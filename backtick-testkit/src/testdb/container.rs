@@ -26,6 +26,7 @@ use testcontainers::{Container, GenericImage, ImageExt as _, TestcontainersError
 use super::TestDbError;
 use super::container_mode::ImageRef;
 use super::pg;
+use StartError::{Exited, Failed};
 use reaper::OWNER_LABEL;
 
 /// How long `docker info` may take to say that an engine answers.
@@ -205,8 +206,6 @@ enum StartError {
     /// Anything else.
     Failed(String),
 }
-use StartError::{Exited, Failed};
-
 impl StartError {
     fn from_testcontainers(error: TestcontainersError) -> Self {
         match error {

@@ -96,7 +96,7 @@ fn remove_stale() {
             .status()
             .is_ok_and(|status| status.success());
         if removed {
-            say(&format!("removed stale container {id} of dead test process {owner}"));
+            say(&format!("removed container {id}: its test process {owner} has ended"));
         }
     }
 }
