@@ -65,12 +65,14 @@ impl Backend {
     }
 }
 
-/// A database made for one test, dropped when the test calls [`TestDatabase::drop_database`].
+/// A database made for one test, dropped by [`TestDatabase::drop_database`], or when the
+/// guard drops if the test never got there (it failed: an error returned early, or a panic).
 pub struct TestDatabase {
     /// The database's URL.
     pub url: String,
     name: String,
     server: String,
+    dropped: bool,
 }
 
 /// Errors of the harness, as text: this is test code.
@@ -89,29 +91,61 @@ impl TestDatabase {
             .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .await?;
         admin.close().await?;
-        let url = with_database(&server, &name);
-        let store = PgStore::connect(&url).await?;
+        // The guard exists from here on, so a failure below drops the database too.
+        let db = TestDatabase {
+            url: with_database(&server, &name),
+            name,
+            server,
+            dropped: false,
+        };
+        let store = PgStore::connect(&db.url).await?;
         store.migrate().await?;
         sqlx::query(RUNS_TABLE_SQL).execute(store.pool()).await?;
         store.close().await;
-        Ok(TestDatabase { url, name, server })
+        Ok(db)
     }
 
     /// Drop the database (terminating leftover connections).
     ///
     /// # Errors
     /// When the server cannot be reached.
-    pub async fn drop_database(self) -> Result<(), HarnessError> {
-        let mut admin = PgConnection::connect(&self.server).await?;
-        admin
-            .execute(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            )))
-            .await?;
-        admin.close().await?;
+    pub async fn drop_database(mut self) -> Result<(), HarnessError> {
+        drop_database(&self.server, &self.name).await?;
+        self.dropped = true;
         Ok(())
     }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if self.dropped {
+            return;
+        }
+        let (server, name) = (self.server.clone(), self.name.clone());
+        // Drop runs inside the test's runtime (or while it unwinds): block on a runtime of
+        // our own, on a thread of our own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(drop_database(&server, &name))
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => eprintln!("could not drop test database {}: {error}", self.name),
+            Err(_) => eprintln!("dropping test database {} panicked", self.name),
+        }
+    }
+}
+
+async fn drop_database(server: &str, name: &str) -> Result<(), HarnessError> {
+    let mut admin = PgConnection::connect(server).await?;
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .await?;
+    admin.close().await?;
+    Ok(())
 }
 
 /// `server` with its database path replaced by `database`.

@@ -3,20 +3,47 @@
 //! [`server_url`] returns the URL of a PostgreSQL *server*, not of a database: each backend's
 //! tests create their own database or schema on it. It takes the first of:
 //!
-//! 1. `BACKTICK_TEST_DATABASE_URL`, else `DATABASE_URL`, returned as is ([`configured_url`]);
-//! 2. with the `testcontainers` cargo feature and a Docker engine that answers `docker info`, a
-//!    Postgres container named `backtick-test-postgres`, kept for reuse by later runs;
+//! 1. when `BACKTICK_TEST_CONTAINER` asks for one (`1`, or an image `name:tag`), a PostgreSQL
+//!    container started for this test process and removed when it exits (feature
+//!    `testcontainers`; without the feature this is an error, never a silent fallback);
+//! 2. `BACKTICK_TEST_DATABASE_URL`, else `DATABASE_URL`, returned as is ([`configured_url`]);
 //! 3. a throwaway [`LocalCluster`] in `<target dir>/backtick-pg`, started with the system's
 //!    `initdb` and `pg_ctl` on `127.0.0.1:55432` ([`DEFAULT_PORT`]) and shared by every test
 //!    binary and run of the workspace;
 //! 4. else [`TestDbError::PostgresNotFound`], whose message says how to provide a server.
 //!
-//! The same [`LocalCluster`] backs `cargo xtask db start|stop|url|status`.
+//! So CI runs a backend's existing suites on a container by setting a variable, without
+//! touching the tests: `BACKTICK_TEST_CONTAINER=1 cargo test -p backtick-postgres --features
+//! backtick-testkit/testcontainers --test conformance`. The same [`LocalCluster`] backs `cargo
+//! xtask db start|stop|url|status`.
+//!
+//! For an application's integration test, `TestPostgres` (feature `testcontainers`) is the one
+//! obvious way: a migrated database in a container of its own, removed when its guard drops.
+//!
+//! # Containers
+//!
+//! Containers run on the host's network (no bridge, no port mapping); their server listens on
+//! 127.0.0.1 only, on a free port. The image is `BACKTICK_TEST_POSTGRES_IMAGE`, default
+//! [`DEFAULT_POSTGRES_IMAGE`] (the official image; CI, which cannot pull, builds
+//! `backtick-postgres:15-local` with `.ci/container-image.sh`). Each container is labelled
+//! `org.backtick.testkit.owner=<pid>:<start time>` and is removed:
+//!
+//! - when its guard drops, also while a test panics (the shared container of [`server_url`]
+//!   lives in a `static`, which is never dropped, so it takes the next way);
+//! - when the process ends in any way, SIGKILL included, by a watcher process that waits for a
+//!   pipe of the test process to close;
+//! - by the next test process (and by `.ci/container-suites.sh`), if its owner is gone and
+//!   somehow it is still there.
+//!
+//! `TESTCONTAINERS_COMMAND=keep` keeps containers for debugging: they are not labelled as
+//! owned, so nothing removes them (`docker rm -f` them yourself).
 //!
 //! # Environment
 //!
 //! | variable | effect | default |
 //! | --- | --- | --- |
+//! | `BACKTICK_TEST_CONTAINER` | `1`/`image:tag`: servers are containers; `0`: `TestPostgres` never starts one | unset: only `TestPostgres` starts containers |
+//! | `BACKTICK_TEST_POSTGRES_IMAGE` | image of the containers | `postgres:17-alpine` |
 //! | `BACKTICK_TEST_DATABASE_URL`, `DATABASE_URL` | server to use, as is | none |
 //! | `BACKTICK_TEST_PG_PORT` | port of the workspace cluster | `55432` |
 //! | `PG_BINDIR` | directory holding `initdb`, `pg_ctl` and `postgres`, searched first | none |
@@ -26,8 +53,13 @@ mod binaries;
 mod cluster;
 #[cfg(feature = "testcontainers")]
 mod container;
+mod container_mode;
 mod error;
 mod os;
+#[cfg(feature = "testcontainers")]
+mod pg;
+#[cfg(feature = "testcontainers")]
+mod test_postgres;
 #[cfg(test)]
 mod test_support;
 
@@ -37,7 +69,12 @@ use std::sync::OnceLock;
 
 pub use binaries::PgBinaries;
 pub use cluster::{ClusterStatus, LocalCluster};
+pub use container_mode::DEFAULT_POSTGRES_IMAGE;
 pub use error::TestDbError;
+#[cfg(feature = "testcontainers")]
+pub use test_postgres::TestPostgres;
+
+use container_mode::{ContainerMode, ImageRef};
 
 /// Port of the workspace cluster, unless `BACKTICK_TEST_PG_PORT` says otherwise.
 ///
@@ -53,7 +90,9 @@ pub const DEFAULT_PORT: u16 = 55432;
 /// # Errors
 ///
 /// [`TestDbError::PostgresNotFound`] when nothing is configured and no PostgreSQL is installed;
-/// the other variants when starting the local cluster fails.
+/// [`TestDbError::Container`], [`TestDbError::ContainerFeatureOff`] or
+/// [`TestDbError::InvalidContainerSetting`] when `BACKTICK_TEST_CONTAINER` asks for a container
+/// that cannot be had; the other variants when starting the local cluster fails.
 ///
 /// # Examples
 ///
@@ -85,19 +124,35 @@ pub fn configured_url() -> Option<String> {
 }
 
 fn find_or_start_server() -> Result<String, TestDbError> {
+    if let ContainerMode::Required(image) = ContainerMode::from_env()? {
+        return process_container_url(image);
+    }
     if let Some(url) = configured_url() {
         return Ok(url);
-    }
-    #[cfg(feature = "testcontainers")]
-    if container::docker_answers() {
-        match container::start() {
-            Ok(url) => return Ok(url),
-            Err(error) => tracing::warn!(%error, "falling back to a local postgresql cluster"),
-        }
     }
     let cluster = LocalCluster::workspace_default()?;
     cluster.ensure_running()?;
     Ok(cluster.url())
+}
+
+/// Starts the container [`server_url`] hands out for the rest of the process. It is kept in a
+/// `static` (never dropped), so the watcher removes it when the process ends.
+#[cfg(feature = "testcontainers")]
+fn process_container_url(image: ImageRef) -> Result<String, TestDbError> {
+    static CONTAINER: OnceLock<container::PostgresContainer> = OnceLock::new();
+    // Its own thread: the container start blocks on a runtime of its own, which panics inside
+    // the async test that may be calling us.
+    let container = std::thread::spawn(move || container::PostgresContainer::start(&image))
+        .join()
+        .map_err(|_| TestDbError::Container {
+            message: "the thread starting the container panicked".to_owned(),
+        })??;
+    Ok(CONTAINER.get_or_init(|| container).url())
+}
+
+#[cfg(not(feature = "testcontainers"))]
+fn process_container_url(_image: ImageRef) -> Result<String, TestDbError> {
+    Err(TestDbError::ContainerFeatureOff)
 }
 
 /// Returns `url` (a server's url, as from [`server_url`]) with its database replaced by

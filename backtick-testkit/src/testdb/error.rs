@@ -17,8 +17,9 @@ pub enum TestDbError {
     #[error(
         "no postgresql server for tests: set BACKTICK_TEST_DATABASE_URL to a server url \
          (e.g. postgres://postgres@127.0.0.1:5432/postgres), or install postgresql so that initdb, pg_ctl \
-         and postgres can be found (set PG_BINDIR to their directory; searched: {}), or enable the \
-         `testcontainers` feature of backtick-testkit with a running docker engine",
+         and postgres can be found (set PG_BINDIR to their directory; searched: {}), or set \
+         BACKTICK_TEST_CONTAINER=1 with the `testcontainers` feature of backtick-testkit and a running \
+         docker engine",
         display_paths(.searched)
     )]
     PostgresNotFound {
@@ -108,9 +109,35 @@ pub enum TestDbError {
         value: String,
     },
     /// The testcontainers Postgres container could not be started (feature `testcontainers`).
-    #[error("could not start the testcontainers postgres container: {message}")]
+    #[error(
+        "could not start a postgres container: {message} (is a docker engine running, and is \
+         BACKTICK_TEST_POSTGRES_IMAGE an image it has or can pull?)"
+    )]
     Container {
-        /// The error reported by testcontainers.
+        /// What testcontainers, docker or the server reported.
+        message: String,
+    },
+    /// `BACKTICK_TEST_CONTAINER` holds a value that is neither yes, no nor an image.
+    #[error(
+        "BACKTICK_TEST_CONTAINER={value:?} is not understood: use 1 (a container from \
+         BACKTICK_TEST_POSTGRES_IMAGE), an image such as postgres:17-alpine, 0 (no container), or unset it"
+    )]
+    InvalidContainerSetting {
+        /// The value found.
+        value: String,
+    },
+    /// `BACKTICK_TEST_CONTAINER` asks for a container, but this build cannot start one.
+    #[error(
+        "BACKTICK_TEST_CONTAINER asks for a postgres container, but backtick-testkit was built without \
+         its `testcontainers` feature: build with `--features backtick-testkit/testcontainers`, or unset it"
+    )]
+    ContainerFeatureOff,
+    /// A statement the testkit sends to a test server failed (feature `testcontainers`).
+    #[error("could not {action}: {message}")]
+    Database {
+        /// What was being done, e.g. `migrate the test database`.
+        action: &'static str,
+        /// The driver's or the server's message.
         message: String,
     },
 }
