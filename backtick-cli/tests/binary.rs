@@ -130,7 +130,16 @@ async fn migrate_and_the_unmigrated_database_error_on_a_fresh_database() {
     assert_eq!(checks[0]["status"], "OK");
     // The admin commands on the real store: enqueue (no runner has the worker, so --force),
     // then list it back as JSON.
-    let enqueue = backtick(&["--database-url", &url, "jobs", "enqueue", "cli_check", "--args", "[1]", "--force"]);
+    let enqueue = backtick(&[
+        "--database-url",
+        &url,
+        "jobs",
+        "enqueue",
+        "cli_check",
+        "--args",
+        "[1]",
+        "--force",
+    ]);
     assert_eq!(enqueue.status.code(), Some(0), "{}", stderr(&enqueue));
     let list = backtick(&["--database-url", &url, "jobs", "list", "--json"]);
     assert_eq!(list.status.code(), Some(0), "{}", stderr(&list));
@@ -143,7 +152,11 @@ async fn migrate_and_the_unmigrated_database_error_on_a_fresh_database() {
     assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
     let newest = backtick_postgres::backtick_pg_common::migrations().last().unwrap();
     let reverted = format!("reverted {:04}_{}", newest.version, newest.name);
-    assert!(String::from_utf8_lossy(&down.stdout).starts_with(&reverted), "{}", String::from_utf8_lossy(&down.stdout));
+    assert!(
+        String::from_utf8_lossy(&down.stdout).starts_with(&reverted),
+        "{}",
+        String::from_utf8_lossy(&down.stdout)
+    );
 
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
         .execute(&mut admin)

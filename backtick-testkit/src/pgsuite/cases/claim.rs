@@ -40,7 +40,10 @@ async fn claim_plan_is_the_index_scan_on_a_never_analyzed_burst<B: PgBackend>(db
     let schema = db.schema().await;
     let store = schema.store().await;
     for _ in 0..20 {
-        store.enqueue_many(vec![job(); 1000], None).await.expect("enqueue a burst");
+        store
+            .enqueue_many(vec![job(); 1000], None)
+            .await
+            .expect("enqueue a burst");
     }
     let mut sql = schema.sql().await;
     let config = sql

@@ -29,7 +29,8 @@ async fn table_exists<B: PgBackend>(sql: &mut SqlSession<B>, table: &str) -> boo
 }
 
 async fn function_exists<B: PgBackend>(sql: &mut SqlSession<B>, function: &str) -> bool {
-    sql.boolean(&format!("SELECT to_regproc('{function}') IS NOT NULL")).await
+    sql.boolean(&format!("SELECT to_regproc('{function}') IS NOT NULL"))
+        .await
 }
 
 async fn migrate_applies_every_migration_once<B: PgBackend>(db: Arc<TestDatabase<B>>) {
