@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use backtick_core::admin::{
     ActionReport, AdminError, CountQuery, GroupBy, JobAction, JobCounts, JobDetail, JobPage, JobQuery, PageRequest,
-    QueueAdmin, QueueInfo, RunnerStatus, ScheduleInfo,
+    QueueAdmin, QueueInfo, RunnerStatus, ScheduleAction, ScheduleInfo,
 };
 use backtick_core::{JobId, StoreError, Timestamp};
 use backtick_pg_common::admin::{
@@ -73,11 +73,11 @@ impl DieselStore {
     /// Run a schedule write; when it returned no row, tell why with [`sql::SCHEDULE_STATUS`].
     async fn schedule_write(
         &self,
-        statement: &'static str,
+        action: ScheduleAction,
         name: &str,
         now: Option<Timestamp>,
-        removing: bool,
     ) -> Result<bool, AdminError> {
+        let statement = sql::schedule_statement(action);
         if self.named_write(statement, name, now).await? {
             return Ok(true);
         }
@@ -87,48 +87,7 @@ impl DieselStore {
             .get_result(&mut *self.conn().await?)
             .await
             .map_err(store_error)?;
-        schedule_not_written(name, status.exists, status.declared_by, removing)
-    }
-
-    /// Run an action statement on `ids`.
-    async fn act(&self, ids: &[JobId], action: &JobAction, now: Option<Timestamp>) -> Result<ActionReport, AdminError> {
-        let column = check_batch(ids)?;
-        let mut conn = self.conn().await?;
-        let rows: Vec<(i64, bool)> = match action {
-            JobAction::Cancel { reason } => {
-                let rows: Vec<CancelledRow> = diesel::sql_query(sql::CANCEL_JOBS)
-                    .bind::<Array<BigInt>, _>(column)
-                    .bind::<Text, _>(reason)
-                    .bind::<Tz, _>(now)
-                    .load(&mut *conn)
-                    .await
-                    .map_err(store_error)?;
-                rows.into_iter().map(|r| (r.id, r.requested)).collect()
-            }
-            JobAction::Delete => {
-                let rows: Vec<ActedRow> = diesel::sql_query(sql::DELETE_JOBS)
-                    .bind::<Array<BigInt>, _>(column)
-                    .load(&mut *conn)
-                    .await
-                    .map_err(store_error)?;
-                rows.into_iter().map(|r| (r.id, false)).collect()
-            }
-            JobAction::Retry | JobAction::RunNow => {
-                let statement = if *action == JobAction::Retry {
-                    sql::RETRY_JOBS
-                } else {
-                    sql::RUN_JOBS_NOW
-                };
-                let rows: Vec<ActedRow> = diesel::sql_query(statement)
-                    .bind::<Array<BigInt>, _>(column)
-                    .bind::<Tz, _>(now)
-                    .load(&mut *conn)
-                    .await
-                    .map_err(store_error)?;
-                rows.into_iter().map(|r| (r.id, false)).collect()
-            }
-        };
-        Ok(action_report(ids, rows))
+        schedule_not_written(name, status.exists, status.declared_by, action)
     }
 }
 
@@ -198,7 +157,43 @@ impl QueueAdmin for DieselStore {
         action: &JobAction,
         now: Option<Timestamp>,
     ) -> Result<ActionReport, AdminError> {
-        self.act(ids, action, now).await
+        let column = check_batch(ids)?;
+        let mut conn = self.conn().await?;
+        let rows: Vec<(i64, bool)> = match action {
+            JobAction::Cancel { reason } => {
+                let rows: Vec<CancelledRow> = diesel::sql_query(sql::CANCEL_JOBS)
+                    .bind::<Array<BigInt>, _>(column)
+                    .bind::<Text, _>(reason)
+                    .bind::<Tz, _>(now)
+                    .load(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                rows.into_iter().map(|r| (r.id, r.requested)).collect()
+            }
+            JobAction::Delete => {
+                let rows: Vec<ActedRow> = diesel::sql_query(sql::DELETE_JOBS)
+                    .bind::<Array<BigInt>, _>(column)
+                    .load(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                rows.into_iter().map(|r| (r.id, false)).collect()
+            }
+            JobAction::Retry | JobAction::RunNow => {
+                let statement = if *action == JobAction::Retry {
+                    sql::RETRY_JOBS
+                } else {
+                    sql::RUN_JOBS_NOW
+                };
+                let rows: Vec<ActedRow> = diesel::sql_query(statement)
+                    .bind::<Array<BigInt>, _>(column)
+                    .bind::<Tz, _>(now)
+                    .load(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                rows.into_iter().map(|r| (r.id, false)).collect()
+            }
+        };
+        Ok(action_report(ids, rows))
     }
 
     async fn list_queues(&self, now: Option<Timestamp>) -> Result<Vec<QueueInfo>, AdminError> {
@@ -243,22 +238,13 @@ impl QueueAdmin for DieselStore {
             .collect())
     }
 
-    async fn pause_schedule(&self, name: &str, now: Option<Timestamp>) -> Result<bool, AdminError> {
-        self.schedule_write(sql::PAUSE_SCHEDULE, name, now, false).await
-    }
-
-    async fn resume_schedule(&self, name: &str, now: Option<Timestamp>) -> Result<bool, AdminError> {
-        self.schedule_write(sql::RESUME_SCHEDULE, name, now, false).await
-    }
-
-    async fn run_schedule_now(&self, name: &str, now: Option<Timestamp>) -> Result<bool, AdminError> {
-        self.schedule_write(sql::REQUEST_SCHEDULE_RUN, name, now, false).await
-    }
-
-    async fn remove_schedule(&self, name: &str, now: Option<Timestamp>) -> Result<(), AdminError> {
-        self.schedule_write(sql::REMOVE_SCHEDULE, name, now, true)
-            .await
-            .map(drop)
+    async fn apply_to_schedule(
+        &self,
+        name: &str,
+        action: ScheduleAction,
+        now: Option<Timestamp>,
+    ) -> Result<bool, AdminError> {
+        self.schedule_write(action, name, now).await
     }
 
     async fn list_runners(&self, now: Option<Timestamp>) -> Result<Vec<RunnerStatus>, AdminError> {

@@ -11,12 +11,15 @@ use backtick_core::{
     ClaimParams, ClaimToken, Finish, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore, RunnerId,
     StateCounts, StoreError, Timestamp, WakeReceiver,
 };
+use backtick_pg_common::admin::{cancel_request, runner_record};
+use backtick_pg_common::admin_sql;
 use backtick_pg_common::{Wake, decode, enqueue, micros};
 use diesel::OptionalExtension;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use crate::admin_rows::{CancelRequestRow, RunRequestRow};
 use crate::connect::{Connector, DieselPool};
 use crate::enqueue::EnqueueStatements;
 use crate::error::store_error;
@@ -323,18 +326,37 @@ impl QueueStore for DieselStore {
         ttl: Duration,
         now: Option<Timestamp>,
     ) -> Result<(), StoreError> {
-        runner_side::register(&mut *self.conn().await?, runner, ttl, now).await
+        diesel::sql_query(admin_sql::REGISTER_RUNNER)
+            .bind::<Text, _>(runner_record(runner, ttl))
+            .bind::<Nullable<Timestamptz>, _>(now)
+            .execute(&mut *self.conn().await?)
+            .await
+            .map_err(store_error)?;
+        Ok(())
     }
 
     async fn deregister_runner(&self, runner: &RunnerId) -> Result<(), StoreError> {
-        runner_side::deregister(&mut *self.conn().await?, runner).await
+        diesel::sql_query(admin_sql::DEREGISTER_RUNNER)
+            .bind::<Text, _>(runner.as_str())
+            .execute(&mut *self.conn().await?)
+            .await
+            .map_err(store_error)?;
+        Ok(())
     }
 
     async fn cancel_requests(&self, jobs: &[JobId]) -> Result<Vec<CancelRequest>, StoreError> {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
-        runner_side::cancel_requests(&mut *self.conn().await?, jobs).await
+        let rows: Vec<CancelRequestRow> = diesel::sql_query(admin_sql::CANCEL_REQUESTS)
+            .bind::<Array<BigInt>, _>(jobs.iter().map(|id| id.0).collect::<Vec<_>>())
+            .load(&mut *self.conn().await?)
+            .await
+            .map_err(store_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| cancel_request(JobId(r.id), r.cancel_reason, r.cancel_requested_at))
+            .collect())
     }
 
     /// Hints from `LISTEN backtick_cancel`, on the same connection and task as
@@ -345,7 +367,18 @@ impl QueueStore for DieselStore {
     }
 
     async fn schedule_run_requests(&self, workers: &[String]) -> Result<Vec<ScheduleRunRequest>, StoreError> {
-        runner_side::schedule_run_requests(&mut *self.conn().await?, workers).await
+        let rows: Vec<RunRequestRow> = diesel::sql_query(admin_sql::SCHEDULE_RUN_REQUESTS)
+            .bind::<Array<Text>, _>(workers)
+            .load(&mut *self.conn().await?)
+            .await
+            .map_err(store_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ScheduleRunRequest {
+                name: r.name,
+                requested_at: r.run_requested_at,
+            })
+            .collect())
     }
 
     async fn fire_schedule_request(

@@ -13,6 +13,8 @@
 //! Times come from `coalesce($now, now())`; state literals stay literals where a partial index
 //! must match (see [`crate::sql`]); fenced writes find their jobs by id with `running!()`.
 
+use backtick_core::admin::ScheduleAction;
+
 /// The channel on which a cancellation request is announced; the payload is the job id.
 /// Runners `LISTEN` on it beside `backtick_jobs`.
 pub const CANCEL_CHANNEL: &str = "backtick_cancel";
@@ -587,6 +589,19 @@ WHERE s.name = $1
                   WHERE r.expires_at > coalesce($2::timestamptz, now()) AND s.name = ANY(r.schedules))
 RETURNING name";
 
+/// The statement that applies `action` to a schedule: [`PAUSE_SCHEDULE`],
+/// [`RESUME_SCHEDULE`], [`REQUEST_SCHEDULE_RUN`] or [`REMOVE_SCHEDULE`]. Each takes `$1` name
+/// and `$2` now, and returns a row only when it changed something (else
+/// [`SCHEDULE_STATUS`] tells why: [`crate::admin::schedule_not_written`]).
+pub fn schedule_statement(action: ScheduleAction) -> &'static str {
+    match action {
+        ScheduleAction::Pause => PAUSE_SCHEDULE,
+        ScheduleAction::Resume => RESUME_SCHEDULE,
+        ScheduleAction::RunNow => REQUEST_SCHEDULE_RUN,
+        ScheduleAction::Remove => REMOVE_SCHEDULE,
+    }
+}
+
 /// `$1` workers. Pending run-now requests: rows `name`, `run_requested_at`, oldest first.
 pub const SCHEDULE_RUN_REQUESTS: &str = "
 SELECT name, run_requested_at FROM backtick_schedules
@@ -605,21 +620,27 @@ RETURNING name";
 // ---------------------------------------------------------------------------------------
 // Runners.
 
-/// `$1` id, `$2` host, `$3` pid (int8), `$4` version, `$5` queues (text[] or NULL), `$6`
-/// workers, `$7` schedules, `$8` concurrency (int4), `$9` started_at, `$10` ttl in
-/// microseconds, `$11` now, `$12` retention in microseconds (core's `RUNNER_RETENTION`).
-/// Registers or refreshes the runner (live until now + ttl), and forgets the runners stale for
-/// longer than the retention.
+/// `$1` the runner as a JSON object (`crate::admin::runner_record`: id, host, pid, version,
+/// queues (null: every queue), workers, schedules, concurrency, started_at, ttl_us,
+/// retention_us), `$2` now. Registers or refreshes the runner (live until now + ttl), and
+/// forgets the runners stale for longer than the retention (core's `RUNNER_RETENTION`).
 pub const REGISTER_RUNNER: &str = "
-WITH clock AS (SELECT coalesce($11::timestamptz, now()) AS now),
+WITH runner AS (
+    SELECT * FROM jsonb_to_record($1::jsonb) AS r(
+        id text, host text, pid int8, version text, queues text[], workers text[], schedules text[],
+        concurrency int4, started_at timestamptz, ttl_us int8, retention_us int8)
+),
+clock AS (SELECT coalesce($2::timestamptz, now()) AS now),
 forgotten AS (
     DELETE FROM backtick_runners
-    WHERE id <> $1 AND expires_at < (SELECT now FROM clock) - $12::int8 * interval '1 microsecond'
+    WHERE id <> (SELECT id FROM runner)
+      AND expires_at < (SELECT now FROM clock) - (SELECT retention_us FROM runner) * interval '1 microsecond'
 )
 INSERT INTO backtick_runners
     (id, host, pid, version, queues, workers, schedules, concurrency, started_at, heartbeat_at, expires_at)
-SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, clock.now, clock.now + $10::int8 * interval '1 microsecond'
-FROM clock
+SELECT r.id, r.host, r.pid, r.version, r.queues, r.workers, r.schedules, r.concurrency, r.started_at,
+       clock.now, clock.now + r.ttl_us * interval '1 microsecond'
+FROM runner r CROSS JOIN clock
 ON CONFLICT (id) DO UPDATE SET
     host = excluded.host, pid = excluded.pid, version = excluded.version, queues = excluded.queues,
     workers = excluded.workers, schedules = excluded.schedules, concurrency = excluded.concurrency,

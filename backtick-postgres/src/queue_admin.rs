@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use backtick_core::admin::{
     ActionReport, AdminError, CountQuery, GroupBy, JobAction, JobCounts, JobDetail, JobPage, JobQuery, PageRequest,
-    QueueAdmin, QueueInfo, RunnerStatus, ScheduleInfo,
+    QueueAdmin, QueueInfo, RunnerStatus, ScheduleAction, ScheduleInfo,
 };
 use backtick_core::{JobId, StoreError, Timestamp};
 use backtick_pg_common::admin::{
@@ -65,11 +65,11 @@ impl PgStore {
     /// [`sql::SCHEDULE_STATUS`].
     async fn schedule_write(
         &self,
-        statement: &'static str,
+        action: ScheduleAction,
         name: &str,
         now: Option<Timestamp>,
-        removing: bool,
     ) -> Result<bool, AdminError> {
+        let statement = sql::schedule_statement(action);
         let wrote = sqlx::query(statement)
             .bind(name)
             .bind(now)
@@ -85,25 +85,7 @@ impl PgStore {
             .fetch_one(self.admin_pool())
             .await
             .map_err(store_error)?;
-        schedule_not_written(name, get(&status, "exists")?, get(&status, "declared_by")?, removing)
-    }
-
-    /// Run an action statement on `ids`; rows `id` and, for a cancel, `requested`.
-    async fn act(&self, ids: &[JobId], action: &JobAction, now: Option<Timestamp>) -> Result<ActionReport, AdminError> {
-        let column = check_batch(ids)?;
-        let query = match action {
-            JobAction::Retry => sqlx::query(sql::RETRY_JOBS).bind(column).bind(now),
-            JobAction::Cancel { reason } => sqlx::query(sql::CANCEL_JOBS).bind(column).bind(reason).bind(now),
-            JobAction::Delete => sqlx::query(sql::DELETE_JOBS).bind(column),
-            JobAction::RunNow => sqlx::query(sql::RUN_JOBS_NOW).bind(column).bind(now),
-        };
-        let rows = query.fetch_all(self.admin_pool()).await.map_err(store_error)?;
-        let requested = matches!(action, JobAction::Cancel { .. });
-        let decoded = rows
-            .iter()
-            .map(|r| Ok((get(r, "id")?, requested && get::<bool>(r, "requested")?)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(action_report(ids, decoded))
+        schedule_not_written(name, get(&status, "exists")?, get(&status, "declared_by")?, action)
     }
 }
 
@@ -174,7 +156,20 @@ impl QueueAdmin for PgStore {
         action: &JobAction,
         now: Option<Timestamp>,
     ) -> Result<ActionReport, AdminError> {
-        self.act(ids, action, now).await
+        let column = check_batch(ids)?;
+        let query = match action {
+            JobAction::Retry => sqlx::query(sql::RETRY_JOBS).bind(column).bind(now),
+            JobAction::Cancel { reason } => sqlx::query(sql::CANCEL_JOBS).bind(column).bind(reason).bind(now),
+            JobAction::Delete => sqlx::query(sql::DELETE_JOBS).bind(column),
+            JobAction::RunNow => sqlx::query(sql::RUN_JOBS_NOW).bind(column).bind(now),
+        };
+        let rows = query.fetch_all(self.admin_pool()).await.map_err(store_error)?;
+        let requested = matches!(action, JobAction::Cancel { .. });
+        let decoded = rows
+            .iter()
+            .map(|r| Ok((get(r, "id")?, requested && get::<bool>(r, "requested")?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(action_report(ids, decoded))
     }
 
     async fn list_queues(&self, now: Option<Timestamp>) -> Result<Vec<QueueInfo>, AdminError> {
@@ -242,22 +237,13 @@ impl QueueAdmin for PgStore {
         Ok(rows.iter().map(schedule).collect::<Result<_, _>>()?)
     }
 
-    async fn pause_schedule(&self, name: &str, now: Option<Timestamp>) -> Result<bool, AdminError> {
-        self.schedule_write(sql::PAUSE_SCHEDULE, name, now, false).await
-    }
-
-    async fn resume_schedule(&self, name: &str, now: Option<Timestamp>) -> Result<bool, AdminError> {
-        self.schedule_write(sql::RESUME_SCHEDULE, name, now, false).await
-    }
-
-    async fn run_schedule_now(&self, name: &str, now: Option<Timestamp>) -> Result<bool, AdminError> {
-        self.schedule_write(sql::REQUEST_SCHEDULE_RUN, name, now, false).await
-    }
-
-    async fn remove_schedule(&self, name: &str, now: Option<Timestamp>) -> Result<(), AdminError> {
-        self.schedule_write(sql::REMOVE_SCHEDULE, name, now, true)
-            .await
-            .map(drop)
+    async fn apply_to_schedule(
+        &self,
+        name: &str,
+        action: ScheduleAction,
+        now: Option<Timestamp>,
+    ) -> Result<bool, AdminError> {
+        self.schedule_write(action, name, now).await
     }
 
     async fn list_runners(&self, now: Option<Timestamp>) -> Result<Vec<RunnerStatus>, AdminError> {

@@ -11,6 +11,8 @@ use backtick_core::{
     ClaimParams, ClaimToken, Finish, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore, RunnerId,
     StateCounts, StoreError, Timestamp, WakeReceiver,
 };
+use backtick_pg_common::admin::{cancel_request, runner_record};
+use backtick_pg_common::admin_sql;
 use backtick_pg_common::{Wake, decode, enqueue, micros};
 use sqlx::postgres::PgArguments;
 use sqlx::{PgPool, Row};
@@ -371,15 +373,42 @@ impl QueueStore for PgStore {
         ttl: Duration,
         now: Option<Timestamp>,
     ) -> Result<(), StoreError> {
-        runner_side::register(&self.inner.pool, runner, ttl, now).await
+        sqlx::query(admin_sql::REGISTER_RUNNER)
+            .bind(runner_record(runner, ttl))
+            .bind(now)
+            .execute(&self.inner.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(())
     }
 
     async fn deregister_runner(&self, runner: &RunnerId) -> Result<(), StoreError> {
-        runner_side::deregister(&self.inner.pool, runner).await
+        sqlx::query(admin_sql::DEREGISTER_RUNNER)
+            .bind(runner.as_str())
+            .execute(&self.inner.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(())
     }
 
     async fn cancel_requests(&self, jobs: &[JobId]) -> Result<Vec<CancelRequest>, StoreError> {
-        runner_side::cancel_requests(&self.inner.pool, jobs).await
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(admin_sql::CANCEL_REQUESTS)
+            .bind(jobs.iter().map(|id| id.0).collect::<Vec<_>>())
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(store_error)?;
+        rows.iter()
+            .map(|r| {
+                Ok(cancel_request(
+                    JobId(r.try_get("id").map_err(store_error)?),
+                    r.try_get("cancel_reason").map_err(store_error)?,
+                    r.try_get("cancel_requested_at").map_err(store_error)?,
+                ))
+            })
+            .collect()
     }
 
     /// Hints from `LISTEN backtick_cancel`, on the same connection and task as
@@ -390,7 +419,19 @@ impl QueueStore for PgStore {
     }
 
     async fn schedule_run_requests(&self, workers: &[String]) -> Result<Vec<ScheduleRunRequest>, StoreError> {
-        runner_side::schedule_run_requests(&self.inner.pool, workers).await
+        let rows = sqlx::query(admin_sql::SCHEDULE_RUN_REQUESTS)
+            .bind(workers)
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(store_error)?;
+        rows.iter()
+            .map(|r| {
+                Ok(ScheduleRunRequest {
+                    name: r.try_get("name").map_err(store_error)?,
+                    requested_at: r.try_get("run_requested_at").map_err(store_error)?,
+                })
+            })
+            .collect()
     }
 
     async fn fire_schedule_request(

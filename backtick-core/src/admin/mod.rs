@@ -7,7 +7,7 @@
 //! | jobs | [`list_jobs`](QueueAdmin::list_jobs), [`job_detail`](QueueAdmin::job_detail), [`count_jobs`](QueueAdmin::count_jobs) |
 //! | actions | [`apply_to_job`](QueueAdmin::apply_to_job), [`apply_bulk`](QueueAdmin::apply_bulk), [`apply_to_jobs`](QueueAdmin::apply_to_jobs) |
 //! | queues | [`list_queues`](QueueAdmin::list_queues), [`pause_queue`](QueueAdmin::pause_queue), [`resume_queue`](QueueAdmin::resume_queue) |
-//! | schedules | [`list_schedules`](QueueAdmin::list_schedules), [`pause_schedule`](QueueAdmin::pause_schedule), [`resume_schedule`](QueueAdmin::resume_schedule), [`run_schedule_now`](QueueAdmin::run_schedule_now), [`remove_schedule`](QueueAdmin::remove_schedule) |
+//! | schedules | [`list_schedules`](QueueAdmin::list_schedules), [`apply_to_schedule`](QueueAdmin::apply_to_schedule) (or [`pause_schedule`](QueueAdmin::pause_schedule), [`resume_schedule`](QueueAdmin::resume_schedule), [`run_schedule_now`](QueueAdmin::run_schedule_now), [`remove_schedule`](QueueAdmin::remove_schedule)) |
 //! | runners | [`list_runners`](QueueAdmin::list_runners) |
 //! | payloads | [`payload_to_json`] |
 //!
@@ -39,7 +39,7 @@ pub use payload::{json_contains, payload_to_json};
 pub use query::{JobQuery, JobSelection, TimeRange};
 pub use queues::{QueueInfo, assemble_queues};
 pub use runners::{RUNNER_RETENTION, RunnerInfo, RunnerStatus};
-pub use schedules::{ScheduleInfo, ScheduleRunRequest, spec_time_zone};
+pub use schedules::{ScheduleAction, ScheduleInfo, ScheduleRunRequest, spec_time_zone};
 
 use crate::job::{JobId, Timestamp};
 use crate::store::QueueStore;
@@ -210,36 +210,69 @@ pub trait QueueAdmin: QueueStore {
     /// Only [`AdminError::Store`].
     async fn list_schedules(&self, now: Option<Timestamp>) -> Result<Vec<ScheduleInfo>, AdminError>;
 
-    /// Pause a schedule: its fire times pass without enqueueing. Returns false when it was
-    /// already paused.
+    /// Apply `action` to the schedule `name` (see [`ScheduleAction`] for what each does).
+    /// Returns false when the action changed nothing: a pause of a paused schedule, a resume
+    /// of a running one, a run-now while a request is pending. A removal returns true.
+    ///
+    /// # Errors
+    /// [`AdminError::UnknownSchedule`] when no schedule has this name;
+    /// [`AdminError::ScheduleInUse`] for [`ScheduleAction::Remove`] of a schedule a live
+    /// runner declares.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn example(admin: &dyn backtick_core::admin::QueueAdmin) -> Result<(), backtick_core::admin::AdminError> {
+    /// use backtick_core::admin::ScheduleAction;
+    /// if !admin.apply_to_schedule("nightly-report", ScheduleAction::Pause, None).await? {
+    ///     println!("nightly-report was already paused");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    async fn apply_to_schedule(
+        &self,
+        name: &str,
+        action: ScheduleAction,
+        now: Option<Timestamp>,
+    ) -> Result<bool, AdminError>;
+
+    /// [`ScheduleAction::Pause`]: the schedule's fire times pass without enqueueing. Returns
+    /// false when it was already paused.
     ///
     /// # Errors
     /// [`AdminError::UnknownSchedule`] when no schedule has this name.
-    async fn pause_schedule(&self, name: &str, now: Option<Timestamp>) -> Result<bool, AdminError>;
+    async fn pause_schedule(&self, name: &str, now: Option<Timestamp>) -> Result<bool, AdminError> {
+        self.apply_to_schedule(name, ScheduleAction::Pause, now).await
+    }
 
-    /// Resume a paused schedule from its next fire time. Returns false when it was not
-    /// paused.
+    /// [`ScheduleAction::Resume`]: a paused schedule fires again from its next fire time.
+    /// Returns false when it was not paused.
     ///
     /// # Errors
     /// [`AdminError::UnknownSchedule`] when no schedule has this name.
-    async fn resume_schedule(&self, name: &str, now: Option<Timestamp>) -> Result<bool, AdminError>;
+    async fn resume_schedule(&self, name: &str, now: Option<Timestamp>) -> Result<bool, AdminError> {
+        self.apply_to_schedule(name, ScheduleAction::Resume, now).await
+    }
 
-    /// Ask for one extra run of a schedule now, paused or not, outside its fire times. A
-    /// runner that declares it enqueues the job (the schedule's job is defined in the
-    /// application's code, not stored) and clears the request with a compare-and-set, so the
-    /// request enqueues exactly one job however many runners see it. Returns false when a
-    /// request was already pending: requests do not pile up.
+    /// [`ScheduleAction::RunNow`]: one extra job now, exactly once however many runners
+    /// see the request. Returns false when a request was already pending.
     ///
     /// # Errors
     /// [`AdminError::UnknownSchedule`] when no schedule has this name.
-    async fn run_schedule_now(&self, name: &str, now: Option<Timestamp>) -> Result<bool, AdminError>;
+    async fn run_schedule_now(&self, name: &str, now: Option<Timestamp>) -> Result<bool, AdminError> {
+        self.apply_to_schedule(name, ScheduleAction::RunNow, now).await
+    }
 
-    /// Remove a stale schedule (see [`ScheduleInfo::is_stale`]).
+    /// [`ScheduleAction::Remove`]: forget a stale schedule (see [`ScheduleInfo::is_stale`]).
     ///
     /// # Errors
     /// [`AdminError::UnknownSchedule`] when no schedule has this name;
     /// [`AdminError::ScheduleInUse`] when a live runner declares it (it would store it again).
-    async fn remove_schedule(&self, name: &str, now: Option<Timestamp>) -> Result<(), AdminError>;
+    async fn remove_schedule(&self, name: &str, now: Option<Timestamp>) -> Result<(), AdminError> {
+        self.apply_to_schedule(name, ScheduleAction::Remove, now)
+            .await
+            .map(drop)
+    }
 
     /// The registered runners, live ones first then by id, with their stale flag and how many
     /// running jobs each holds.

@@ -27,6 +27,42 @@ pub struct ScheduleInfo {
     pub declared_by: Vec<RunnerId>,
 }
 
+/// What an operator can do to a stored schedule; see
+/// [`crate::admin::QueueAdmin::apply_to_schedule`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScheduleAction {
+    /// Its fire times pass without enqueueing until it is resumed. Changes nothing (returns
+    /// false) when it is already paused.
+    Pause,
+    /// It fires again from its next fire time. Changes nothing when it is not paused.
+    Resume,
+    /// One extra run now, paused or not, outside its fire times: a runner that declares the
+    /// schedule enqueues the job (the job is defined in the application's code, not stored)
+    /// and clears the request with a compare-and-set, so one request enqueues exactly one
+    /// job however many runners see it. Changes nothing when a request is already pending:
+    /// requests do not pile up.
+    RunNow,
+    /// Forget a stale schedule ([`ScheduleInfo::is_stale`]); refused with
+    /// [`crate::admin::AdminError::ScheduleInUse`] while a live runner declares it (it would
+    /// store it again).
+    Remove,
+}
+
+impl ScheduleAction {
+    /// Every action, in the order above.
+    pub const ALL: [ScheduleAction; 4] = [Self::Pause, Self::Resume, Self::RunNow, Self::Remove];
+
+    /// The action's name as operators type it: `pause`, `resume`, `run-now`, `remove`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pause => "pause",
+            Self::Resume => "resume",
+            Self::RunNow => "run-now",
+            Self::Remove => "remove",
+        }
+    }
+}
+
 impl ScheduleInfo {
     /// True when no live runner declares the schedule any more: nothing fires it, and
     /// [`crate::admin::QueueAdmin::remove_schedule`] may remove it.

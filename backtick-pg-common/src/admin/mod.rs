@@ -11,5 +11,5 @@ mod rows;
 pub use actions::{action_report, check_batch};
 pub use list::{CountParams, ListParams, finish_page, queue_infos};
 pub use rows::{
-    RegisterParams, RunnerRow, ScheduleRow, cancel_request, job_detail, schedule_not_written, unknown_queue,
+    RunnerRow, ScheduleRow, cancel_request, job_detail, runner_record, schedule_not_written, unknown_queue,
 };

@@ -4,61 +4,41 @@
 use std::time::Duration;
 
 use backtick_core::admin::{
-    AdminError, Attempt, CancelRequest, JobDetail, RUNNER_RETENTION, RunnerInfo, RunnerStatus, ScheduleInfo,
-    spec_time_zone,
+    AdminError, Attempt, CancelRequest, JobDetail, RUNNER_RETENTION, RunnerInfo, RunnerStatus, ScheduleAction,
+    ScheduleInfo, spec_time_zone,
 };
 use backtick_core::{Job, JobId, RunnerId, StoreError, Timestamp};
 
 use crate::decode::corrupt;
 use crate::interval::micros;
 
-/// The parameters of [`crate::admin_sql::REGISTER_RUNNER`], `$1..$12`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RegisterParams<'a> {
-    /// `$1` id.
-    pub id: &'a str,
-    /// `$2` host.
-    pub host: &'a str,
-    /// `$3` process id.
-    pub pid: i64,
-    /// `$4` version.
-    pub version: &'a str,
-    /// `$5` queues, `None` for every queue.
-    pub queues: Option<&'a [String]>,
-    /// `$6` workers.
-    pub workers: &'a [String],
-    /// `$7` schedules.
-    pub schedules: &'a [String],
-    /// `$8` concurrency.
-    pub concurrency: i32,
-    /// `$9` start.
-    pub started_at: Timestamp,
-    /// `$10` time to live, in microseconds.
-    pub ttl_us: i64,
-    /// `$11` now.
-    pub now: Option<Timestamp>,
-    /// `$12` [`RUNNER_RETENTION`] in microseconds.
-    pub retention_us: i64,
-}
-
-impl<'a> RegisterParams<'a> {
-    /// The parameters registering `runner`, live for `ttl` after `now`.
-    pub fn new(runner: &'a RunnerInfo, ttl: Duration, now: Option<Timestamp>) -> Self {
-        RegisterParams {
-            id: runner.id.as_str(),
-            host: &runner.host,
-            pid: i64::from(runner.pid),
-            version: &runner.version,
-            queues: runner.queues.as_deref(),
-            workers: &runner.workers,
-            schedules: &runner.schedules,
-            concurrency: i32::try_from(runner.concurrency).unwrap_or(i32::MAX),
-            started_at: runner.started_at,
-            ttl_us: micros(ttl),
-            now,
-            retention_us: micros(RUNNER_RETENTION),
-        }
-    }
+/// `$1` of [`crate::admin_sql::REGISTER_RUNNER`]: `runner`, live for `ttl`, as one JSON
+/// object, so that both backends bind one value rather than twelve. `queues` is null when the
+/// runner takes every queue; `retention_us` is core's [`RUNNER_RETENTION`].
+///
+/// # Examples
+/// ```
+/// use backtick_core::RunnerId;
+/// use backtick_core::admin::RunnerInfo;
+/// let runner = RunnerInfo::this_process(RunnerId::new("host-1:42"), chrono::Utc::now());
+/// let record = backtick_pg_common::admin::runner_record(&runner, std::time::Duration::from_secs(30));
+/// assert!(record.contains(r#""ttl_us":30000000"#));
+/// ```
+pub fn runner_record(runner: &RunnerInfo, ttl: Duration) -> String {
+    serde_json::json!({
+        "id": runner.id.as_str(),
+        "host": runner.host,
+        "pid": runner.pid,
+        "version": runner.version,
+        "queues": runner.queues,
+        "workers": runner.workers,
+        "schedules": runner.schedules,
+        "concurrency": i32::try_from(runner.concurrency).unwrap_or(i32::MAX),
+        "started_at": runner.started_at,
+        "ttl_us": micros(ttl),
+        "retention_us": micros(RUNNER_RETENTION),
+    })
+    .to_string()
 }
 
 /// One row of [`crate::admin_sql::LIST_RUNNERS`], decoded.
@@ -152,7 +132,7 @@ impl From<ScheduleRow> for ScheduleInfo {
 }
 
 /// The error or result of a schedule write that returned no row, from `SCHEDULE_STATUS`
-/// (`exists`, `declared_by`): an unknown schedule, a schedule in use (when `removing`), or
+/// (`exists`, `declared_by`): an unknown schedule, a schedule in use (for a removal), or
 /// `Ok(false)` (nothing to change).
 ///
 /// # Errors
@@ -161,12 +141,12 @@ pub fn schedule_not_written(
     name: &str,
     exists: bool,
     declared_by: Vec<String>,
-    removing: bool,
+    action: ScheduleAction,
 ) -> Result<bool, AdminError> {
     if !exists {
         return Err(AdminError::UnknownSchedule { name: name.to_owned() });
     }
-    if removing {
+    if action == ScheduleAction::Remove {
         return Err(AdminError::ScheduleInUse {
             name: name.to_owned(),
             runners: declared_by,

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use backtick_core::admin::{
     ActionReport, AdminError, BULK_BATCH_SIZE, Count, CountQuery, GroupBy, GroupCount, JobAction, JobCounts, JobDetail,
-    JobPage, JobQuery, Order, PageRequest, QueueAdmin, QueueInfo, RunnerStatus, ScheduleInfo, assemble_queues,
-    spec_time_zone,
+    JobPage, JobQuery, Order, PageRequest, QueueAdmin, QueueInfo, RunnerStatus, ScheduleAction, ScheduleInfo,
+    assemble_queues, spec_time_zone,
 };
 use backtick_core::{Job, JobId, JobState, Timestamp};
 
@@ -249,54 +249,44 @@ impl QueueAdmin for MemoryStore {
             .collect())
     }
 
-    async fn pause_schedule(&self, name: &str, now: Option<Timestamp>) -> Result<bool, AdminError> {
+    async fn apply_to_schedule(
+        &self,
+        name: &str,
+        action: ScheduleAction,
+        now: Option<Timestamp>,
+    ) -> Result<bool, AdminError> {
         let now = resolve_now(now);
         let mut state = self.lock();
+        if action == ScheduleAction::Remove {
+            let info = state
+                .schedule_info(name, now)
+                .ok_or_else(|| State::unknown_schedule(name))?;
+            if !info.is_stale() {
+                return Err(AdminError::ScheduleInUse {
+                    name: name.to_owned(),
+                    runners: info.declared_by.iter().map(|r| r.as_str().to_owned()).collect(),
+                });
+            }
+            state.schedules.remove(name);
+            state.admin.schedules.remove(name);
+            return Ok(true);
+        }
         if !state.schedules.contains_key(name) {
             return Err(State::unknown_schedule(name));
         }
         let extra = state.admin.schedules.entry(name.to_owned()).or_default();
-        Ok(extra.paused_at.replace(extra.paused_at.unwrap_or(now)).is_none())
-    }
-
-    async fn resume_schedule(&self, name: &str, _now: Option<Timestamp>) -> Result<bool, AdminError> {
-        let mut state = self.lock();
-        if !state.schedules.contains_key(name) {
-            return Err(State::unknown_schedule(name));
-        }
-        let extra = state.admin.schedules.entry(name.to_owned()).or_default();
-        Ok(extra.paused_at.take().is_some())
-    }
-
-    async fn run_schedule_now(&self, name: &str, now: Option<Timestamp>) -> Result<bool, AdminError> {
-        let now = resolve_now(now);
-        let mut state = self.lock();
-        if !state.schedules.contains_key(name) {
-            return Err(State::unknown_schedule(name));
-        }
-        let extra = state.admin.schedules.entry(name.to_owned()).or_default();
-        if extra.run_requested_at.is_some() {
-            return Ok(false);
-        }
-        extra.run_requested_at = Some(now);
-        Ok(true)
-    }
-
-    async fn remove_schedule(&self, name: &str, now: Option<Timestamp>) -> Result<(), AdminError> {
-        let now = resolve_now(now);
-        let mut state = self.lock();
-        let info = state
-            .schedule_info(name, now)
-            .ok_or_else(|| State::unknown_schedule(name))?;
-        if !info.is_stale() {
-            return Err(AdminError::ScheduleInUse {
-                name: name.to_owned(),
-                runners: info.declared_by.iter().map(|r| r.as_str().to_owned()).collect(),
-            });
-        }
-        state.schedules.remove(name);
-        state.admin.schedules.remove(name);
-        Ok(())
+        Ok(match action {
+            ScheduleAction::Pause => extra.paused_at.replace(extra.paused_at.unwrap_or(now)).is_none(),
+            ScheduleAction::Resume => extra.paused_at.take().is_some(),
+            ScheduleAction::RunNow => {
+                let pending = extra.run_requested_at.is_some();
+                if !pending {
+                    extra.run_requested_at = Some(now);
+                }
+                !pending
+            }
+            ScheduleAction::Remove => true,
+        })
     }
 
     async fn list_runners(&self, now: Option<Timestamp>) -> Result<Vec<RunnerStatus>, AdminError> {

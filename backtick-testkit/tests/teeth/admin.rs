@@ -8,7 +8,7 @@ use std::time::Duration;
 use backtick_core::admin::{
     ActionReport, AdminError, BulkReport, CancelReceiver, CancelRequest, CountQuery, JobAction, JobCounts, JobCursor,
     JobDetail, JobPage, JobQuery, JobSelection, PageRequest, QueueAdmin, QueueInfo, RunnerInfo, RunnerStatus,
-    ScheduleInfo, ScheduleRunRequest,
+    ScheduleAction, ScheduleInfo, ScheduleRunRequest,
 };
 use backtick_core::schedule::{ScheduleFire, ScheduleRecord};
 use backtick_core::state::Finish;
@@ -259,17 +259,13 @@ impl QueueAdmin for BrokenAdmin {
     async fn list_schedules(&self, now: Option<Timestamp>) -> Result<Vec<ScheduleInfo>, AdminError> {
         self.inner.list_schedules(now).await
     }
-    async fn pause_schedule(&self, name: &str, now: Option<Timestamp>) -> Result<bool, AdminError> {
-        self.inner.pause_schedule(name, now).await
-    }
-    async fn resume_schedule(&self, name: &str, now: Option<Timestamp>) -> Result<bool, AdminError> {
-        self.inner.resume_schedule(name, now).await
-    }
-    async fn run_schedule_now(&self, name: &str, now: Option<Timestamp>) -> Result<bool, AdminError> {
-        self.inner.run_schedule_now(name, now).await
-    }
-    async fn remove_schedule(&self, name: &str, now: Option<Timestamp>) -> Result<(), AdminError> {
-        self.inner.remove_schedule(name, now).await
+    async fn apply_to_schedule(
+        &self,
+        name: &str,
+        action: ScheduleAction,
+        now: Option<Timestamp>,
+    ) -> Result<bool, AdminError> {
+        self.inner.apply_to_schedule(name, action, now).await
     }
     async fn list_runners(&self, now: Option<Timestamp>) -> Result<Vec<RunnerStatus>, AdminError> {
         self.inner.list_runners(now).await
