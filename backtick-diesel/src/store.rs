@@ -313,13 +313,6 @@ impl QueueStore for DieselStore {
         Ok(true)
     }
 
-    /// Hints from `LISTEN backtick_jobs`, fed by a background task with its own connection
-    /// that reconnects with backoff. The task starts at the first call.
-    fn subscribe(&self) -> Option<WakeReceiver> {
-        self.start_listener();
-        Some(self.inner.wake.subscribe())
-    }
-
     async fn register_runner(
         &self,
         runner: &RunnerInfo,
@@ -359,6 +352,18 @@ impl QueueStore for DieselStore {
             .collect())
     }
 
+    /// Hints from `LISTEN backtick_jobs`, fed by a background task with its own connection
+    /// that reconnects with backoff. The task starts at the first call.
+    fn subscribe(&self) -> Option<WakeReceiver> {
+        self.start_listener();
+        Some(self.inner.wake.subscribe())
+    }
+
+    /// Waits for the listener task (started by [`QueueStore::subscribe`]) to be listening.
+    async fn wait_for_hints(&self, timeout: Duration) -> bool {
+        self.wait_listening(timeout).await
+    }
+
     /// Hints from `LISTEN backtick_cancel`, on the same connection and task as
     /// [`QueueStore::subscribe`]'s.
     fn subscribe_cancels(&self) -> Option<CancelReceiver> {
@@ -390,11 +395,6 @@ impl QueueStore for DieselStore {
         runner_side::fire_schedule_request(&mut *self.conn().await?, request, job, now).await
     }
 
-    /// Waits for the listener task (started by [`QueueStore::subscribe`]) to be listening.
-    async fn wait_for_hints(&self, timeout: Duration) -> bool {
-        self.wait_listening(timeout).await
-    }
-
     async fn next_due(
         &self,
         workers: &[String],
@@ -402,9 +402,6 @@ impl QueueStore for DieselStore {
         within: Duration,
         now: Option<Timestamp>,
     ) -> Result<Option<Duration>, StoreError> {
-        if workers.is_empty() {
-            return Ok(None);
-        }
         let row: DueIn = diesel::sql_query(sql::NEXT_DUE)
             .bind::<Array<Text>, _>(workers)
             .bind::<Nullable<Array<Text>>, _>(queues)

@@ -2,11 +2,10 @@
 //! runner-side `QueueStore` methods that came with it) against `migrations/0003_admin.up.sql`,
 //! one copy for both Postgres backends, like [`crate::sql`].
 //!
-//! Four of them replace statements of [`crate::sql`] once a backend adopts the admin schema:
-//! [`FINISH`] and [`REVIVE`] (attempt history,
-//! cancellation requests, `attempted_by`), [`CANCEL`] and [`RETRY`] (the same bookkeeping),
-//! and [`ADVANCE_SCHEDULE`] (paused schedules, last fire). Each takes the parameters of the
-//! statement it replaces, except [`ADVANCE_SCHEDULE`] (one more). The pause-aware claim is the
+//! The queue's own writes that the admin schema changed live here too, as their only copy:
+//! [`FINISH`] and [`REVIVE`] (attempt history, cancellation requests, `attempted_by`),
+//! [`CANCEL`] and [`RETRY`] (the same bookkeeping), and [`ADVANCE_SCHEDULE`] (paused
+//! schedules, last fire). The pause-aware claim is the
 //! function `backtick_claim` of `migrations/0004_claim.up.sql`, called by [`crate::sql::CLAIM`]. `HEARTBEAT` is unchanged: a
 //! runner learns of cancellation requests through [`CANCEL_REQUESTS`].
 //!
@@ -57,8 +56,13 @@ macro_rules! target {
     };
 }
 
-/// The fenced write shared by [`FINISH`] and [`REVIVE`]: `sql::FINISH`/`sql::REVIVE` plus the
-/// admin bookkeeping. `$outcome` is the history outcome of a requeued attempt, `$extra` an
+/// The fenced write shared by [`FINISH`] and [`REVIVE`]. `$1` now, `$2..$9` one array per
+/// finish: id, attempt, owner, target state, run_at (or NULL), delay in microseconds (when
+/// run_at is NULL), error (NULL keeps the old one), refund. For a job named twice, the first
+/// finish whose token is live is the one applied: a job has at most one live token, so keeping
+/// the first finish of each token and letting the fence pick the live one is the same thing.
+/// Jobs are updated in id order, as the heartbeat does. Returns the input positions (1-based)
+/// that took effect. `$outcome` is the history outcome of a requeued attempt, `$extra` an
 /// extra guard on `j` and `c`.
 macro_rules! fenced_update {
     ($outcome:literal, $extra:literal) => {
@@ -124,9 +128,7 @@ RETURNING i.ord"
     };
 }
 
-/// Replaces [`crate::sql::FINISH`], same parameters (`$1` now, `$2..$9` one array per finish:
-/// id, attempt, owner, target state, run_at or NULL, delay in microseconds, error or NULL,
-/// refund), same result (the input positions that took effect).
+/// A runner's fenced finishes (see `fenced_update!` for the parameters and result).
 ///
 /// Beside the transition: a finish that requeues the job appends the ended attempt to its
 /// history (outcome `snoozed` when refunded, else `failed`; error cut to 2,048 characters),
@@ -136,12 +138,11 @@ RETURNING i.ord"
 /// final attempt, so the common case (done at the first attempt) costs one extra column copy.
 pub const FINISH: &str = fenced_update!("CASE WHEN i.refund THEN 'snoozed' ELSE 'failed' END", "");
 
-/// Replaces [`crate::sql::REVIVE`], same parameters and result: [`FINISH`]'s bookkeeping,
-/// history outcome `lease_expired`, and only while the lease is still expired.
+/// The reviver's fenced requeue, with [`FINISH`]'s parameters and result and its
+/// bookkeeping: history outcome `lease_expired`, and only while the lease is still expired.
 pub const REVIVE: &str = fenced_update!("'lease_expired'", " AND j.lease_expires_at <= c.now");
 
-/// Replaces [`crate::sql::CANCEL`] (the immediate cancel of `QueueStore::cancel`), same
-/// parameters: `$1` id, `$2` reason, `$3` now. Also keeps the runner of a running job's attempt
+/// The immediate cancel of `QueueStore::cancel`: `$1` id, `$2` reason, `$3` now. Also keeps the runner of a running job's attempt
 /// in `attempted_by` and clears a pending cancellation request.
 pub const CANCEL: &str = "
 UPDATE backtick_jobs
@@ -184,7 +185,7 @@ SET state = 'queued',
     };
 }
 
-/// Replaces [`crate::sql::RETRY`], same parameters: `$1` id, `$2` now. Keeps the history whole
+/// `QueueStore::retry` of a dead or cancelled job: `$1` id, `$2` now. Keeps the history whole
 /// (see `retry_set!`).
 pub const RETRY: &str = concat!(
     "UPDATE backtick_jobs",
@@ -193,9 +194,9 @@ pub const RETRY: &str = concat!(
 WHERE id = $1 AND state IN ('dead', 'cancelled')"
 );
 
-/// Replaces [`crate::sql::ADVANCE_SCHEDULE`]: `$1` name, `$2` the fire time being consumed,
-/// `$3` the next one (or NULL), `$4` now, `$5` whether the fire carries a job. The same
-/// compare-and-set; returns one row, `enqueue`, when it advanced: false for a paused schedule,
+/// `$1` name, `$2` the fire time being consumed, `$3` the next one (or NULL), `$4` now, `$5`
+/// whether the fire carries a job. The compare-and-set that makes each fire time enqueue
+/// exactly once (the row lock makes a concurrent runner wait, then find `next_run_at` moved); returns one row, `enqueue`, when it advanced: false for a paused schedule,
 /// whose fire then enqueues nothing. Records `last_fired_at` (= `$2`) when it enqueues.
 pub const ADVANCE_SCHEDULE: &str = "
 UPDATE backtick_schedules

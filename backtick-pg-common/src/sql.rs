@@ -142,59 +142,6 @@ macro_rules! running {
     };
 }
 
-/// The fenced write shared by finish and revive; `$extra` adds a guard on `j` and `c`.
-/// `$1` now, `$2..$9` one array per finish: id, attempt, owner, target state, run_at (or
-/// NULL), delay in microseconds (when run_at is NULL), error (NULL keeps the old one),
-/// refund. For a job named twice, the first finish whose token is live is the one applied:
-/// a job has at most one live token, so keeping the first finish of each token and letting
-/// the fence pick the live one is the same thing. Jobs are updated in id order (`chosen` is
-/// sorted by id), as the heartbeat does. Returns the input positions (1-based) that took
-/// effect.
-macro_rules! fenced_update {
-    ($extra:literal) => {
-        concat!(
-            "
-WITH clock AS (SELECT coalesce($1::timestamptz, now()) AS now),
-input AS (
-    SELECT *
-    FROM unnest($2::int8[], $3::int4[], $4::text[], $5::text[], $6::timestamptz[], $7::int8[],
-                $8::text[], $9::bool[])
-        WITH ORDINALITY AS t(job_id, token_attempt, token_owner, target, target_run_at, delay_us,
-                             error, refund, ord)
-),
-chosen AS (
-    SELECT DISTINCT ON (job_id, token_attempt, token_owner) *
-    FROM input
-    ORDER BY job_id, token_attempt, token_owner, ord
-)
-UPDATE backtick_jobs j
-SET state = i.target,
-    run_at = CASE WHEN i.target = 'queued'
-                  THEN coalesce(i.target_run_at, c.now + i.delay_us * interval '1 microsecond')
-                  ELSE j.run_at END,
-    last_error = coalesce(i.error, j.last_error),
-    max_attempts = j.max_attempts + CASE WHEN i.refund THEN 1 ELSE 0 END,
-    lease_owner = NULL,
-    lease_expires_at = NULL,
-    finished_at = CASE WHEN i.target = 'queued' THEN NULL ELSE c.now END,
-    updated_at = c.now
-FROM chosen i CROSS JOIN clock c
-WHERE j.id = i.job_id AND j.state = ",
-            running!(),
-            " AND j.attempt = i.token_attempt AND j.lease_owner = i.token_owner",
-            $extra,
-            "
-RETURNING i.ord"
-        )
-    };
-}
-
-/// See `fenced_update!`.
-pub const FINISH: &str = fenced_update!("");
-
-/// See `fenced_update!`; additionally only while the lease is still expired.
-pub const REVIVE: &str = fenced_update!(" AND j.lease_expires_at <= c.now");
-
 /// `$1` now, `$2..$4` ids, attempts, owners, `$5` lease in microseconds. Returns the id of
 /// every input token (in input order, duplicates kept) whose lease was extended. Finds its
 /// jobs by id, like the fenced writes (see `running!`), in id order as they do, so that a
@@ -232,27 +179,6 @@ WHERE state = 'running' AND lease_expires_at <= coalesce($1::timestamptz, now())
 ORDER BY lease_expires_at, id
 LIMIT $2"
 );
-
-/// `$1` id, `$2` reason, `$3` now.
-pub const CANCEL: &str = "
-UPDATE backtick_jobs
-SET state = 'cancelled',
-    last_error = $2,
-    finished_at = coalesce($3::timestamptz, now()),
-    updated_at = coalesce($3::timestamptz, now()),
-    lease_owner = NULL,
-    lease_expires_at = NULL
-WHERE id = $1 AND state IN ('queued', 'running')";
-
-/// `$1` id, `$2` now.
-pub const RETRY: &str = "
-UPDATE backtick_jobs
-SET state = 'queued',
-    run_at = coalesce($2::timestamptz, now()),
-    finished_at = NULL,
-    max_attempts = greatest(max_attempts, attempt + 1),
-    updated_at = coalesce($2::timestamptz, now())
-WHERE id = $1 AND state IN ('dead', 'cancelled')";
 
 /// `$1` id.
 pub const GET: &str = concat!("SELECT ", job_columns!(), " FROM backtick_jobs WHERE id = $1");
@@ -340,10 +266,3 @@ pub const DUE_SCHEDULES: &str = "
 SELECT name, worker, spec, next_run_at FROM backtick_schedules
 WHERE worker = ANY($1::text[]) AND next_run_at <= coalesce($2::timestamptz, now())
 ORDER BY next_run_at, name";
-
-/// `$1` name, `$2` the fire time being consumed, `$3` the next one (or NULL), `$4` now. The
-/// compare-and-set that makes each fire time enqueue exactly once: the row lock it takes makes
-/// a concurrent runner wait, then find `next_run_at` moved and update nothing.
-pub const ADVANCE_SCHEDULE: &str = "
-UPDATE backtick_schedules SET next_run_at = $3, updated_at = coalesce($4::timestamptz, now())
-WHERE name = $1 AND next_run_at = $2";

@@ -360,13 +360,6 @@ impl QueueStore for PgStore {
         Ok(true)
     }
 
-    /// Hints from `LISTEN backtick_jobs`, fed by a background task with its own connection
-    /// that reconnects with backoff. The task starts at the first call.
-    fn subscribe(&self) -> Option<WakeReceiver> {
-        self.start_listener();
-        Some(self.inner.wake.subscribe())
-    }
-
     async fn register_runner(
         &self,
         runner: &RunnerInfo,
@@ -411,6 +404,18 @@ impl QueueStore for PgStore {
             .collect()
     }
 
+    /// Hints from `LISTEN backtick_jobs`, fed by a background task with its own connection
+    /// that reconnects with backoff. The task starts at the first call.
+    fn subscribe(&self) -> Option<WakeReceiver> {
+        self.start_listener();
+        Some(self.inner.wake.subscribe())
+    }
+
+    /// Waits for the listener task (started by [`QueueStore::subscribe`]) to be listening.
+    async fn wait_for_hints(&self, timeout: Duration) -> bool {
+        self.wait_listening(timeout).await
+    }
+
     /// Hints from `LISTEN backtick_cancel`, on the same connection and task as
     /// [`QueueStore::subscribe`]'s.
     fn subscribe_cancels(&self) -> Option<CancelReceiver> {
@@ -443,11 +448,6 @@ impl QueueStore for PgStore {
         runner_side::fire_schedule_request(&self.inner.pool, request, job, now).await
     }
 
-    /// Waits for the listener task (started by [`QueueStore::subscribe`]) to be listening.
-    async fn wait_for_hints(&self, timeout: Duration) -> bool {
-        self.wait_listening(timeout).await
-    }
-
     async fn next_due(
         &self,
         workers: &[String],
@@ -455,9 +455,6 @@ impl QueueStore for PgStore {
         within: Duration,
         now: Option<Timestamp>,
     ) -> Result<Option<Duration>, StoreError> {
-        if workers.is_empty() {
-            return Ok(None);
-        }
         let due_in: Option<i64> = sqlx::query_scalar(sql::NEXT_DUE)
             .bind(workers)
             .bind(queues)
