@@ -190,3 +190,31 @@ async fn a_firer_without_schedules_does_nothing() {
         assert_eq!(firer.run_once(None).await.expect("pass"), ScheduleReport::default());
     }
 }
+
+#[tokio::test]
+async fn a_firer_knows_how_long_until_its_next_fire_whoever_fires_it() {
+    let t0: Timestamp = "2030-01-01T00:00:00Z".parse().expect("time");
+    let store = MemoryStore::new();
+    let (ours, theirs) = (
+        firer(&store, vec![every_second("shared")]),
+        firer(&store, vec![every_second("shared")]),
+    );
+    assert_eq!(ours.next_fire_in(), None, "no pass yet");
+    ours.run_once(Some(t0)).await.expect("register");
+    theirs.run_once(Some(t0)).await.expect("register");
+    assert_eq!(
+        ours.next_fire_in(),
+        Some(Duration::from_secs(1)),
+        "the first fire, a second away"
+    );
+    let quarter = t0 + chrono::Duration::milliseconds(250);
+    ours.run_once(Some(quarter)).await.expect("nothing due");
+    assert_eq!(ours.next_fire_in(), Some(Duration::from_millis(750)));
+    // The other firer consumes the fire at 1 s; ours loses the compare-and-set at 1.1 s and
+    // still knows the next fire, 2 s.
+    assert_eq!(theirs.run_once(Some(seconds(t0, 1))).await.expect("fire").fired, 1);
+    let late = seconds(t0, 1) + chrono::Duration::milliseconds(100);
+    ours.run_once(Some(late)).await.expect("lost");
+    assert_eq!(ours.next_fire_in(), Some(Duration::from_millis(900)));
+    assert_eq!(fire_times(&store).await, vec![seconds(t0, 1)]);
+}

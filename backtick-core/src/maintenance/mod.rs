@@ -40,29 +40,49 @@ pub(crate) trait Service: Send + Sync + 'static {
 
     /// One pass at `now` (`None` for the store's clock).
     fn run_once(&self, now: Option<Timestamp>) -> impl Future<Output = Result<Self::Report, StoreError>> + Send;
+
+    /// How long after the start of its last pass the service wants the next one, when
+    /// sooner than its interval (the schedule firer: its next fire time). `None`: at the
+    /// interval.
+    fn next_pass_in(&self) -> Option<Duration> {
+        None
+    }
 }
+
+/// The shortest wait [`every`] makes between passes, so that a service whose next pass is
+/// always due (a fire that cannot be consumed, say) cannot spin.
+const MIN_PASS_GAP: Duration = Duration::from_millis(5);
 
 /// Spawn [`every`] on the current tokio runtime.
 pub(crate) fn spawn(service: impl Service, interval: Duration, stop: &CancellationToken) -> JoinHandle<()> {
     tokio::spawn(every(service, interval, stop.clone()))
 }
 
-/// Run `service` every `interval` (the first pass at once) until `stop` fires. A failed pass
-/// is logged and the loop goes on: maintenance errors never stop a runner.
+/// Run `service` every `interval` (the first pass at once), or sooner when the service asks
+/// ([`Service::next_pass_in`], never closer than [`MIN_PASS_GAP`]), until `stop` fires. A
+/// failed pass is logged and the next comes after the interval: maintenance errors never
+/// stop a runner.
 pub(crate) async fn every<S: Service>(service: S, interval: Duration, stop: CancellationToken) {
-    let mut ticks = tokio::time::interval(interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut next_pass = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
-            _ = ticks.tick() => {}
+            _ = tokio::time::sleep_until(next_pass) => {}
         }
-        match service.run_once(service.clock().now()).await {
-            Ok(report) => tracing::debug!(service = S::NAME, %report, "maintenance tick"),
-            Err(error) => {
-                tracing::warn!(service = S::NAME, %error, "maintenance tick failed; will retry next interval")
+        let started = tokio::time::Instant::now();
+        let wait = match service.run_once(service.clock().now()).await {
+            Ok(report) => {
+                tracing::debug!(service = S::NAME, %report, "maintenance tick");
+                service.next_pass_in().map_or(interval, |sooner| {
+                    sooner.clamp(MIN_PASS_GAP, interval.max(MIN_PASS_GAP))
+                })
             }
-        }
+            Err(error) => {
+                tracing::warn!(service = S::NAME, %error, "maintenance tick failed; will retry next interval");
+                interval
+            }
+        };
+        next_pass = started + wait;
     }
 }
 

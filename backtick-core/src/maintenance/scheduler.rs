@@ -2,10 +2,10 @@
 //! ones. Every runner runs it; the store's compare-and-set of the next fire time decides
 //! which runner enqueues each fire, so each fires exactly once (see [`crate::schedule`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::clock::Clock;
@@ -49,6 +49,17 @@ pub struct ScheduleFirer {
     workers: Vec<String>,
     grace: Duration,
     registered: AtomicBool,
+    upcoming: Mutex<Upcoming>,
+}
+
+/// The next fire time of each schedule as this firer last saw it, and the time of that pass:
+/// what lets a runner sleep until the next fire rather than poll for it. A hint only: a
+/// schedule changed elsewhere (another deployment, an operator) is caught by the next pass,
+/// which the runner's schedule interval bounds.
+#[derive(Debug, Default)]
+struct Upcoming {
+    pass_at: Option<Timestamp>,
+    next: HashMap<String, Timestamp>,
 }
 
 /// What one firer pass did.
@@ -88,6 +99,7 @@ impl ScheduleFirer {
             workers,
             grace: DEFAULT_GRACE,
             registered: AtomicBool::new(false),
+            upcoming: Mutex::new(Upcoming::default()),
         }
     }
 
@@ -122,12 +134,72 @@ impl ScheduleFirer {
         Ok(report)
     }
 
+    /// How long after its last pass the next fire of this firer's schedules is due, as far
+    /// as that pass saw (`Duration::ZERO` when one is due already); `None` before the first
+    /// pass or when none fires again. A runner sleeps this long (bounded by its schedule
+    /// interval) before the next pass, so fires start on time without a faster poll.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn example(firer: backtick_core::maintenance::ScheduleFirer) -> Result<(), backtick_core::StoreError> {
+    /// firer.run_once(None).await?;
+    /// if let Some(wait) = firer.next_fire_in() {
+    ///     tokio::time::sleep(wait).await;
+    ///     firer.run_once(None).await?;
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn next_fire_in(&self) -> Option<Duration> {
+        let upcoming = self.upcoming.lock().unwrap_or_else(PoisonError::into_inner);
+        let pass_at = upcoming.pass_at?;
+        let next = upcoming.next.values().min()?;
+        Some((*next - pass_at).to_std().unwrap_or(Duration::ZERO))
+    }
+
+    /// Remember `name`'s next fire time (`None`: it fires no more) as of the pass at `pass_at`.
+    fn remember(&self, pass_at: Timestamp, name: &str, next: Option<Timestamp>) {
+        let mut upcoming = self.upcoming.lock().unwrap_or_else(PoisonError::into_inner);
+        upcoming.pass_at = Some(pass_at);
+        match next {
+            Some(next) => upcoming.next.insert(name.to_owned(), next),
+            None => upcoming.next.remove(name),
+        };
+    }
+
+    /// Note a pass at `pass_at`.
+    fn passed(&self, pass_at: Timestamp) {
+        self.upcoming.lock().unwrap_or_else(PoisonError::into_inner).pass_at = Some(pass_at);
+    }
+
+    /// At the pass at `now`, which found `due` due: a remembered fire time that has passed
+    /// but is not due any more was consumed by another runner; move it on to the schedule's
+    /// first fire after `now` (the same series the other runner follows), so that this
+    /// firer neither waits for a fire that is gone nor wakes again and again for it.
+    fn catch_up_on_fires_elsewhere(&self, now: Timestamp, due: &[ScheduleRecord]) {
+        let mut upcoming = self.upcoming.lock().unwrap_or_else(PoisonError::into_inner);
+        upcoming.pass_at = Some(now);
+        for periodic in &self.periodics {
+            let Some(next) = upcoming.next.get(&periodic.name).copied() else {
+                continue;
+            };
+            if next <= now && !due.iter().any(|record| record.name == periodic.name) {
+                match periodic.first_fire_after(next, now) {
+                    Some(following) => upcoming.next.insert(periodic.name.clone(), following),
+                    None => upcoming.next.remove(&periodic.name),
+                };
+            }
+        }
+    }
+
     async fn register(&self, now: Option<Timestamp>) -> Result<ScheduleReport, StoreError> {
         let at = now_or_store(self.store.as_ref(), now).await?;
         let records: Vec<ScheduleRecord> = self.periodics.iter().map(|p| p.record(at)).collect();
         let stored = self.store.upsert_schedules(&records, now).await?;
+        self.passed(at);
         for record in &stored {
             tracing::info!(schedule = %record.name, spec = %record.spec, next = ?record.next_run_at, "schedule registered");
+            self.remember(at, &record.name, record.next_run_at);
         }
         Ok(ScheduleReport {
             registered: stored.len(),
@@ -138,12 +210,15 @@ impl ScheduleFirer {
     async fn fire_due(&self, now: Option<Timestamp>) -> Result<ScheduleReport, StoreError> {
         let now = now_or_store(self.store.as_ref(), now).await?;
         let mut report = ScheduleReport::default();
-        for record in self.store.due_schedules(&self.workers, Some(now)).await? {
+        let due = self.store.due_schedules(&self.workers, Some(now)).await?;
+        self.catch_up_on_fires_elsewhere(now, &due);
+        for record in due {
             // A schedule stored by another deployment for a worker we also have, but under a
             // name we don't know, is left alone: we cannot compute its fire times.
             let periodic = self.periodics.iter().find(|p| p.name == record.name);
             if let (Some(periodic), Some(next)) = (periodic, record.next_run_at) {
-                self.fire_series(periodic, next, now, &mut report).await?;
+                let following = self.fire_series(periodic, next, now, &mut report).await?;
+                self.remember(now, &record.name, following);
             }
         }
         self.serve_run_requests(now, &mut report).await?;
@@ -170,27 +245,29 @@ impl ScheduleFirer {
     }
 
     /// Fire `periodic` from its stored fire time `next` while its fires are due at `now`.
+    /// Returns the fire time that follows the last one consumed (by this runner or, when it
+    /// lost the compare-and-set, by another, which planned the same): the schedule's next.
     async fn fire_series(
         &self,
         periodic: &Periodic,
         mut next: Timestamp,
         now: Timestamp,
         report: &mut ScheduleReport,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<Timestamp>, StoreError> {
         for _ in 0..MAX_FIRES_PER_PASS {
             let fire = periodic.plan(next, now, self.grace);
             if !self.store.fire_schedule(&fire, Some(now)).await? {
-                return Ok(()); // another runner fired it
+                return Ok(fire.next); // another runner fired it
             }
             tracing::debug!(schedule = %fire.name, at = %fire.expected, enqueued = fire.job.is_some(), "schedule fired");
             report.fired += 1;
             report.enqueued += usize::from(fire.job.is_some());
             match fire.next {
                 Some(following) if following <= now => next = following,
-                _ => return Ok(()),
+                following => return Ok(following),
             }
         }
-        Ok(())
+        Ok(Some(next))
     }
 }
 
@@ -204,6 +281,10 @@ impl Service for ScheduleFirer {
 
     async fn run_once(&self, now: Option<Timestamp>) -> Result<ScheduleReport, StoreError> {
         ScheduleFirer::run_once(self, now).await
+    }
+
+    fn next_pass_in(&self) -> Option<Duration> {
+        self.next_fire_in()
     }
 }
 

@@ -25,7 +25,7 @@ use crate::retry::RetryPolicy;
 /// | `retention` | 7 days | | finished jobs are pruned after this |
 /// | `prune_interval` | 60 | seconds | how often the pruner runs |
 /// | `vacuum_interval` | 5 | seconds | how often the jobs table is checked for a due vacuum (`None`: never) |
-/// | `schedule_interval` | 1 | second | how often due recurring/cron schedules are looked for |
+/// | `schedule_interval` | 1 | second | the longest wait between looks for due recurring/cron schedules (the firer wakes at each fire time) |
 /// | `schedule_grace` | 10 | seconds | a fire later than this is *missed* (see [`crate::schedule`]) |
 /// | `retry_policy` | [`RetryPolicy::default`] | | backoff after a failure |
 ///
@@ -69,7 +69,8 @@ pub struct RunnerConfig {
     /// How often the store is asked to vacuum the jobs table if it is due
     /// ([`crate::QueueStore::vacuum`]); `None` leaves it to the server's autovacuum alone.
     pub vacuum_interval: Option<Duration>,
-    /// How often due recurring and cron schedules are looked for.
+    /// The longest wait between looks for due recurring and cron schedules (and operators'
+    /// run-now requests); the firer also wakes at each known fire time.
     pub schedule_interval: Duration,
     /// A schedule fire older than this is missed (every runner was down) and follows the
     /// schedule's catch-up policy instead of firing on its own.

@@ -161,7 +161,7 @@ impl Periodic {
     /// The first fire of the series through `due` that is after `now`. Walks the series so
     /// fixed intervals stay aligned; after many steps (a tiny interval over a long outage) it
     /// jumps straight to the first fire after `now`.
-    fn first_fire_after(&self, due: Timestamp, now: Timestamp) -> Option<Timestamp> {
+    pub(crate) fn first_fire_after(&self, due: Timestamp, now: Timestamp) -> Option<Timestamp> {
         const MAX_STEPS: usize = 10_000;
         let mut fire = due;
         for _ in 0..MAX_STEPS {
