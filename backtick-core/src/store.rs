@@ -286,10 +286,10 @@ pub trait QueueStore: Send + Sync + 'static {
 
     /// Wait until the hints of [`QueueStore::subscribe`] are live (a store that listens on a
     /// connection of its own has it listening), at most `timeout`; true when they are. Call
-    /// [`QueueStore::subscribe`] first. A runner waits for this before its first claim, so
-    /// that a job enqueued right after it starts is either taken by that claim or hinted,
-    /// never left for the poll. The default, for stores whose hints are live at once (or that
-    /// have none), is true at once.
+    /// [`QueueStore::subscribe`] first. A runner claims once more when this returns, so that
+    /// a job enqueued between its first claim and the hints going live is taken then, never
+    /// left for the poll. The default, for stores whose hints are live at once (or that have
+    /// none), is true at once.
     async fn wait_for_hints(&self, timeout: Duration) -> bool {
         let _ = timeout;
         true

@@ -4,7 +4,7 @@
 //! The loop never spins: when a claim comes back short it waits for a wake-up hint, the next
 //! due time of a job it could claim (asked of the store) or the poll interval, whichever comes
 //! first; when the store fails it backs off exponentially up to five seconds. Its first claim
-//! waits for the store's hints to be live (`wakeups.rs`).
+//! goes out at once; it claims again when the store's hints go live (`wakeups.rs`).
 //!
 //! A claim asks for the free slots plus a claim-ahead ([`ClaimAhead`]) and holds the jobs it
 //! cannot start yet (claimed, leased, heartbeated) for the next free slots. When the runner
@@ -25,7 +25,7 @@ use crate::job::Job;
 use crate::runner::claim_ahead::ClaimAhead;
 use crate::runner::claims::Phase;
 use crate::runner::executor::{self, Claimed};
-use crate::runner::{Shared, drain, wakeups};
+use crate::runner::{Shared, drain};
 use crate::state::{Finish, transition_for_release};
 use crate::store::ClaimParams;
 
@@ -38,7 +38,6 @@ const ERROR_BACKOFF: Backoff = Backoff::new(Duration::from_millis(50), Duration:
 /// Claim and run jobs until `stop` fires, then release the held jobs and drain: wait for
 /// running jobs up to the shutdown timeout, stop the rest and release them.
 pub(crate) async fn run(shared: Arc<Shared>, finishes: mpsc::UnboundedSender<Finish>, stop: CancellationToken) {
-    wakeups::wait_until_live(&shared, &stop).await;
     let mut claim_loop = ClaimLoop::new(shared, finishes, stop);
     while claim_loop.turn().await {}
     claim_loop.shut_down().await;

@@ -89,8 +89,8 @@ impl Runner {
         tracing::info!(runner_id = %shared.config.runner_id, workers = ?shared.worker_names, "runner starting");
         let (stop_claiming, stop_background) = (CancellationToken::new(), CancellationToken::new());
         let (finishes, inbox) = mpsc::unbounded_channel();
-        // Subscribe before the claim loop starts: it waits for these hints to be live before
-        // its first claim, and every hint from then on is in this receiver.
+        // Subscribe before the claim loop starts, so that every hint from its first claim on
+        // is in this receiver (and the claim loop claims again once they are live).
         let hints = shared.store.subscribe();
         RunnerHandle {
             claim_loop: tokio::spawn(claim_loop::run(shared.clone(), finishes, stop_claiming.clone())),
@@ -122,6 +122,7 @@ fn spawn_background(
     let mut tasks = vec![
         tokio::spawn(heartbeat::run(shared.clone(), registration, stop.clone())),
         tokio::spawn(wakeups::forward(shared.clone(), hints, stop.clone())),
+        tokio::spawn(wakeups::wake_when_live(shared.clone(), stop.clone())),
         tokio::spawn(cancels::listen(shared.clone(), stop.clone())),
     ];
     tasks.extend(spawn_maintenance(shared, periodics, stop));

@@ -1,6 +1,7 @@
 //! Wake-ups: forwards the store's hints (a job was enqueued on a queue) to the claim loop, so
 //! an idle runner claims at once instead of at its next poll. Hints are lossy: the claim loop
-//! still polls. [`wait_until_live`] holds the first claim until the hints are live.
+//! still polls. [`wake_when_live`] wakes the claim loop once more when the hints go live, for
+//! a job enqueued between the runner's first claim and its listener's `LISTEN`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,13 +33,15 @@ pub(crate) async fn forward(shared: Arc<Shared>, hints: Option<WakeReceiver>, st
     }
 }
 
-/// How long a starting runner waits for the store's hints to be live before its first claim.
+/// How long a starting runner waits for the store's hints to be live before it says so.
 const HINTS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Wait until the store's hints are live (its listener is listening), at most
-/// [`HINTS_TIMEOUT`] and not past `stop`, so that a job enqueued after the first claim is
-/// hinted. On timeout the runner goes on, polling, and says so once.
-pub(crate) async fn wait_until_live(shared: &Shared, stop: &CancellationToken) {
+/// [`HINTS_TIMEOUT`] and not past `stop`, then wake the claim loop. The claim loop does not
+/// wait for this: its first claim goes out at once, beside the listener's connect, and this
+/// wake-up makes it claim again once a job enqueued in between can no longer go unhinted.
+/// On timeout the runner goes on, polling, and says so once.
+pub(crate) async fn wake_when_live(shared: Arc<Shared>, stop: CancellationToken) {
     let live = tokio::select! {
         _ = stop.cancelled() => return,
         live = shared.store.wait_for_hints(HINTS_TIMEOUT) => live,
@@ -46,7 +49,8 @@ pub(crate) async fn wait_until_live(shared: &Shared, stop: &CancellationToken) {
     if !live {
         tracing::warn!(
             timeout = ?HINTS_TIMEOUT,
-            "the store's wake-up hints are not live yet; claiming anyway, new jobs may wait for the poll until they are"
+            "the store's wake-up hints are not live yet; new jobs may wait for the poll until they are"
         );
     }
+    shared.wake.notify_one();
 }
