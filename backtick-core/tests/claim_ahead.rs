@@ -137,7 +137,9 @@ async fn jobs_held_ahead_are_given_back_at_shutdown_without_running() {
         .map(|i| NewJob::new("block", &i).expect("encode").priority(1))
         .collect();
     memory.enqueue_many(blocking, None).await.expect("enqueue");
-    let store = SlowClaims::new(memory.clone(), Duration::from_millis(5));
+    // A long round trip, so that a loaded machine's scheduling delays stay well under the
+    // four round trips after which the claim-ahead shrinks.
+    let store = SlowClaims::new(memory.clone(), Duration::from_millis(25));
     let started = Arc::new(AtomicUsize::new(0));
     let counted = started.clone();
     let runner = Runner::builder(store.clone())

@@ -148,6 +148,7 @@ impl RunnerBuilder {
                 claims: Claims::default(),
                 stats: stats::Stats::default(),
                 wake: Notify::new(),
+                hints_live: std::sync::atomic::AtomicBool::new(false),
                 hard_stop: CancellationToken::new(),
             }),
             periodics: self.periodics,

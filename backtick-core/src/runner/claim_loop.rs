@@ -32,6 +32,10 @@ use crate::store::ClaimParams;
 /// How long the loop waits for more slots to free up before claiming for fewer, so that a
 /// busy runner claims in batches rather than one job per round trip.
 const REFILL_WAIT: Duration = Duration::from_millis(2);
+/// How often an idle claim loop polls while the store's hints are not live yet (its listener
+/// is connecting, a few milliseconds after start): a job enqueued then is not hinted, and
+/// this bounds its wait without a fast poll for the rest of the runner's life.
+pub(crate) const STARTUP_POLL: Duration = Duration::from_millis(1);
 /// The waits after failed claims.
 const ERROR_BACKOFF: Backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(5));
 
@@ -174,15 +178,19 @@ impl ClaimLoop {
     }
 
     /// Sleep until the next job this runner could claim falls due (as the store tells), at
-    /// most the poll interval; woken early by a hint (a job was enqueued, or the completer
-    /// requeued one) or by `stop`.
+    /// most the poll interval (only [`STARTUP_POLL`] while the hints are not live yet); woken
+    /// early by a hint (a job was enqueued, or the completer requeued one) or by `stop`.
     async fn wait_for_work(&self) {
         let poll = self.shared.config.poll_interval;
-        let sleep = tokio::select! {
-            biased;
-            _ = self.stop.cancelled() => return,
-            _ = self.shared.wake.notified() => return,
-            due = next_due(&self.shared, poll) => due.map_or(poll, |due| due.min(poll)),
+        let sleep = if !self.shared.hints_live.load(std::sync::atomic::Ordering::Acquire) {
+            STARTUP_POLL.min(poll)
+        } else {
+            tokio::select! {
+                biased;
+                _ = self.stop.cancelled() => return,
+                _ = self.shared.wake.notified() => return,
+                due = next_due(&self.shared, poll) => due.map_or(poll, |due| due.min(poll)),
+            }
         };
         tokio::select! {
             _ = self.stop.cancelled() => {}

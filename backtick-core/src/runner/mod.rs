@@ -177,6 +177,9 @@ pub(crate) struct Shared {
     claims: Claims,
     stats: stats::Stats,
     wake: Notify,
+    /// Set once the store's hints are live (or given up on): until then an idle claim loop
+    /// polls every [`claim_loop::STARTUP_POLL`] rather than at the poll interval.
+    hints_live: std::sync::atomic::AtomicBool,
     /// Cancelled when shutdown stops waiting: every job's context is a child of it.
     hard_stop: CancellationToken,
 }

@@ -39,7 +39,9 @@ const HINTS_TIMEOUT: Duration = Duration::from_secs(2);
 /// Wait until the store's hints are live (its listener is listening), at most
 /// [`HINTS_TIMEOUT`] and not past `stop`, then wake the claim loop. The claim loop does not
 /// wait for this: its first claim goes out at once, beside the listener's connect, and this
-/// wake-up makes it claim again once a job enqueued in between can no longer go unhinted.
+/// wake-up makes it claim again once a job enqueued in between can no longer go unhinted;
+/// until then an idle claim loop polls every few milliseconds (`claim_loop::STARTUP_POLL`),
+/// so a job enqueued while the listener connects waits for neither.
 /// On timeout the runner goes on, polling, and says so once.
 pub(crate) async fn wake_when_live(shared: Arc<Shared>, stop: CancellationToken) {
     let live = tokio::select! {
@@ -52,5 +54,6 @@ pub(crate) async fn wake_when_live(shared: Arc<Shared>, stop: CancellationToken)
             "the store's wake-up hints are not live yet; new jobs may wait for the poll until they are"
         );
     }
+    shared.hints_live.store(true, std::sync::atomic::Ordering::Release);
     shared.wake.notify_one();
 }
