@@ -11,6 +11,7 @@ const SETTINGS: &[&str] = &[
     "commit_delay",
     "shared_buffers",
     "max_connections",
+    "autovacuum",
     "autovacuum_naptime",
     "jit",
 ];

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backtick_diesel::DieselStore;
-use backtick_postgres::{PgStore, QueueStore};
+use backtick_postgres::{PgStore, QueueAdmin, QueueStore};
 
 /// A store implementation the benchmark knows how to open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +70,14 @@ pub(crate) enum Store {
 impl Store {
     /// The store as the runner sees it.
     pub(crate) fn queue(&self) -> Arc<dyn QueueStore> {
+        match self {
+            Store::Pg(store) => Arc::new(store.clone()),
+            Store::Diesel(store) => Arc::new(store.clone()),
+        }
+    }
+
+    /// The store as an operator tool sees it.
+    pub(crate) fn admin(&self) -> Arc<dyn QueueAdmin> {
         match self {
             Store::Pg(store) => Arc::new(store.clone()),
             Store::Diesel(store) => Arc::new(store.clone()),

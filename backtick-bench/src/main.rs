@@ -29,6 +29,7 @@
 //! | `D.finished_10m` (`--large`) | 20,000 jobs drained at concurrency 50 in a table holding 10,000,000 finished jobs (vacuumed and analyzed, as autovacuum would have), against an empty table | jobs/s each, `vs_empty` |
 //! | `E.held_memory` | a runner process at concurrency 5,000 whose jobs sleep: resident memory idle and holding 5,000 claimed jobs | MiB, bytes per held job |
 //! | `E.soak` (`--soak [MINUTES]`) | a producer at 5,000 jobs/s for 30 minutes while a runner process (concurrency 50) works; every window (a thirtieth of the run) its latencies, the dead tuples and the runner's resident memory | p50 / p99 ms, worst window p99, dead tuples max / end, RSS after warm-up (first sixth) and at the end, growth % |
+//! | `F.admin` | a table of 1,000,000 finished jobs (done, 2% dead with their attempt history, some cancelled; 5 queues, 7 workers, 8 runners, finished over six days; one set-based INSERT, not analyzed by hand) and 10,000 queued ones; then `backtick stats`, `jobs list --state dead` and `queues list`, 20 runs each, through the CLI's command functions on the backend as `&dyn QueueAdmin`, and (backtick-pg) through the `backtick` binary, process start included (skipped when it is not built beside this binary) | p50 / p95 ms each, p95 / the 200 ms target |
 //!
 //! `--quick` runs every workload not behind a flag at small sizes (under a minute; CI runs
 //! it); `--large` and `--soak` add the long ones (tiny with `--quick`).

@@ -90,6 +90,12 @@ pub(crate) struct Sizes {
     pub(crate) backlog: usize,
     /// D.finished_10m: finished jobs in the table.
     pub(crate) finished_rows: u64,
+    /// F.admin: finished jobs in the table.
+    pub(crate) admin_finished: u64,
+    /// F.admin: queued jobs beside them.
+    pub(crate) admin_queued: usize,
+    /// F.admin: runs of each command.
+    pub(crate) admin_repeats: usize,
     pub(crate) soak_rate: u32,
     pub(crate) soak_for: Duration,
 }
@@ -111,6 +117,9 @@ impl Sizes {
         held_jobs: 5_000,
         backlog: 1_000_000,
         finished_rows: 10_000_000,
+        admin_finished: 1_000_000,
+        admin_queued: 10_000,
+        admin_repeats: 20,
         soak_rate: 5_000,
         soak_for: Duration::from_secs(30 * 60),
     };
@@ -131,6 +140,9 @@ impl Sizes {
         held_jobs: 500,
         backlog: 20_000,
         finished_rows: 100_000,
+        admin_finished: 20_000,
+        admin_queued: 1_000,
+        admin_repeats: 3,
         soak_rate: 5_000,
         soak_for: Duration::from_secs(30 * 60),
     };

@@ -1,6 +1,7 @@
 //! The statements of the admin contract (`backtick_core::admin::QueueAdmin`, and the
-//! runner-side `QueueStore` methods that came with it) against `migrations/0003_admin.up.sql`,
-//! one copy for both Postgres backends, like [`crate::sql`].
+//! runner-side `QueueStore` methods that came with it) against `migrations/0003_admin.up.sql`
+//! and the read functions of `migrations/0005_admin_reads.up.sql` ([`COUNT_JOBS`] and the
+//! listing pages call them), one copy for both Postgres backends, like [`crate::sql`].
 //!
 //! The queue's own writes that the admin schema changed live here too, as their only copy:
 //! [`FINISH`] and [`REVIVE`] (attempt history, cancellation requests, `attempted_by`),
@@ -209,8 +210,11 @@ RETURNING paused_at IS NULL AS enqueue";
 // ---------------------------------------------------------------------------------------
 // Jobs: listing, detail, counts.
 
-/// A listing page's scan: one text per state group (so that the planner sees the group's
-/// state literal and uses its partial index even with a generic plan) and order.
+/// A listing page: a call of the function `backtick_list_jobs`
+/// (`migrations/0005_admin_reads.up.sql`) for one state group and order. The function plans
+/// the group's statement for the actual values, with the group's state literal visible (so its
+/// partial index applies), walks an id-ordered index where the group has one (whatever the
+/// table's statistics), and stops examining jobs once the page is full.
 ///
 /// `$1` states (text[], NULL for any), `$2` ids (int8[], only in the by-ids form), `$3` the
 /// cursor's id (exclusive; `i64::MAX` newest-first or 0 oldest-first for the first page:
@@ -219,92 +223,54 @@ RETURNING paused_at IS NULL AS enqueue";
 /// for `last_error` ([`contains_pattern`]), `$10`/`$11` created from/until, `$12`/`$13`
 /// finished from/until (each NULL for no bound), `$14` page limit.
 ///
-/// Returns one row: `ids` (int8[], the page in order), `scanned` (int8, jobs examined),
-/// `last_scanned` (int8, the last examined id, NULL when none). Read the jobs with
-/// [`GET_JOBS`]. The backend then ends the page with
-/// `backtick_core::admin::PageRequest::next_cursor`. With an `args_contain` filter, which SQL
-/// cannot evaluate on CBOR, pass the scan limit as page limit, filter the rows with
-/// `JobQuery::matches_args` and keep the first `limit`.
+/// Returns one row: `ids` (int8[], the page in order), `scanned` (int8, jobs examined: up to
+/// the page's last job when the page is full, else up to the scan limit), `last_scanned`
+/// (int8, the last examined id, NULL when none). Read the jobs with [`GET_JOBS`]. The backend
+/// then ends the page with `backtick_core::admin::PageRequest::next_cursor`. With an
+/// `args_contain` filter, which SQL cannot evaluate on CBOR, pass the scan limit as page
+/// limit, filter the rows with `JobQuery::matches_args` and keep the first `limit`.
 macro_rules! list_jobs {
-    ($group:literal, $scan:literal, $cmp:literal, $dir:literal, $last:literal) => {
+    ($group:literal, $newest_first:literal) => {
         concat!(
-            "
-WITH scanned AS MATERIALIZED (
-    SELECT id, queue, worker, state, lease_owner, last_error, created_at, finished_at
-    FROM backtick_jobs
-    WHERE ",
+            "SELECT ids, scanned, last_scanned FROM backtick_list_jobs('",
             $group,
-            "
-      AND ($1::text[] IS NULL OR state = ANY($1::text[]))
-      AND ",
-            $scan,
-            "
-      AND id ",
-            $cmp,
-            " $3::int8 AND id <= $4::int8
-    ORDER BY id ",
-            $dir,
-            "
-    LIMIT $5
-),
-page AS (
-    SELECT id FROM scanned
-    WHERE ($6::text IS NULL OR queue = $6::text)
-      AND ($7::text IS NULL OR worker = $7::text)
-      AND ($8::text IS NULL OR (state = 'running' AND lease_owner = $8::text))
-      AND ($9::text IS NULL OR last_error ILIKE $9::text)
-      AND ($10::timestamptz IS NULL OR created_at >= $10::timestamptz)
-      AND ($11::timestamptz IS NULL OR created_at < $11::timestamptz)
-      AND ($12::timestamptz IS NULL OR finished_at >= $12::timestamptz)
-      AND ($13::timestamptz IS NULL OR finished_at < $13::timestamptz)
-    ORDER BY id ",
-            $dir,
-            "
-    LIMIT $14
-)
-SELECT coalesce((SELECT array_agg(id ORDER BY id ",
-            $dir,
-            ") FROM page), '{}'::int8[]) AS ids,
-       (SELECT count(*) FROM scanned) AS scanned,
-       (SELECT ",
-            $last,
-            "(id) FROM scanned) AS last_scanned"
+            "', ",
+            $newest_first,
+            ", $1::text[], $2::int8[], $3::int8, $4::int8, $5::int8, $6::text, $7::text, $8::text, $9::text,
+       $10::timestamptz, $11::timestamptz, $12::timestamptz, $13::timestamptz, $14::int8)"
         )
     };
 }
 
-/// Jobs in `queued` only (through `backtick_jobs_claim_idx`), newest first. See `list_jobs!`.
-pub const LIST_QUEUED_NEWEST: &str = list_jobs!("state = 'queued'", "$2::int8[] IS NULL", "<", "DESC", "min");
+/// Jobs in `queued` only (through `backtick_jobs_claim_idx`, sorted), newest first. See
+/// `list_jobs!`.
+pub const LIST_QUEUED_NEWEST: &str = list_jobs!("queued", "true");
 /// Jobs in `queued` only, oldest first. See `list_jobs!`.
-pub const LIST_QUEUED_OLDEST: &str = list_jobs!("state = 'queued'", "$2::int8[] IS NULL", ">", "ASC", "max");
-/// Jobs in `running` only (through `backtick_jobs_lease_idx`), newest first.
-pub const LIST_RUNNING_NEWEST: &str = list_jobs!("state = 'running'", "$2::int8[] IS NULL", "<", "DESC", "min");
+pub const LIST_QUEUED_OLDEST: &str = list_jobs!("queued", "false");
+/// Jobs in `running` only (through `backtick_jobs_lease_idx`, sorted), newest first.
+pub const LIST_RUNNING_NEWEST: &str = list_jobs!("running", "true");
 /// Jobs in `running` only, oldest first.
-pub const LIST_RUNNING_OLDEST: &str = list_jobs!("state = 'running'", "$2::int8[] IS NULL", ">", "ASC", "max");
-/// Jobs in `dead` and/or `cancelled` (through `backtick_jobs_failed_idx`), newest first.
-pub const LIST_FAILED_NEWEST: &str = list_jobs!(
-    "state IN ('dead', 'cancelled')",
-    "$2::int8[] IS NULL",
-    "<",
-    "DESC",
-    "min"
-);
-/// Jobs in `dead` and/or `cancelled`, oldest first.
-pub const LIST_FAILED_OLDEST: &str = list_jobs!(
-    "state IN ('dead', 'cancelled')",
-    "$2::int8[] IS NULL",
-    ">",
-    "ASC",
-    "max"
-);
-/// Jobs in any states (through the primary key), newest first.
-pub const LIST_ANY_NEWEST: &str = list_jobs!("true", "$2::int8[] IS NULL", "<", "DESC", "min");
+pub const LIST_RUNNING_OLDEST: &str = list_jobs!("running", "false");
+/// Jobs in `dead` only (walking `backtick_jobs_dead_idx`), newest first.
+pub const LIST_DEAD_NEWEST: &str = list_jobs!("dead", "true");
+/// Jobs in `dead` only, oldest first.
+pub const LIST_DEAD_OLDEST: &str = list_jobs!("dead", "false");
+/// Jobs in `cancelled` only (walking `backtick_jobs_cancelled_idx`), newest first.
+pub const LIST_CANCELLED_NEWEST: &str = list_jobs!("cancelled", "true");
+/// Jobs in `cancelled` only, oldest first.
+pub const LIST_CANCELLED_OLDEST: &str = list_jobs!("cancelled", "false");
+/// Jobs in `dead` or `cancelled` (through both their indexes, sorted), newest first.
+pub const LIST_FAILED_NEWEST: &str = list_jobs!("failed", "true");
+/// Jobs in `dead` or `cancelled`, oldest first.
+pub const LIST_FAILED_OLDEST: &str = list_jobs!("failed", "false");
+/// Jobs in any states (walking the primary key), newest first.
+pub const LIST_ANY_NEWEST: &str = list_jobs!("any", "true");
 /// Jobs in any states, oldest first.
-pub const LIST_ANY_OLDEST: &str = list_jobs!("true", "$2::int8[] IS NULL", ">", "ASC", "max");
+pub const LIST_ANY_OLDEST: &str = list_jobs!("any", "false");
 /// Jobs with one of the ids `$2` (primary key lookups), newest first.
-pub const LIST_IDS_NEWEST: &str = list_jobs!("true", "id = ANY($2::int8[])", "<", "DESC", "min");
+pub const LIST_IDS_NEWEST: &str = list_jobs!("ids", "true");
 /// Jobs with one of the ids `$2`, oldest first.
-pub const LIST_IDS_OLDEST: &str = list_jobs!("true", "id = ANY($2::int8[])", ">", "ASC", "max");
+pub const LIST_IDS_OLDEST: &str = list_jobs!("ids", "false");
 
 /// The listing statement for a query with these `states` (their names; empty for every
 /// state), `by_ids` (the query names ids) and order.
@@ -312,7 +278,8 @@ pub const LIST_IDS_OLDEST: &str = list_jobs!("true", "id = ANY($2::int8[])", ">"
 /// # Examples
 /// ```
 /// use backtick_pg_common::admin_sql;
-/// assert_eq!(admin_sql::list_jobs_statement(&["dead"], false, true), admin_sql::LIST_FAILED_NEWEST);
+/// assert_eq!(admin_sql::list_jobs_statement(&["dead"], false, true), admin_sql::LIST_DEAD_NEWEST);
+/// assert_eq!(admin_sql::list_jobs_statement(&["cancelled", "dead"], false, false), admin_sql::LIST_FAILED_OLDEST);
 /// assert_eq!(admin_sql::list_jobs_statement(&["done", "dead"], false, true), admin_sql::LIST_ANY_NEWEST);
 /// assert_eq!(admin_sql::list_jobs_statement(&["queued"], true, false), admin_sql::LIST_IDS_OLDEST);
 /// ```
@@ -324,6 +291,10 @@ pub fn list_jobs_statement(states: &[&str], by_ids: bool, newest_first: bool) ->
         (LIST_QUEUED_NEWEST, LIST_QUEUED_OLDEST)
     } else if within(&["running"]) {
         (LIST_RUNNING_NEWEST, LIST_RUNNING_OLDEST)
+    } else if within(&["dead"]) {
+        (LIST_DEAD_NEWEST, LIST_DEAD_OLDEST)
+    } else if within(&["cancelled"]) {
+        (LIST_CANCELLED_NEWEST, LIST_CANCELLED_OLDEST)
     } else if within(&["dead", "cancelled"]) {
         (LIST_FAILED_NEWEST, LIST_FAILED_OLDEST)
     } else {
@@ -368,63 +339,17 @@ pub const JOB_DETAIL: &str = concat!(
     " FROM backtick_jobs WHERE id = $1"
 );
 
-/// One capped sample of a state for [`COUNT_JOBS`].
-macro_rules! count_sample {
-    ($state:literal) => {
-        concat!(
-            "(SELECT '",
-            $state,
-            "'::text AS state, queue, worker FROM backtick_jobs
-     WHERE state = '",
-            $state,
-            "' AND ($3::text[] IS NULL OR '",
-            $state,
-            "' = ANY($3::text[]))
-     LIMIT $1 + 1)"
-        )
-    };
-}
-
 /// `$1` cap (int8), `$2` group by: `'state'`, `'queue'` or `'worker'`, `$3` states (text[],
 /// NULL for all). Rows: `key`, `state`, `n` (int8), `capped` (bool), sorted by key and state.
 ///
-/// The cap as `CountQuery` documents it: each state's sample reads at most `cap + 1` rows
-/// through that state's index (`queued`: the claim index, `running`: the lease index, `dead`
-/// and `cancelled`: the failed index, `done`: the prune index or the table, where nearly
-/// every row is done), and counts the first `cap`; a state whose sample overflowed has all its
-/// groups marked capped.
-pub const COUNT_JOBS: &str = concat!(
-    "
-WITH sample AS (
-    ",
-    count_sample!("queued"),
-    "
-    UNION ALL ",
-    count_sample!("running"),
-    "
-    UNION ALL ",
-    count_sample!("done"),
-    "
-    UNION ALL ",
-    count_sample!("dead"),
-    "
-    UNION ALL ",
-    count_sample!("cancelled"),
-    "
-),
-numbered AS (
-    SELECT state,
-           CASE $2::text WHEN 'queue' THEN queue WHEN 'worker' THEN worker ELSE state END AS key,
-           row_number() OVER (PARTITION BY state) AS n,
-           count(*) OVER (PARTITION BY state) AS sampled
-    FROM sample
-)
-SELECT key, state, count(*) AS n, bool_or(sampled > $1) AS capped
-FROM numbered
-WHERE n <= $1
-GROUP BY key, state
-ORDER BY key, state"
-);
+/// A call of the function `backtick_count_jobs` (`migrations/0005_admin_reads.up.sql`). The
+/// cap as `CountQuery` documents it: each state's sample reads at most `cap + 1` rows through
+/// that state's index (`queued`: the claim index, `running`: the lease index, `dead` and
+/// `cancelled`: their own indexes, `done`: the prune index or the table, where nearly every
+/// row is done), and counts the first `cap`; a state whose sample overflowed has all its
+/// groups marked capped. The function plans without bitmap scans, which on a table never
+/// analyzed would read each state's whole index before the limit applies.
+pub const COUNT_JOBS: &str = "SELECT key, state, n, capped FROM backtick_count_jobs($1::int8, $2::text, $3::text[])";
 
 // ---------------------------------------------------------------------------------------
 // Actions on jobs, by id. Each re-checks the state as it writes, and returns the ids touched.
@@ -511,7 +436,7 @@ pub const QUEUE_ROWS: &str = "SELECT name, paused_at FROM backtick_queues ORDER 
 
 /// `$1` queue, `$2` now: whether the queue is known (`known`, bool): it has a queued, running,
 /// dead or cancelled job, a live runner names it, or it has a `backtick_queues` row. Each
-/// test goes through a small index (claim, lease, failed) or table; done jobs are not looked
+/// test goes through a small index (claim, lease, dead, cancelled) or table; done jobs are not looked
 /// at, so an unknown name never costs a scan of the table.
 pub const QUEUE_KNOWN: &str = "
 SELECT EXISTS (SELECT 1 FROM backtick_queues WHERE name = $1)
@@ -519,7 +444,8 @@ SELECT EXISTS (SELECT 1 FROM backtick_queues WHERE name = $1)
                WHERE expires_at > coalesce($2::timestamptz, now()) AND $1 = ANY(queues))
     OR EXISTS (SELECT 1 FROM backtick_jobs WHERE state = 'queued' AND queue = $1)
     OR EXISTS (SELECT 1 FROM backtick_jobs WHERE state = 'running' AND queue = $1)
-    OR EXISTS (SELECT 1 FROM backtick_jobs WHERE state IN ('dead', 'cancelled') AND queue = $1)
+    OR EXISTS (SELECT 1 FROM backtick_jobs WHERE state = 'dead' AND queue = $1)
+    OR EXISTS (SELECT 1 FROM backtick_jobs WHERE state = 'cancelled' AND queue = $1)
     AS known";
 
 /// `$1` queue, `$2` now. Pauses it; returns a row only when it was not paused already. Run

@@ -17,6 +17,7 @@ const USAGE: &str = "usage: cargo xtask bench [--quick] [--large] [--soak [MINUT
   --quick          small sizes, under a minute, dev profile (what CI runs)
   --large          also D.backlog (1,000,000 queued jobs) and D.finished_10m (10,000,000 finished
                    jobs in the table): minutes each; tiny with --quick
+                   (F.admin, 1,000,000 finished + 10,000 queued jobs, runs without it)
   --soak [MINUTES] also E.soak, 5,000 jobs/s for MINUTES (default 30)
   --backend B      pg, diesel or all (default: all)
   --only PREFIX    only the workloads whose name starts with PREFIX (A.enqueue, A.drain.c50, B, L.claim...)
@@ -58,15 +59,26 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             other => return Err(format!("unknown bench argument {other:?}\n\n{USAGE}")),
         }
     }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    // F.admin also times the `backtick` binary end to end: build it beside the benchmark.
+    let mut build_args = vec!["build", "--locked", "--package", "backtick-cli", "--bin", "backtick"];
     let mut cargo_args = vec!["run", "--locked", "--package", "backtick-bench"];
     if quick {
         forwarded.push("--quick");
     } else {
+        build_args.push("--release");
         cargo_args.push("--release");
     }
     cargo_args.push("--");
     cargo_args.extend(forwarded);
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    eprintln!("xtask: running cargo {}", build_args.join(" "));
+    let built = Command::new(&cargo)
+        .args(&build_args)
+        .status()
+        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
+    if !built.success() {
+        return Err(format!("building the backtick binary failed ({built})"));
+    }
     eprintln!("xtask: running cargo {}", cargo_args.join(" "));
     let status = Command::new(&cargo)
         .args(&cargo_args)

@@ -4,7 +4,8 @@
 //! cargo xtask demo                       the demo, on the configured database or a throwaway one
 //! cargo xtask test                       every test
 //! cargo xtask ci                         cargo fmt --check, clippy -D warnings, test, demo, bench --quick
-//! cargo xtask bench [--quick]            the benchmark; figures in target/bench/
+//! cargo xtask bench [--quick] [--large] [--soak [MIN]] [--backend pg|diesel|all] ...
+//!                                        the benchmark; figures in target/bench/
 //! cargo xtask migrate run|revert|status  the schema, on the configured database
 //! cargo xtask migrate new NAME           a new pair of migration files
 //! cargo xtask db start|stop|url|status   the development cluster under target/
@@ -52,8 +53,11 @@ commands:
   test [ARGS]                run every test of the workspace (extra ARGS go to `cargo test`)
   ci                         cargo fmt --check, cargo clippy --all-targets -D warnings, `test`, `demo`,
                              `bench --quick`
-  bench [--quick] [--backend pg|diesel|all]
-                             the benchmark (release; --quick: small N in the dev profile, for CI)
+  bench [--quick] [--large] [--soak [MIN]] [--backend pg|diesel|all] [--only PREFIX]
+        [--profile] [--drain-jobs N] [--out DIR]
+                             the benchmark (release; --quick: small N in the dev profile, for CI;
+                             --large: the workloads of minutes; --soak: the long steady run);
+                             `cargo xtask bench --help` explains each flag
   migrate run|revert|status  apply, revert the last, or list migrations on BT_DATABASE_URL / DATABASE_URL
   migrate new NAME           create migrations/NNNN_NAME.up.sql and .down.sql
   db start|stop|url|status   the development cluster under target/ (127.0.0.1:55432)";

@@ -4,6 +4,7 @@
 mod drain;
 mod enqueue;
 mod latency;
+mod operators;
 mod scale;
 mod soak;
 mod steady;
@@ -126,6 +127,7 @@ pub(crate) const ALL: &[Workload] = &[
         .gated(Gate::Large),
     Workload::new("E.held_memory", |env| Box::pin(soak::held_memory(env))),
     Workload::new("E.soak", |env| Box::pin(soak::soak(env))).gated(Gate::Soak),
+    Workload::new("F.admin", |env| Box::pin(operators::admin_reads(env))),
 ];
 
 /// The arguments of every benchmark job: `{x: 1, y: 2}`.

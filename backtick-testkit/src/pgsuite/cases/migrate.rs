@@ -79,13 +79,13 @@ async fn revert_last_undoes_the_newest_migration_and_migrate_reapplies_it<B: PgB
     let mut sql = schema.sql().await;
     let last = *migrations().last().expect("at least one migration");
     assert_eq!(B::revert_last_migration(&store).await.expect("revert"), Some(last));
-    assert!(!function_exists(&mut sql, "backtick_claim").await);
+    assert!(!function_exists(&mut sql, "backtick_list_jobs").await);
     let pending = B::check_schema(&store)
         .await
         .expect_err("the last migration is missing");
     assert!(pending.to_string().contains(last.name), "{pending}");
     assert_eq!(B::migrate(&store).await.expect("migrate"), vec![last]);
-    assert!(function_exists(&mut sql, "backtick_claim").await);
+    assert!(function_exists(&mut sql, "backtick_list_jobs").await);
 }
 
 async fn a_migration_changed_after_it_was_applied_is_refused<B: PgBackend>(db: Arc<TestDatabase<B>>) {
