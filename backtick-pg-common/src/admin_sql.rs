@@ -720,7 +720,8 @@ pub const EXPECTED_INDEXES: [&str; 6] = [
 /// does, the last vacuum, autovacuum and analyze), `autovacuum` (the server's `autovacuum`
 /// and `track_counts`, the table's `autovacuum_enabled` and storage parameters). Catalog
 /// reads only, through `backtick_jobs`' `search_path`.
-pub const DATABASE_DIAGNOSTICS: &str = "
+pub const DATABASE_DIAGNOSTICS: &str = concat!(
+    "
 SELECT jsonb_build_object(
     'indexes', (
         SELECT coalesce(jsonb_agg(jsonb_build_object(
@@ -748,10 +749,8 @@ SELECT jsonb_build_object(
 )::text AS diagnostics
 FROM pg_class c
 LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
-CROSS JOIN LATERAL (
-    SELECT bool_and(CASE WHEN option_name = 'autovacuum_enabled' THEN option_value::bool END) AS enabled,
-           max(CASE WHEN option_name = 'autovacuum_vacuum_threshold' THEN option_value::float8 END) AS threshold,
-           max(CASE WHEN option_name = 'autovacuum_vacuum_scale_factor' THEN option_value::float8 END) AS scale
-    FROM pg_options_to_table(c.reloptions)
-) o
-WHERE c.oid = 'backtick_jobs'::regclass";
+",
+    autovacuum_options!(),
+    "
+WHERE c.oid = 'backtick_jobs'::regclass"
+);
