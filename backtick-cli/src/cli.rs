@@ -280,4 +280,7 @@ pub struct StatsArgs {
     /// Seconds between refreshes with --watch.
     #[arg(long, default_value_t = 2)]
     pub interval: u64,
+    /// With --watch, stop after this many refreshes (default: until interrupted).
+    #[arg(long, requires = "watch", value_parser = clap::value_parser!(u32).range(1..))]
+    pub count: Option<u32>,
 }

@@ -215,3 +215,10 @@ pub(crate) struct RunRequestRow {
     #[diesel(sql_type = Timestamptz)]
     pub(crate) run_requested_at: Timestamp,
 }
+
+/// The one row of `DATABASE_DIAGNOSTICS`: a JSON object as text.
+#[derive(Debug, QueryableByName)]
+pub(crate) struct DiagnosticsRow {
+    #[diesel(sql_type = Text)]
+    pub(crate) diagnostics: String,
+}

@@ -4,13 +4,13 @@
 
 use async_trait::async_trait;
 use backtick_core::admin::{
-    ActionReport, AdminError, CountQuery, GroupBy, JobAction, JobCounts, JobDetail, JobPage, JobQuery, PageRequest,
-    QueueAdmin, QueueInfo, RunnerStatus, ScheduleAction, ScheduleInfo,
+    ActionReport, AdminError, CountQuery, DatabaseDiagnostics, GroupBy, JobAction, JobCounts, JobDetail, JobPage,
+    JobQuery, PageRequest, QueueAdmin, QueueInfo, RunnerStatus, ScheduleAction, ScheduleInfo, TimeRange,
 };
 use backtick_core::{JobId, StoreError, Timestamp};
 use backtick_pg_common::admin::{
-    CountParams, ListParams, RunnerRow, ScheduleRow, action_report, check_batch, finish_page, job_detail, queue_infos,
-    schedule_not_written, unknown_queue,
+    CountParams, FinishedParams, ListParams, RunnerRow, ScheduleRow, action_report, check_batch, diagnostics,
+    diagnostics_claim, expected_indexes, finish_page, job_detail, queue_infos, schedule_not_written, unknown_queue,
 };
 use backtick_pg_common::admin_sql as sql;
 use diesel::OptionalExtension;
@@ -18,8 +18,8 @@ use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
 
 use crate::admin_rows::{
-    ActedRow, CancelledRow, CountRow, DetailRow, Known, Named, OldestDue, QueueRow, RunnerLine, Scan, ScheduleLine,
-    ScheduleStatus,
+    ActedRow, CancelledRow, CountRow, DetailRow, DiagnosticsRow, Known, Named, OldestDue, QueueRow, RunnerLine, Scan,
+    ScheduleLine, ScheduleStatus,
 };
 use crate::error::store_error;
 use crate::row::{JobRow, into_jobs};
@@ -39,6 +39,39 @@ impl DieselStore {
             .await
             .map_err(store_error)?;
         CountParams::counts(rows.into_iter().map(|r| (r.key, r.state, r.n, r.capped)))
+    }
+
+    /// [`sql::COUNT_FINISHED`] under [`sql::COUNT_FINISHED_SETTINGS`], in a transaction of
+    /// its own.
+    async fn finished_counts(&self, finished: TimeRange, cap: u64) -> Result<JobCounts, StoreError> {
+        use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+
+        let p = FinishedParams::new(finished, cap);
+        let mut conn = self.conn().await?;
+        let rows: Vec<CountRow> = conn
+            .transaction::<_, diesel::result::Error, _>(async |conn| {
+                conn.batch_execute(sql::COUNT_FINISHED_SETTINGS).await?;
+                diesel::sql_query(sql::COUNT_FINISHED)
+                    .bind::<Tz, _>(p.from)
+                    .bind::<Tz, _>(p.until)
+                    .bind::<BigInt, _>(p.cap)
+                    .load(conn)
+                    .await
+            })
+            .await
+            .map_err(store_error)?;
+        CountParams::counts(rows.into_iter().map(|r| (r.key, r.state, r.n, r.capped)))
+    }
+
+    /// [`sql::DATABASE_DIAGNOSTICS`] with the plan of [`diagnostics_claim`].
+    async fn diagnostics(&self) -> Result<DatabaseDiagnostics, StoreError> {
+        let plan = self.explain_claim(&diagnostics_claim()).await?;
+        let row: DiagnosticsRow = diesel::sql_query(sql::DATABASE_DIAGNOSTICS)
+            .bind::<Array<Text>, _>(expected_indexes())
+            .get_result(&mut *self.conn().await?)
+            .await
+            .map_err(store_error)?;
+        diagnostics(plan, &row.diagnostics)
     }
 
     /// [`sql::QUEUE_KNOWN`], as an error when it is not.
@@ -149,6 +182,14 @@ impl QueueAdmin for DieselStore {
 
     async fn count_jobs(&self, query: &CountQuery) -> Result<JobCounts, AdminError> {
         Ok(self.counts(query).await?)
+    }
+
+    async fn count_finished(&self, finished: TimeRange, cap: u64) -> Result<JobCounts, AdminError> {
+        Ok(self.finished_counts(finished, cap).await?)
+    }
+
+    async fn database_diagnostics(&self) -> Result<Option<DatabaseDiagnostics>, AdminError> {
+        Ok(Some(self.diagnostics().await?))
     }
 
     async fn apply_to_jobs(

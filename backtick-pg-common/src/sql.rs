@@ -215,11 +215,25 @@ DELETE FROM backtick_jobs j
 USING doomed d
 WHERE j.id = d.id AND j.state IN ('done', 'dead', 'cancelled')";
 
+/// The jobs table's (`c`) own autovacuum settings as `o`: `enabled` (NULL when unset),
+/// `threshold` and `scale` (NULL when unset: the server's apply).
+macro_rules! autovacuum_options {
+    () => {
+        "CROSS JOIN LATERAL (
+    SELECT bool_and(CASE WHEN option_name = 'autovacuum_enabled' THEN option_value::bool END) AS enabled,
+           max(CASE WHEN option_name = 'autovacuum_vacuum_threshold' THEN option_value::float8 END) AS threshold,
+           max(CASE WHEN option_name = 'autovacuum_vacuum_scale_factor' THEN option_value::float8 END) AS scale
+    FROM pg_options_to_table(c.reloptions)
+) o"
+    };
+}
+
 /// Whether the jobs table is due for a vacuum by its own autovacuum settings (its reloptions,
 /// else the server's): dead row versions at least the threshold plus the scale factor times
 /// its rows, autovacuum not turned off for it, and the current user allowed to vacuum it (for
 /// anyone else `VACUUM` only warns). No row before the table has statistics.
-pub const VACUUM_DUE: &str = "
+pub const VACUUM_DUE: &str = concat!(
+    "
 SELECT coalesce(o.enabled, true)
        AND pg_has_role(c.relowner, 'USAGE')
        AND s.n_dead_tup >= coalesce(o.threshold, current_setting('autovacuum_vacuum_threshold')::float8)
@@ -227,13 +241,11 @@ SELECT coalesce(o.enabled, true)
        AS due
 FROM pg_class c
 JOIN pg_stat_user_tables s ON s.relid = c.oid
-CROSS JOIN LATERAL (
-    SELECT bool_and(CASE WHEN option_name = 'autovacuum_enabled' THEN option_value::bool END) AS enabled,
-           max(CASE WHEN option_name = 'autovacuum_vacuum_threshold' THEN option_value::float8 END) AS threshold,
-           max(CASE WHEN option_name = 'autovacuum_vacuum_scale_factor' THEN option_value::float8 END) AS scale
-    FROM pg_options_to_table(c.reloptions)
-) o
-WHERE c.oid = 'backtick_jobs'::regclass";
+",
+    autovacuum_options!(),
+    "
+WHERE c.oid = 'backtick_jobs'::regclass"
+);
 
 /// Vacuum the jobs table, unless another vacuum (autovacuum, another runner) holds it. Not in
 /// a transaction: run with the simple protocol.

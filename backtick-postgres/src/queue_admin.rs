@@ -4,13 +4,13 @@
 
 use async_trait::async_trait;
 use backtick_core::admin::{
-    ActionReport, AdminError, CountQuery, GroupBy, JobAction, JobCounts, JobDetail, JobPage, JobQuery, PageRequest,
-    QueueAdmin, QueueInfo, RunnerStatus, ScheduleAction, ScheduleInfo,
+    ActionReport, AdminError, CountQuery, DatabaseDiagnostics, GroupBy, JobAction, JobCounts, JobDetail, JobPage,
+    JobQuery, PageRequest, QueueAdmin, QueueInfo, RunnerStatus, ScheduleAction, ScheduleInfo, TimeRange,
 };
 use backtick_core::{JobId, StoreError, Timestamp};
 use backtick_pg_common::admin::{
-    CountParams, ListParams, RunnerRow, ScheduleRow, action_report, check_batch, finish_page, job_detail, queue_infos,
-    schedule_not_written, unknown_queue,
+    CountParams, FinishedParams, ListParams, RunnerRow, ScheduleRow, action_report, check_batch, diagnostics,
+    diagnostics_claim, expected_indexes, finish_page, job_detail, queue_infos, schedule_not_written, unknown_queue,
 };
 use backtick_pg_common::admin_sql as sql;
 use sqlx::postgres::PgRow;
@@ -28,6 +28,15 @@ where
     row.try_get(name).map_err(store_error)
 }
 
+/// Counts from rows `key`, `state`, `n`, `capped` ([`sql::COUNT_JOBS`], [`sql::COUNT_FINISHED`]).
+fn count_rows(rows: &[PgRow]) -> Result<JobCounts, StoreError> {
+    let decoded = rows
+        .iter()
+        .map(|r| Ok((get(r, "key")?, get(r, "state")?, get(r, "n")?, get(r, "capped")?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    CountParams::counts(decoded)
+}
+
 impl PgStore {
     fn admin_pool(&self) -> &PgPool {
         &self.inner.pool
@@ -43,11 +52,38 @@ impl PgStore {
             .fetch_all(self.admin_pool())
             .await
             .map_err(store_error)?;
-        let decoded = rows
-            .iter()
-            .map(|r| Ok((get(r, "key")?, get(r, "state")?, get(r, "n")?, get(r, "capped")?)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        CountParams::counts(decoded)
+        count_rows(&rows)
+    }
+
+    /// [`sql::COUNT_FINISHED`] under [`sql::COUNT_FINISHED_SETTINGS`], in a transaction of
+    /// its own.
+    async fn finished_counts(&self, finished: TimeRange, cap: u64) -> Result<JobCounts, StoreError> {
+        let p = FinishedParams::new(finished, cap);
+        let mut tx = self.admin_pool().begin().await.map_err(store_error)?;
+        sqlx::query(sql::COUNT_FINISHED_SETTINGS)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let rows = sqlx::query(sql::COUNT_FINISHED)
+            .bind(p.from)
+            .bind(p.until)
+            .bind(p.cap)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        count_rows(&rows)
+    }
+
+    /// [`sql::DATABASE_DIAGNOSTICS`] with the plan of [`diagnostics_claim`].
+    async fn diagnostics(&self) -> Result<DatabaseDiagnostics, StoreError> {
+        let plan = self.explain_claim(&diagnostics_claim()).await?;
+        let record: String = sqlx::query_scalar(sql::DATABASE_DIAGNOSTICS)
+            .bind(expected_indexes())
+            .fetch_one(self.admin_pool())
+            .await
+            .map_err(store_error)?;
+        diagnostics(plan, &record)
     }
 
     /// [`sql::QUEUE_KNOWN`], as an error when it is not.
@@ -148,6 +184,14 @@ impl QueueAdmin for PgStore {
 
     async fn count_jobs(&self, query: &CountQuery) -> Result<JobCounts, AdminError> {
         Ok(self.counts(query).await?)
+    }
+
+    async fn count_finished(&self, finished: TimeRange, cap: u64) -> Result<JobCounts, AdminError> {
+        Ok(self.finished_counts(finished, cap).await?)
+    }
+
+    async fn database_diagnostics(&self) -> Result<Option<DatabaseDiagnostics>, AdminError> {
+        Ok(Some(self.diagnostics().await?))
     }
 
     async fn apply_to_jobs(

@@ -1,5 +1,6 @@
 //! `backtick cron list|next|pause|resume|run|remove`.
 
+use backtick_core::admin::ScheduleAction;
 use backtick_core::{QueueAdmin, Timestamp};
 use backtick_cron::CronSchedule;
 use serde::Serialize;
@@ -95,80 +96,40 @@ pub fn next(spec: &str, count: usize, tz: &str, now: Timestamp, out: &mut Output
 #[derive(Debug, Serialize)]
 struct ScheduleChange<'a> {
     schedule: &'a str,
+    /// `pause`, `resume`, `run-now` or `remove`.
     action: &'static str,
     changed: bool,
 }
 
-/// `cron pause NAME`.
+/// `cron pause|resume|run|remove NAME`: apply `action` to the schedule
+/// ([`QueueAdmin::apply_to_schedule`]) and say what happened.
 ///
 /// # Errors
-/// An unknown schedule; a store failure.
-pub async fn pause(admin: &dyn QueueAdmin, name: &str, out: &mut Output<'_>) -> Result<(), CliError> {
-    let changed = admin.pause_schedule(name, None).await?;
-    let text = match changed {
-        true => format!("paused schedule {name}: its fire times pass without enqueueing"),
-        false => format!("schedule {name} was already paused"),
+/// An unknown schedule; the removal of one a live runner still declares; a store failure.
+pub async fn apply(
+    admin: &dyn QueueAdmin,
+    name: &str,
+    action: ScheduleAction,
+    out: &mut Output<'_>,
+) -> Result<(), CliError> {
+    let changed = admin.apply_to_schedule(name, action, None).await?;
+    let text = match (action, changed) {
+        (ScheduleAction::Pause, true) => format!("paused schedule {name}: its fire times pass without enqueueing"),
+        (ScheduleAction::Pause, false) => format!("schedule {name} was already paused"),
+        (ScheduleAction::Resume, true) => format!("resumed schedule {name} from its next fire time"),
+        (ScheduleAction::Resume, false) => format!("schedule {name} was not paused"),
+        (ScheduleAction::RunNow, true) => {
+            format!("requested a run of schedule {name}: a runner that declares it enqueues one job")
+        }
+        (ScheduleAction::RunNow, false) => {
+            format!("a run of schedule {name} was already requested and not served yet")
+        }
+        (ScheduleAction::Remove, _) => format!("removed schedule {name}"),
     };
-    out.either(
-        &ScheduleChange {
-            schedule: name,
-            action: "pause",
-            changed,
-        },
-        text,
-    )
-}
-
-/// `cron resume NAME`.
-///
-/// # Errors
-/// An unknown schedule; a store failure.
-pub async fn resume(admin: &dyn QueueAdmin, name: &str, out: &mut Output<'_>) -> Result<(), CliError> {
-    let changed = admin.resume_schedule(name, None).await?;
-    let text = match changed {
-        true => format!("resumed schedule {name} from its next fire time"),
-        false => format!("schedule {name} was not paused"),
-    };
-    out.either(
-        &ScheduleChange {
-            schedule: name,
-            action: "resume",
-            changed,
-        },
-        text,
-    )
-}
-
-/// `cron run NAME`: one extra run now, enqueued by a runner that declares the schedule.
-///
-/// # Errors
-/// An unknown schedule; a store failure.
-pub async fn run(admin: &dyn QueueAdmin, name: &str, out: &mut Output<'_>) -> Result<(), CliError> {
-    let changed = admin.run_schedule_now(name, None).await?;
-    let text = match changed {
-        true => format!("requested a run of schedule {name}: a runner that declares it enqueues one job"),
-        false => format!("a run of schedule {name} was already requested and not served yet"),
-    };
-    out.either(
-        &ScheduleChange {
-            schedule: name,
-            action: "run",
-            changed,
-        },
-        text,
-    )
-}
-
-/// `cron remove NAME`: forget a stale schedule.
-///
-/// # Errors
-/// An unknown schedule, one a live runner still declares; a store failure.
-pub async fn remove(admin: &dyn QueueAdmin, name: &str, out: &mut Output<'_>) -> Result<(), CliError> {
-    admin.remove_schedule(name, None).await?;
     let view = ScheduleChange {
         schedule: name,
-        action: "remove",
-        changed: true,
+        action: action.as_str(),
+        changed,
     };
-    out.either(&view, format!("removed schedule {name}"))
+    out.either(&view, text)
 }

@@ -13,6 +13,7 @@ pub mod stats;
 
 use std::time::Duration;
 
+use backtick_core::admin::ScheduleAction;
 use backtick_core::{QueueAdmin, Timestamp};
 
 use crate::cli::{Command, CronCommand, JobsCommand, QueuesCommand, RunnersCommand};
@@ -56,10 +57,10 @@ async fn run_cron(admin: &dyn QueueAdmin, command: &CronCommand, out: &mut Outpu
     match command {
         CronCommand::List => cron::list(admin, out).await,
         CronCommand::Next { spec, count, tz } => cron::next(spec, *count, tz, admin.now().await?, out),
-        CronCommand::Pause { name } => cron::pause(admin, name, out).await,
-        CronCommand::Resume { name } => cron::resume(admin, name, out).await,
-        CronCommand::Run { name } => cron::run(admin, name, out).await,
-        CronCommand::Remove { name } => cron::remove(admin, name, out).await,
+        CronCommand::Pause { name } => cron::apply(admin, name, ScheduleAction::Pause, out).await,
+        CronCommand::Resume { name } => cron::apply(admin, name, ScheduleAction::Resume, out).await,
+        CronCommand::Run { name } => cron::apply(admin, name, ScheduleAction::RunNow, out).await,
+        CronCommand::Remove { name } => cron::apply(admin, name, ScheduleAction::Remove, out).await,
     }
 }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use backtick_core::admin::{CountQuery, JobQuery, MAX_PAGE_SIZE, PageRequest, TimeRange};
+use backtick_core::admin::{COUNT_CAP, CountQuery, TimeRange};
 use backtick_core::{JobState, QueueAdmin, Timestamp};
 use serde::Serialize;
 
@@ -11,10 +11,6 @@ use crate::cli::StatsArgs;
 use crate::error::CliError;
 use crate::output::{Output, Table, age, time};
 use crate::views::CountView;
-
-/// Throughput is counted from at most this many pages of recently finished jobs (each page
-/// examines at most `JOB_SCAN_LIMIT` jobs): a bounded cost, a lower bound past it.
-const THROUGHPUT_PAGES: usize = 10;
 
 /// Clears the terminal and moves the cursor home, so `--watch` redraws in place.
 const CLEAR: &str = "\x1b[2J\x1b[H";
@@ -47,17 +43,19 @@ pub struct Throughput {
     pub dead: u64,
     /// Done jobs per minute over the window.
     pub done_per_minute: f64,
-    /// True when counting stopped at its bound: the figures are lower bounds.
+    /// True when more than [`COUNT_CAP`] jobs finished in the window: the figures count the
+    /// newest of them only, lower bounds.
     pub capped: bool,
 }
 
-/// `stats`: once, or with `--watch` redrawn every `--interval` seconds until interrupted.
+/// `stats`: once, or with `--watch` redrawn every `--interval` seconds until interrupted (or
+/// `--count` times).
 ///
 /// # Errors
 /// A store failure.
 pub async fn stats(admin: &dyn QueueAdmin, args: &StatsArgs, out: &mut Output<'_>) -> Result<(), CliError> {
     if args.watch {
-        watch(admin, args, out, None).await
+        watch(admin, args, out, args.count).await
     } else {
         let stats = collect(admin, args.minutes).await?;
         render(&stats, out)
@@ -124,38 +122,18 @@ pub async fn collect(admin: &dyn QueueAdmin, minutes: u32) -> Result<Stats, CliE
     })
 }
 
-/// Done and dead jobs finished in the last `minutes`: pages of the newest finished jobs,
-/// until a page finds none in the window (finished jobs are mostly in id order) or the page
-/// budget is spent. The admin API has no count by `finished_at`, so this is the bounded way.
+/// Done and dead jobs finished in the last `minutes`: one capped count of the finished jobs
+/// in the window ([`QueueAdmin::count_finished`], at most [`COUNT_CAP`] jobs read).
 async fn throughput(admin: &dyn QueueAdmin, now: Timestamp, minutes: u32) -> Result<Throughput, CliError> {
-    let query = JobQuery {
-        states: vec![JobState::Done, JobState::Dead],
-        finished: TimeRange::since(now - chrono::Duration::minutes(i64::from(minutes))),
-        ..JobQuery::default()
-    };
-    let mut page = PageRequest::first(MAX_PAGE_SIZE);
-    let (mut done, mut dead, mut capped) = (0, 0, false);
-    for pages in 1.. {
-        let found = admin.list_jobs(&query, &page).await?;
-        done += found.jobs.iter().filter(|j| j.state == JobState::Done).count() as u64;
-        dead += found.jobs.iter().filter(|j| j.state == JobState::Dead).count() as u64;
-        match found.next {
-            Some(next) if !found.jobs.is_empty() => {
-                if pages >= THROUGHPUT_PAGES {
-                    capped = true;
-                    break;
-                }
-                page.cursor = Some(next);
-            }
-            _ => break,
-        }
-    }
+    let window = TimeRange::since(now - chrono::Duration::minutes(i64::from(minutes)));
+    let finished = admin.count_finished(window, COUNT_CAP).await?;
+    let (done, dead) = (finished.total(JobState::Done), finished.total(JobState::Dead));
     Ok(Throughput {
         window_minutes: minutes,
-        done,
-        dead,
-        done_per_minute: done as f64 / f64::from(minutes.max(1)),
-        capped,
+        done: done.value,
+        dead: dead.value,
+        done_per_minute: done.value as f64 / f64::from(minutes.max(1)),
+        capped: done.capped || dead.capped,
     })
 }
 

@@ -4,11 +4,12 @@
 //!
 //! | area | methods |
 //! |---|---|
-//! | jobs | [`list_jobs`](QueueAdmin::list_jobs), [`job_detail`](QueueAdmin::job_detail), [`count_jobs`](QueueAdmin::count_jobs) |
+//! | jobs | [`list_jobs`](QueueAdmin::list_jobs), [`job_detail`](QueueAdmin::job_detail), [`count_jobs`](QueueAdmin::count_jobs), [`count_finished`](QueueAdmin::count_finished) |
 //! | actions | [`apply_to_job`](QueueAdmin::apply_to_job), [`apply_bulk`](QueueAdmin::apply_bulk), [`apply_to_jobs`](QueueAdmin::apply_to_jobs) |
 //! | queues | [`list_queues`](QueueAdmin::list_queues), [`pause_queue`](QueueAdmin::pause_queue), [`resume_queue`](QueueAdmin::resume_queue) |
 //! | schedules | [`list_schedules`](QueueAdmin::list_schedules), [`apply_to_schedule`](QueueAdmin::apply_to_schedule) (or [`pause_schedule`](QueueAdmin::pause_schedule), [`resume_schedule`](QueueAdmin::resume_schedule), [`run_schedule_now`](QueueAdmin::run_schedule_now), [`remove_schedule`](QueueAdmin::remove_schedule)) |
 //! | runners | [`list_runners`](QueueAdmin::list_runners) |
+//! | database | [`database_diagnostics`](QueueAdmin::database_diagnostics) |
 //! | payloads | [`payload_to_json`] |
 //!
 //! The runner's side of the same features (registering, learning of cancellation requests,
@@ -17,6 +18,7 @@
 mod action;
 mod attempt;
 mod counts;
+mod diagnostics;
 mod error;
 mod page;
 mod payload;
@@ -33,6 +35,7 @@ pub use attempt::{
     record_attempt,
 };
 pub use counts::{COUNT_CAP, Count, CountQuery, GroupBy, GroupCount, JobCounts};
+pub use diagnostics::{AutovacuumSettings, DatabaseDiagnostics, IndexHealth, TableHealth};
 pub use error::AdminError;
 pub use page::{DEFAULT_PAGE_SIZE, JOB_SCAN_LIMIT, JobCursor, JobPage, MAX_PAGE_SIZE, Order, PageRequest};
 pub use payload::{json_contains, payload_to_json};
@@ -163,6 +166,33 @@ pub trait QueueAdmin: QueueStore {
     /// ```
     async fn count_jobs(&self, query: &CountQuery) -> Result<JobCounts, AdminError>;
 
+    /// How many jobs finished (done, dead or cancelled) in `finished`, grouped by state (as
+    /// [`GroupBy::State`]: the key is the state's name), capped at `cap`: what throughput
+    /// figures are made of.
+    ///
+    /// The store reads at most `cap + 1` finished jobs of the range, newest finish first (the
+    /// Postgres stores walk the finish-time index `backtick_jobs_prune_idx`, so the cost is
+    /// bounded by the cap, not by the table or the range). When the range holds more than
+    /// `cap` jobs, every count is marked [`Count::capped`] and counts only the newest `cap`
+    /// finishes of the range.
+    ///
+    /// # Errors
+    /// Only [`AdminError::Store`].
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn example(admin: &dyn backtick_core::admin::QueueAdmin) -> Result<(), backtick_core::admin::AdminError> {
+    /// use backtick_core::JobState;
+    /// use backtick_core::admin::{COUNT_CAP, TimeRange};
+    /// let now = admin.now().await?;
+    /// let last_minute = TimeRange::since(now - chrono::Duration::minutes(1));
+    /// let finished = admin.count_finished(last_minute, COUNT_CAP).await?;
+    /// println!("{} done in the last minute", finished.total(JobState::Done));
+    /// # Ok(())
+    /// # }
+    /// ```
+    async fn count_finished(&self, finished: TimeRange, cap: u64) -> Result<JobCounts, AdminError>;
+
     /// Apply `action` to each of `ids` whose job is in a state the action applies to
     /// ([`JobAction::applies_to`]), re-checked as each is written; skip the others (missing,
     /// in another state, a running job whose cancellation is already requested, a run-now of a
@@ -280,6 +310,17 @@ pub trait QueueAdmin: QueueStore {
     /// # Errors
     /// Only [`AdminError::Store`].
     async fn list_runners(&self, now: Option<Timestamp>) -> Result<Vec<RunnerStatus>, AdminError>;
+
+    /// What the database says about its own health, for `backtick doctor`: the claim
+    /// statement's plan, the jobs table's indexes, its dead rows and its autovacuum settings
+    /// ([`DatabaseDiagnostics`]). `None` for a store without a database, such as the in-memory
+    /// store: the default. Reads catalogs and statistics only; nothing is written.
+    ///
+    /// # Errors
+    /// Only [`AdminError::Store`].
+    async fn database_diagnostics(&self) -> Result<Option<DatabaseDiagnostics>, AdminError> {
+        Ok(None)
+    }
 
     /// Apply `action` to one job.
     ///

@@ -5,10 +5,12 @@
 //! and does nothing else, so the two backends cannot drift apart.
 
 mod actions;
+mod health;
 mod list;
 mod rows;
 
 pub use actions::{action_report, check_batch};
+pub use health::{FinishedParams, diagnostics, diagnostics_claim, expected_indexes};
 pub use list::{CountParams, ListParams, finish_page, queue_infos};
 pub use rows::{
     RunnerRow, ScheduleRow, cancel_request, job_detail, runner_record, schedule_not_written, unknown_queue,

@@ -1,6 +1,6 @@
 //! The admin contract ([`QueueAdmin`]): listing and paging, attempt history and counts
 //! ([`jobs`]), actions on one job ([`actions`]) and in bulk ([`bulk`]), queues and pausing
-//! ([`queues`]), schedules ([`schedules`]) and runners ([`runners`]). Run by
+//! ([`queues`]), finished-job counts ([`throughput`]), schedules ([`schedules`]) and runners ([`runners`]). Run by
 //! [`super::run_all_admin`].
 
 use std::sync::Arc;
@@ -18,6 +18,7 @@ mod jobs;
 mod queues;
 mod runners;
 mod schedules;
+mod throughput;
 
 pub(super) fn cases() -> Vec<AdminCase> {
     [
@@ -27,6 +28,7 @@ pub(super) fn cases() -> Vec<AdminCase> {
         queues::cases(),
         schedules::cases(),
         runners::cases(),
+        throughput::cases(),
     ]
     .concat()
 }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use backtick_core::admin::{
     ActionReport, AdminError, BULK_BATCH_SIZE, Count, CountQuery, GroupBy, GroupCount, JobAction, JobCounts, JobDetail,
     JobPage, JobQuery, Order, PageRequest, QueueAdmin, QueueInfo, RunnerStatus, ScheduleAction, ScheduleInfo,
-    assemble_queues, spec_time_zone,
+    TimeRange, assemble_queues, spec_time_zone,
 };
 use backtick_core::{Job, JobId, JobState, Timestamp};
 
@@ -62,6 +62,35 @@ impl State {
                 count.value += 1;
                 count.capped = capped;
             }
+        }
+        JobCounts {
+            groups: groups
+                .into_iter()
+                .map(|((key, state), count)| GroupCount { key, state, count })
+                .collect(),
+        }
+    }
+
+    /// Finished jobs in `range` by state, as [`QueueAdmin::count_finished`] documents it: the
+    /// newest `cap` finishes of the range.
+    fn finished_counts(&self, range: TimeRange, cap: u64) -> JobCounts {
+        let mut finished: Vec<(Timestamp, JobState)> = self
+            .jobs
+            .values()
+            .filter(|job| job.state.is_finished())
+            .filter_map(|job| {
+                job.finished_at
+                    .filter(|at| range.contains(*at))
+                    .map(|at| (at, job.state))
+            })
+            .collect();
+        finished.sort_by_key(|&(at, _)| std::cmp::Reverse(at));
+        let capped = finished.len() as u64 > cap;
+        let mut groups: BTreeMap<(String, JobState), Count> = BTreeMap::new();
+        for (_, state) in finished.into_iter().take(usize::try_from(cap).unwrap_or(usize::MAX)) {
+            let count = groups.entry((state.as_str().to_owned(), state)).or_default();
+            count.value += 1;
+            count.capped = capped;
         }
         JobCounts {
             groups: groups
@@ -163,6 +192,10 @@ impl QueueAdmin for MemoryStore {
 
     async fn count_jobs(&self, query: &CountQuery) -> Result<JobCounts, AdminError> {
         Ok(self.lock().counts(query))
+    }
+
+    async fn count_finished(&self, finished: TimeRange, cap: u64) -> Result<JobCounts, AdminError> {
+        Ok(self.lock().finished_counts(finished, cap))
     }
 
     async fn apply_to_jobs(

@@ -8,7 +8,7 @@ use std::time::Duration;
 use backtick_core::admin::{
     ActionReport, AdminError, BulkReport, CancelReceiver, CancelRequest, CountQuery, JobAction, JobCounts, JobCursor,
     JobDetail, JobPage, JobQuery, JobSelection, PageRequest, QueueAdmin, QueueInfo, RunnerInfo, RunnerStatus,
-    ScheduleAction, ScheduleInfo, ScheduleRunRequest,
+    ScheduleAction, ScheduleInfo, ScheduleRunRequest, TimeRange,
 };
 use backtick_core::schedule::{ScheduleFire, ScheduleRecord};
 use backtick_core::state::Finish;
@@ -208,6 +208,9 @@ impl QueueAdmin for BrokenAdmin {
     }
     async fn count_jobs(&self, query: &CountQuery) -> Result<JobCounts, AdminError> {
         self.inner.count_jobs(query).await
+    }
+    async fn count_finished(&self, finished: TimeRange, cap: u64) -> Result<JobCounts, AdminError> {
+        self.inner.count_finished(finished, cap).await
     }
     async fn apply_to_jobs(
         &self,

@@ -1,6 +1,6 @@
 //! The Postgres cases: what a Postgres backend must do beyond the [`QueueStore`] contract
 //! (connect errors, lost connections, corrupt rows, migrations and their lock, NOTIFY, vacuum,
-//! the claim plan, runners on a real database, enqueue inside the caller's transaction), one
+//! the claim plan, database diagnostics, runners on a real database, enqueue inside the caller's transaction), one
 //! module per area.
 //!
 //! Each case takes the suite's shared database and makes what it needs in it: a fresh schema
@@ -30,6 +30,7 @@ macro_rules! pg_case {
 mod bad_input;
 mod bad_weather;
 mod claim;
+mod diagnostics;
 mod migrate;
 mod notify;
 mod runner;
@@ -78,6 +79,7 @@ pub fn cases<B: CallerTransactions>() -> Vec<PgCase<B>> {
         notify::cases(),
         vacuum::cases(),
         claim::cases(),
+        diagnostics::cases(),
         runner::cases(),
         transaction::cases(),
     ]

@@ -1,8 +1,11 @@
-//! `backtick doctor`: health checks, each OK, WARN, FAIL (or SKIP) with the fix.
+//! `backtick doctor`: health checks, each OK, WARN or FAIL with the fix.
 //!
-//! Only what the public APIs show is checked. Checks the issue asks for that need new admin
-//! methods (the claim statement's plan and its indexes, table bloat, autovacuum settings) are
-//! listed as SKIP with what they need.
+//! The queue's checks (migrations, runners, stuck and waiting jobs, dead jobs, schedules) come
+//! from the admin API; the database's (the claim plan, the indexes, table bloat, autovacuum)
+//! from [`QueueAdmin::database_diagnostics`], judged in [`database`]. A store without a
+//! database (the in-memory store of the tests) has no database checks: one SKIP says so.
+
+mod database;
 
 use std::time::Duration;
 
@@ -21,7 +24,7 @@ pub const WAIT_WARNING: Duration = Duration::from_secs(5 * 60);
 const EXPIRED_SAMPLE: u32 = 100;
 
 /// How a check came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Status {
     /// Fine.
@@ -30,7 +33,7 @@ pub enum Status {
     Warn,
     /// Broken: `doctor` exits 1.
     Fail,
-    /// Not checked (see the fix for why).
+    /// Not checked (see the detail for why): only for a store without a database.
     Skip,
 }
 
@@ -77,6 +80,7 @@ pub async fn doctor(
             checks.extend(queues(admin).await?);
             checks.push(dead(admin).await?);
             checks.push(schedules(admin).await?);
+            checks.extend(database::checks(admin).await?);
         }
         Err(error) => checks.push(check(
             "queue",
@@ -85,7 +89,6 @@ pub async fn doctor(
             "fix the error above, then run doctor again",
         )),
     }
-    checks.extend(not_checkable());
     print(&checks, out)?;
     match checks.iter().filter(|c| c.status == Status::Fail).count() {
         0 => Ok(()),
@@ -272,25 +275,4 @@ async fn schedules(admin: &dyn QueueAdmin) -> Result<Check, CliError> {
             "`backtick cron remove NAME` for schedules removed from the code",
         ),
     })
-}
-
-/// The checks the public APIs cannot answer yet.
-fn not_checkable() -> Vec<Check> {
-    [
-        (
-            "claim plan",
-            "needs an admin method that EXPLAINs the claim statement and lists backtick_jobs' indexes",
-        ),
-        (
-            "table bloat",
-            "needs an admin method reading pg_stat_user_tables (n_dead_tup, last vacuum)",
-        ),
-        (
-            "autovacuum",
-            "needs an admin method reading the table's autovacuum settings (pg_settings, reloptions)",
-        ),
-    ]
-    .into_iter()
-    .map(|(name, why)| check(name, Status::Skip, "not checked", why))
-    .collect()
 }
