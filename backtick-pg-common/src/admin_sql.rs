@@ -628,15 +628,17 @@ ORDER BY state";
 /// the claim plan.
 pub const CLAIM_INDEX: &str = "backtick_jobs_claim_idx";
 
-/// Every index the migrations create on `backtick_jobs`, in the order they do. Bound as `$1`
-/// of [`DATABASE_DIAGNOSTICS`].
-pub const EXPECTED_INDEXES: [&str; 6] = [
+/// Every index the migrations leave on `backtick_jobs` (`0005_admin_reads` replaced
+/// `0003_admin`'s `backtick_jobs_failed_idx` with the dead and cancelled ones), in the order
+/// they are created. Bound as `$1` of [`DATABASE_DIAGNOSTICS`].
+pub const EXPECTED_INDEXES: [&str; 7] = [
     "backtick_jobs_pkey",
     CLAIM_INDEX,
     "backtick_jobs_lease_idx",
     "backtick_jobs_prune_idx",
     "backtick_jobs_unique_key_idx",
-    "backtick_jobs_failed_idx",
+    "backtick_jobs_dead_idx",
+    "backtick_jobs_cancelled_idx",
 ];
 
 /// `$1` the expected index names (text[], [`EXPECTED_INDEXES`]). One row, one column,
