@@ -49,6 +49,8 @@ pub enum Command {
     Stats(StatsArgs),
     /// Check the queue's health: each check OK, WARN or FAIL with the fix.
     Doctor,
+    /// Serve the web dashboard (loopback only unless --auth is given).
+    Serve(crate::commands::serve::ServeArgs),
 }
 
 /// `backtick migrate ...`

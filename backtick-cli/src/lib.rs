@@ -11,6 +11,7 @@
 //! backtick prune --older-than 7d
 //! backtick stats [--watch]
 //! backtick doctor
+//! backtick serve [--listen ADDR] [--read-only] [--auth basic|bearer] [--prefix PATH]
 //! ```
 //!
 //! Every command but `migrate` (the schema) and `cron next` (no database) runs on the admin
@@ -47,6 +48,11 @@ pub async fn run(cli: &Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Migrate(command) => {
             let store = connect::connect_store(&url()?).await?;
             commands::migrate::run(&store, command, &mut output).await
+        }
+        Command::Serve(args) => {
+            commands::serve::check(args)?;
+            let admin = connect::connect(&url()?).await?;
+            commands::serve::serve(admin, args, &mut output).await
         }
         Command::Doctor => {
             let url = url()?;

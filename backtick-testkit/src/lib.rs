@@ -12,6 +12,8 @@
 //!   sequences of claims, failures, crashes, revives and operator actions;
 //! - [`assert`](mod@assert): run one job through a worker without a runner, and assert what is queued;
 //! - [`testdb`]: find or start a PostgreSQL server for tests;
+//! - [`scene`]: a queue as an operator finds it (every state, failures, a paused queue,
+//!   runners, schedules), seeded on any store for the tests of operator tools;
 //! - [`pgsuite`]: the Postgres backend harness: the suite, the model and the Postgres cases on
 //!   fresh schemas for any Postgres backend, and the test databases its own tests use.
 //!
@@ -48,6 +50,7 @@ mod memory;
 pub mod model;
 pub mod pgsuite;
 pub mod runner_checks;
+pub mod scene;
 pub mod testdb;
 
 pub use memory::MemoryStore;

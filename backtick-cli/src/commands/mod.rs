@@ -9,6 +9,7 @@ pub mod migrate;
 pub mod prune;
 pub mod queues;
 pub mod runners;
+pub mod serve;
 pub mod stats;
 
 use std::time::Duration;
@@ -37,6 +38,7 @@ pub async fn run_admin(admin: &dyn QueueAdmin, command: &Command, out: &mut Outp
         Command::Stats(args) => stats::stats(admin, args, out).await,
         Command::Doctor => doctor::doctor(Ok(admin), None, out).await,
         Command::Migrate(_) => Err(CliError::usage("`backtick migrate` runs on a database connection")),
+        Command::Serve(_) => Err(CliError::usage("`backtick serve` runs on a database connection")),
     }
 }
 

@@ -1,0 +1,161 @@
+//! `backtick serve`: the app it builds (auth from the environment, the loopback rule, the
+//! prefix) in-process, and the binary on a real database printing the port it got.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod pg;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::Request;
+use backtick_cli::commands::serve::{AuthScheme, ServeArgs, app, check};
+use backtick_core::QueueAdmin;
+use backtick_testkit::MemoryStore;
+use backtick_testkit::pgsuite::TestDatabase;
+use tower::ServiceExt;
+
+fn args(listen: &str) -> ServeArgs {
+    ServeArgs {
+        listen: listen.parse().unwrap(),
+        read_only: false,
+        auth: None,
+        prefix: None,
+    }
+}
+
+fn admin() -> Arc<dyn QueueAdmin> {
+    Arc::new(MemoryStore::new())
+}
+
+async fn status(app: axum::Router, request: Request<Body>) -> u16 {
+    app.oneshot(request).await.unwrap().status().as_u16()
+}
+
+#[test]
+fn a_non_loopback_address_needs_auth() {
+    let error = check(&args("0.0.0.0:8080")).unwrap_err().one_line();
+    assert!(
+        error.contains("refusing to serve the dashboard on 0.0.0.0:8080 without --auth"),
+        "{error}"
+    );
+    assert!(check(&args("127.0.0.1:8080")).is_ok());
+    assert!(check(&args("[::1]:8080")).is_ok());
+    let with_auth = ServeArgs {
+        auth: Some(AuthScheme::Bearer),
+        ..args("0.0.0.0:8080")
+    };
+    assert!(check(&with_auth).is_ok());
+    let bad_prefix = ServeArgs {
+        prefix: Some("admin/".into()),
+        ..args("127.0.0.1:0")
+    };
+    assert!(check(&bad_prefix).is_err());
+}
+
+#[tokio::test]
+async fn auth_reads_its_credentials_from_the_environment() {
+    let basic = ServeArgs {
+        auth: Some(AuthScheme::Basic),
+        ..args("127.0.0.1:0")
+    };
+    let missing = app(admin(), &basic, |_| None).unwrap_err().one_line();
+    assert!(missing.contains("--auth basic needs BT_DASHBOARD_USER"), "{missing}");
+    let env = |name: &str| match name {
+        "BT_DASHBOARD_USER" => Some("ops".to_owned()),
+        "BT_DASHBOARD_PASSWORD" => Some("pw".to_owned()),
+        _ => None,
+    };
+    let served = app(admin(), &basic, env).unwrap();
+    let anonymous = Request::get("/").header("host", "x").body(Body::empty()).unwrap();
+    assert_eq!(status(served.clone(), anonymous).await, 401);
+    let signed_in = Request::get("/")
+        .header("host", "x")
+        .header("authorization", "Basic b3BzOnB3") // ops:pw
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(status(served, signed_in).await, 200);
+
+    let bearer = ServeArgs {
+        auth: Some(AuthScheme::Bearer),
+        ..args("127.0.0.1:0")
+    };
+    let token = |name: &str| (name == "BT_DASHBOARD_TOKEN").then(|| "t0ken".to_owned());
+    let served = app(admin(), &bearer, token).unwrap();
+    let anonymous = Request::get("/jobs").body(Body::empty()).unwrap();
+    assert_eq!(status(served, anonymous).await, 401);
+}
+
+#[tokio::test]
+async fn a_prefix_nests_the_dashboard_and_the_root_redirects_to_it() {
+    let nested = ServeArgs {
+        prefix: Some("/admin/jobs".into()),
+        ..args("127.0.0.1:0")
+    };
+    let served = app(admin(), &nested, |_| None).unwrap();
+    let root = served
+        .clone()
+        .oneshot(Request::get("/").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(root.headers().get("location").unwrap(), "/admin/jobs");
+    assert_eq!(
+        status(served.clone(), Request::get("/admin/jobs").body(Body::empty()).unwrap()).await,
+        200
+    );
+    assert_eq!(
+        status(served, Request::get("/admin/jobs/queues").body(Body::empty()).unwrap()).await,
+        200
+    );
+}
+
+/// The binary on a migrated database of its own: port 0 prints the real port, `/healthz`
+/// answers there; a non-loopback address without auth exits 1 before connecting.
+#[tokio::test]
+async fn the_binary_prints_the_port_it_listens_on() {
+    let refused = Command::new(env!("CARGO_BIN_EXE_backtick"))
+        .args([
+            "--database-url",
+            "postgres://nobody@127.0.0.1:1/none",
+            "serve",
+            "--listen",
+            "0.0.0.0:0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("without --auth"));
+
+    let db = TestDatabase::<pg::Sqlx>::migrated().await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_backtick"))
+        .args(["--database-url", &db.url(), "serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("backtick dashboard listening on http://")
+        .unwrap_or_else(|| panic!("{line}"));
+    let address = url.trim_end_matches('/');
+    assert!(!address.ends_with(":0"), "the real port: {address}");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "GET /healthz HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.ends_with("ok"), "{response}");
+}
