@@ -41,39 +41,6 @@ impl DieselStore {
         CountParams::counts(rows.into_iter().map(|r| (r.key, r.state, r.n, r.capped)))
     }
 
-    /// [`sql::COUNT_FINISHED`] under [`sql::COUNT_FINISHED_SETTINGS`], in a transaction of
-    /// its own.
-    async fn finished_counts(&self, finished: TimeRange, cap: u64) -> Result<JobCounts, StoreError> {
-        use diesel_async::{AsyncConnection, SimpleAsyncConnection};
-
-        let p = FinishedParams::new(finished, cap);
-        let mut conn = self.conn().await?;
-        let rows: Vec<CountRow> = conn
-            .transaction::<_, diesel::result::Error, _>(async |conn| {
-                conn.batch_execute(sql::COUNT_FINISHED_SETTINGS).await?;
-                diesel::sql_query(sql::COUNT_FINISHED)
-                    .bind::<Tz, _>(p.from)
-                    .bind::<Tz, _>(p.until)
-                    .bind::<BigInt, _>(p.cap)
-                    .load(conn)
-                    .await
-            })
-            .await
-            .map_err(store_error)?;
-        CountParams::counts(rows.into_iter().map(|r| (r.key, r.state, r.n, r.capped)))
-    }
-
-    /// [`sql::DATABASE_DIAGNOSTICS`] with the plan of [`diagnostics_claim`].
-    async fn diagnostics(&self) -> Result<DatabaseDiagnostics, StoreError> {
-        let plan = self.explain_claim(&diagnostics_claim()).await?;
-        let row: DiagnosticsRow = diesel::sql_query(sql::DATABASE_DIAGNOSTICS)
-            .bind::<Array<Text>, _>(expected_indexes())
-            .get_result(&mut *self.conn().await?)
-            .await
-            .map_err(store_error)?;
-        diagnostics(plan, &row.diagnostics)
-    }
-
     /// [`sql::QUEUE_KNOWN`], as an error when it is not.
     async fn check_queue_known(&self, queue: &str, now: Option<Timestamp>) -> Result<(), AdminError> {
         let row: Known = diesel::sql_query(sql::QUEUE_KNOWN)
@@ -185,11 +152,35 @@ impl QueueAdmin for DieselStore {
     }
 
     async fn count_finished(&self, finished: TimeRange, cap: u64) -> Result<JobCounts, AdminError> {
-        Ok(self.finished_counts(finished, cap).await?)
+        use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+
+        let p = FinishedParams::new(finished, cap);
+        let mut conn = self.conn().await?;
+        let rows: Vec<CountRow> = conn
+            .transaction::<_, diesel::result::Error, _>(async |conn| {
+                conn.batch_execute(sql::COUNT_FINISHED_SETTINGS).await?;
+                diesel::sql_query(sql::COUNT_FINISHED)
+                    .bind::<Tz, _>(p.from)
+                    .bind::<Tz, _>(p.until)
+                    .bind::<BigInt, _>(p.cap)
+                    .load(conn)
+                    .await
+            })
+            .await
+            .map_err(store_error)?;
+        Ok(CountParams::counts(
+            rows.into_iter().map(|r| (r.key, r.state, r.n, r.capped)),
+        )?)
     }
 
     async fn database_diagnostics(&self) -> Result<Option<DatabaseDiagnostics>, AdminError> {
-        Ok(Some(self.diagnostics().await?))
+        let plan = self.explain_claim(&diagnostics_claim()).await?;
+        let row: DiagnosticsRow = diesel::sql_query(sql::DATABASE_DIAGNOSTICS)
+            .bind::<Array<Text>, _>(expected_indexes())
+            .get_result(&mut *self.conn().await?)
+            .await
+            .map_err(store_error)?;
+        Ok(Some(diagnostics(plan, &row.diagnostics)?))
     }
 
     async fn apply_to_jobs(

@@ -55,37 +55,6 @@ impl PgStore {
         count_rows(&rows)
     }
 
-    /// [`sql::COUNT_FINISHED`] under [`sql::COUNT_FINISHED_SETTINGS`], in a transaction of
-    /// its own.
-    async fn finished_counts(&self, finished: TimeRange, cap: u64) -> Result<JobCounts, StoreError> {
-        let p = FinishedParams::new(finished, cap);
-        let mut tx = self.admin_pool().begin().await.map_err(store_error)?;
-        sqlx::query(sql::COUNT_FINISHED_SETTINGS)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        let rows = sqlx::query(sql::COUNT_FINISHED)
-            .bind(p.from)
-            .bind(p.until)
-            .bind(p.cap)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        tx.commit().await.map_err(store_error)?;
-        count_rows(&rows)
-    }
-
-    /// [`sql::DATABASE_DIAGNOSTICS`] with the plan of [`diagnostics_claim`].
-    async fn diagnostics(&self) -> Result<DatabaseDiagnostics, StoreError> {
-        let plan = self.explain_claim(&diagnostics_claim()).await?;
-        let record: String = sqlx::query_scalar(sql::DATABASE_DIAGNOSTICS)
-            .bind(expected_indexes())
-            .fetch_one(self.admin_pool())
-            .await
-            .map_err(store_error)?;
-        diagnostics(plan, &record)
-    }
-
     /// [`sql::QUEUE_KNOWN`], as an error when it is not.
     async fn check_queue_known(&self, queue: &str, now: Option<Timestamp>) -> Result<(), AdminError> {
         let known: bool = sqlx::query_scalar(sql::QUEUE_KNOWN)
@@ -187,11 +156,31 @@ impl QueueAdmin for PgStore {
     }
 
     async fn count_finished(&self, finished: TimeRange, cap: u64) -> Result<JobCounts, AdminError> {
-        Ok(self.finished_counts(finished, cap).await?)
+        let p = FinishedParams::new(finished, cap);
+        let mut tx = self.admin_pool().begin().await.map_err(store_error)?;
+        sqlx::query(sql::COUNT_FINISHED_SETTINGS)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let rows = sqlx::query(sql::COUNT_FINISHED)
+            .bind(p.from)
+            .bind(p.until)
+            .bind(p.cap)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(count_rows(&rows)?)
     }
 
     async fn database_diagnostics(&self) -> Result<Option<DatabaseDiagnostics>, AdminError> {
-        Ok(Some(self.diagnostics().await?))
+        let plan = self.explain_claim(&diagnostics_claim()).await?;
+        let record: String = sqlx::query_scalar(sql::DATABASE_DIAGNOSTICS)
+            .bind(expected_indexes())
+            .fetch_one(self.admin_pool())
+            .await
+            .map_err(store_error)?;
+        Ok(Some(diagnostics(plan, &record)?))
     }
 
     async fn apply_to_jobs(
