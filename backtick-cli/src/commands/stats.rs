@@ -129,10 +129,13 @@ pub async fn collect(admin: &dyn QueueAdmin, minutes: u32) -> Result<Stats, CliE
 
 /// The jobs in `state` over every queue: the sum of the queues' counts, capped when any is.
 fn total(queues: &[QueueInfo], state: JobState) -> Count {
-    queues.iter().map(|q| q.count(state)).fold(Count::exact(0), |sum, count| Count {
-        value: sum.value + count.value,
-        capped: sum.capped || count.capped,
-    })
+    queues
+        .iter()
+        .map(|q| q.count(state))
+        .fold(Count::exact(0), |sum, count| Count {
+            value: sum.value + count.value,
+            capped: sum.capped || count.capped,
+        })
 }
 
 /// Done and dead jobs finished in the last `minutes`: one capped count of the finished jobs

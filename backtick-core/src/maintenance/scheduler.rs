@@ -15,6 +15,7 @@ use crate::maintenance::{Service, now_or_store};
 use crate::registry::Registry;
 use crate::schedule::{Periodic, ScheduleRecord};
 use crate::store::QueueStore;
+use crate::telemetry::{SCHEDULE_FIRED, SCHEDULE_MISSED};
 
 /// How many fires of one schedule a pass plans at most (fires due together after a pause).
 const MAX_FIRES_PER_PASS: usize = 100;
@@ -262,6 +263,12 @@ impl ScheduleFirer {
             tracing::debug!(schedule = %fire.name, at = %fire.expected, enqueued = fire.job.is_some(), "schedule fired");
             report.fired += 1;
             report.enqueued += usize::from(fire.job.is_some());
+            let counter = if fire.job.is_some() {
+                SCHEDULE_FIRED
+            } else {
+                SCHEDULE_MISSED
+            };
+            metrics::counter!(counter).increment(1);
             match fire.next {
                 Some(following) if following <= now => next = following,
                 following => return Ok(following),
