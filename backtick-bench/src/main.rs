@@ -48,6 +48,7 @@ mod admin;
 mod backend;
 mod child;
 mod limits;
+mod metrics_switch;
 mod options;
 mod profile;
 mod recorder;
