@@ -366,3 +366,78 @@ async fn every_run_has_a_backtick_job_span_with_its_fields_and_outcome() {
         assert!(get("args").is_none(), "arguments are never recorded");
     }
 }
+
+#[tokio::test]
+async fn fires_on_time_and_a_missed_series_are_counted() {
+    use backtick_core::maintenance::ScheduleFirer;
+    use backtick_core::schedule::{CatchUp, Every, Periodic};
+    use backtick_core::telemetry::{SCHEDULE_FIRED, SCHEDULE_MISSED};
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let t0: Timestamp = "2030-01-01T00:00:00Z".parse().expect("time");
+    let store = MemoryStore::new();
+    let periodic = |name: &str, catch_up| Periodic {
+        name: name.to_owned(),
+        scheduler: Arc::new(Every::new(Duration::from_secs(1)).expect("interval")),
+        spec: "every 1s".to_owned(),
+        job: NewJob::new("tick", &()).expect("encode"),
+        catch_up,
+    };
+    let firer = ScheduleFirer::new(
+        Arc::new(store.clone()),
+        Arc::new(ManualClock::new(t0)),
+        vec![periodic("once", CatchUp::Once), periodic("skip", CatchUp::Skip)],
+    );
+    firer.run_once(Some(t0)).await.expect("register");
+    let at = |s: i64| Some(t0 + chrono::Duration::seconds(s));
+    firer.run_once(at(2)).await.expect("on time");
+    // Down for an hour: the "once" schedule catches up with one job, "skip" enqueues none.
+    firer.run_once(at(3600)).await.expect("late");
+    let metrics = read(&snapshotter);
+    // 2 + 2 on time, then the one catch-up.
+    assert_eq!(counter(&metrics, SCHEDULE_FIRED, &[]), 5);
+    assert_eq!(
+        counter(&metrics, SCHEDULE_MISSED, &[]),
+        2,
+        "one missed series per schedule"
+    );
+    let enqueued = counter(&metrics, JOBS_ENQUEUED, &[("queue", "default"), ("worker", "tick")]);
+    assert_eq!(enqueued, 5, "a schedule's jobs are enqueued jobs too");
+}
+
+#[tokio::test]
+async fn failed_store_calls_of_the_runner_are_counted_by_transience() {
+    use backtick_core::telemetry::STORE_ERRORS;
+    use backtick_core::{ClaimParams, Job, StoreError, async_trait};
+    use backtick_testkit::intercept::{Intercept, Intercepted};
+    struct FailingClaims(std::sync::atomic::AtomicUsize);
+    #[async_trait]
+    impl Intercept for FailingClaims {
+        async fn claim(&self, inner: &dyn QueueStore, params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
+            if self.0.fetch_add(1, Ordering::SeqCst) < 2 {
+                return Err(StoreError::Connection {
+                    source: "connection refused".into(),
+                });
+            }
+            inner.claim(params).await
+        }
+    }
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let inner = MemoryStore::new();
+    inner.enqueue(job("ok", 1), None).await.expect("enqueue");
+    let store = Intercepted::new(inner.clone(), FailingClaims(Default::default()));
+    let runner = Runner::builder(store)
+        .config(fast_config())
+        .worker(outcomes_worker(Arc::default()))
+        .expect("register")
+        .build()
+        .expect("build")
+        .start();
+    wait_for_finished(&inner, 1).await;
+    runner.shutdown().await;
+    let metrics = read(&snapshotter);
+    assert_eq!(counter(&metrics, STORE_ERRORS, &[("transient", "true")]), 2);
+}

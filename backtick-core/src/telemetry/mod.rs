@@ -13,8 +13,8 @@
 //! | `backtick_jobs_finished_total` | counter | queue, worker, outcome | the runner, when a run ends |
 //! | `backtick_jobs_revived_total` | counter | queue, worker | the reviver |
 //! | `backtick_completions_fenced_total` | counter | — | the completer: stale writes refused |
-//! | `backtick_schedule_fired_total` | counter | — | the schedule firer: fires that enqueued a job |
-//! | `backtick_schedule_missed_total` | counter | — | the schedule firer: missed fires skipped |
+//! | `backtick_schedule_fired_total` | counter | — | the schedule firer: fires that enqueued a job (on time or catch-up) |
+//! | `backtick_schedule_missed_total` | counter | — | the schedule firer: fires consumed past their grace (caught up or skipped; a missed series counts once) |
 //! | `backtick_store_errors_total` | counter | transient | the runner's store calls that failed |
 //! | `backtick_job_duration_seconds` | histogram | queue, worker | the runner: how long a run took |
 //! | `backtick_job_wait_seconds` | histogram | queue, worker | the runner: from due (`run_at`) to start |
@@ -56,9 +56,10 @@ pub const JOBS_FINISHED: &str = "backtick_jobs_finished_total";
 pub const JOBS_REVIVED: &str = "backtick_jobs_revived_total";
 /// `backtick_completions_fenced_total`: completions refused because the claim was no longer live.
 pub const COMPLETIONS_FENCED: &str = "backtick_completions_fenced_total";
-/// `backtick_schedule_fired_total`: schedule fires that enqueued a job.
+/// `backtick_schedule_fired_total`: schedule fires that enqueued a job (on time or a catch-up).
 pub const SCHEDULE_FIRED: &str = "backtick_schedule_fired_total";
-/// `backtick_schedule_missed_total`: schedule fires skipped because they were missed.
+/// `backtick_schedule_missed_total`: schedule fires consumed later than their grace (caught up
+/// or skipped); a series missed during one outage counts once.
 pub const SCHEDULE_MISSED: &str = "backtick_schedule_missed_total";
 /// `backtick_store_errors_total{transient}`: failed store calls of the runner.
 pub const STORE_ERRORS: &str = "backtick_store_errors_total";
