@@ -65,7 +65,9 @@ pub const SCHEDULE_MISSED: &str = "backtick_schedule_missed_total";
 pub const STORE_ERRORS: &str = "backtick_store_errors_total";
 /// `backtick_job_duration_seconds`: how long a run took.
 pub const JOB_DURATION: &str = "backtick_job_duration_seconds";
-/// `backtick_job_wait_seconds`: from a job's due time to the start of its run.
+/// `backtick_job_wait_seconds`: from a job's due time to the start of its run. The due time is
+/// the database's `run_at`, the start the runner's clock: clock skew between them shows here
+/// (a negative wait is recorded as zero).
 pub const JOB_WAIT: &str = "backtick_job_wait_seconds";
 /// `backtick_claim_batch_size`: jobs returned by one claim.
 pub const CLAIM_BATCH_SIZE: &str = "backtick_claim_batch_size";
