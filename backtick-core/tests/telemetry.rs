@@ -33,7 +33,8 @@ fn fast_config() -> RunnerConfig {
     }
 }
 
-/// Every metric of a snapshot: name, labels, value.
+/// Every metric of a snapshot: name, labels, value. A snapshot drains the recorder (counters
+/// and gauges back to zero, histograms emptied): a later one shows only what came after.
 type Metrics = Vec<(String, Vec<(String, String)>, DebugValue)>;
 
 fn read(snapshotter: &Snapshotter) -> Metrics {
@@ -251,6 +252,7 @@ async fn a_revived_job_and_its_refused_stale_completion_are_counted() {
     let labels = [("queue", "default"), ("worker", "stuck")];
     assert_eq!(gauge(&during, JOBS_RUNNING, &labels), 1.0);
     assert_eq!(gauge(&during, RUNNER_SLOTS_FREE, &[]), 2.0);
+    assert_eq!(counter(&during, JOBS_ENQUEUED, &labels), 1);
     clock.advance(Duration::from_secs(7201));
     let report = Reviver::new(Arc::new(store.clone()), Arc::new(clock.clone()))
         .run_once(Some(clock.get()))
@@ -263,6 +265,7 @@ async fn a_revived_job_and_its_refused_stale_completion_are_counted() {
     wait_for_finished(&store, 1).await;
     let stats = runner.shutdown().await;
     assert_eq!(stats.stale, 1);
+    // Since the first read: the revive, the second run, both runs' ends, one write refused.
     let after = read(&snapshotter);
     assert_eq!(counter(&after, JOBS_REVIVED, &labels), 1);
     assert_eq!(counter(&after, COMPLETIONS_FENCED, &[]), 1);
