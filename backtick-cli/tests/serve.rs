@@ -113,6 +113,29 @@ async fn a_prefix_nests_the_dashboard_and_the_root_redirects_to_it() {
     );
 }
 
+/// `backtick serve --listen 127.0.0.1:0` with `extra` arguments on the database at `url`: the
+/// child and the address it printed.
+fn start_serve(url: &str, extra: &[&str]) -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_backtick"))
+        .args(["--database-url", url, "serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .trim()
+        .strip_prefix("backtick dashboard listening on http://")
+        .unwrap_or_else(|| panic!("{line}"))
+        .trim_end_matches('/')
+        .to_owned();
+    (child, address)
+}
+
 /// The binary on a migrated database of its own: port 0 prints the real port, `/healthz`
 /// answers there; a non-loopback address without auth exits 1 before connecting.
 #[tokio::test]
@@ -131,30 +154,10 @@ async fn the_binary_prints_the_port_it_listens_on() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("without --auth"));
 
     let db = TestDatabase::<pg::Sqlx>::migrated().await;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_backtick"))
-        .args(["--database-url", &db.url(), "serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("backtick dashboard listening on http://")
-        .unwrap_or_else(|| panic!("{line}"));
-    let address = url.trim_end_matches('/');
+    let (mut child, address) = start_serve(&db.url(), &[]);
+    let address = address.as_str();
     assert!(!address.ends_with(":0"), "the real port: {address}");
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    write!(
-        stream,
-        "GET /healthz HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+    let response = get(address, "/healthz");
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
@@ -204,23 +207,7 @@ async fn the_binary_serves_prometheus_metrics_of_the_seeded_queue() {
         .enqueue_many(vec![job("mail"), job("mail"), job("mail"), later], None)
         .await
         .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_backtick"))
-        .args(["--database-url", &db.url(), "serve", "--listen", "127.0.0.1:0"])
-        .args(["--metrics-interval", "100ms"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let address = line
-        .trim()
-        .strip_prefix("backtick dashboard listening on http://")
-        .unwrap_or_else(|| panic!("{line}"))
-        .trim_end_matches('/')
-        .to_owned();
+    let (mut child, address) = start_serve(&db.url(), &["--metrics-interval", "100ms"]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let (response, page) = loop {
         let response = get(&address, "/metrics");

@@ -133,6 +133,21 @@ async fn wait_for_finished(store: &MemoryStore, n: u64) {
     }
 }
 
+/// Run the outcomes worker at `concurrency` on `store` until `n` jobs of `memory` (the store
+/// under it) are finished, then shut down.
+async fn run_until_finished(store: Arc<dyn QueueStore>, memory: &MemoryStore, concurrency: usize, n: u64) {
+    let runner = Runner::builder(store)
+        .config(fast_config())
+        .concurrency(concurrency)
+        .worker(outcomes_worker(Arc::default()))
+        .expect("register")
+        .build()
+        .expect("build")
+        .start();
+    wait_for_finished(memory, n).await;
+    runner.shutdown().await;
+}
+
 #[tokio::test]
 async fn every_outcome_moves_its_counter_and_every_run_its_histograms() {
     let recorder = DebuggingRecorder::new();
@@ -152,16 +167,7 @@ async fn every_outcome_moves_its_counter_and_every_run_its_histograms() {
         .enqueue_many(modes.iter().map(|(mode, max)| job(mode, *max)).collect(), None)
         .await
         .expect("enqueue");
-    let runner = Runner::builder(Arc::new(store.clone()))
-        .config(fast_config())
-        .concurrency(4)
-        .worker(outcomes_worker(Arc::default()))
-        .expect("register")
-        .build()
-        .expect("build")
-        .start();
-    wait_for_finished(&store, modes.len() as u64).await;
-    runner.shutdown().await;
+    run_until_finished(Arc::new(store.clone()), &store, 4, modes.len() as u64).await;
 
     let metrics = read(&snapshotter);
     let labels = [("queue", "metered"), ("worker", "outcomes")];
@@ -343,15 +349,7 @@ async fn every_run_has_a_backtick_job_span_with_its_fields_and_outcome() {
         .enqueue_many(vec![job("ok", 3), job("discard", 3)], None)
         .await
         .expect("enqueue");
-    let runner = Runner::builder(Arc::new(store.clone()))
-        .config(fast_config())
-        .worker(outcomes_worker(Arc::default()))
-        .expect("register")
-        .build()
-        .expect("build")
-        .start();
-    wait_for_finished(&store, 2).await;
-    runner.shutdown().await;
+    run_until_finished(Arc::new(store.clone()), &store, 1, 2).await;
 
     let spans = spans.0.lock().expect("lock").clone();
     assert_eq!(spans.len(), 2, "{spans:?}");
@@ -432,15 +430,7 @@ async fn failed_store_calls_of_the_runner_are_counted_by_transience() {
     let inner = MemoryStore::new();
     inner.enqueue(job("ok", 1), None).await.expect("enqueue");
     let store = Intercepted::new(inner.clone(), FailingClaims(Default::default()));
-    let runner = Runner::builder(store)
-        .config(fast_config())
-        .worker(outcomes_worker(Arc::default()))
-        .expect("register")
-        .build()
-        .expect("build")
-        .start();
-    wait_for_finished(&inner, 1).await;
-    runner.shutdown().await;
+    run_until_finished(store, &inner, 1, 1).await;
     let metrics = read(&snapshotter);
     assert_eq!(counter(&metrics, STORE_ERRORS, &[("transient", "true")]), 2);
 }
