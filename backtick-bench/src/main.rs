@@ -48,6 +48,7 @@ mod admin;
 mod backend;
 mod child;
 mod limits;
+mod metrics_switch;
 mod options;
 mod profile;
 mod recorder;
@@ -66,7 +67,7 @@ use workloads::{Gate, Workload};
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            // B.due's jobs fail once on purpose: their "job did not complete" warnings are
+            // B.due's jobs fail once on purpose: their "job failed; retrying" lines are
             // expected, and sqlx's slow-statement warnings (DROP DATABASE, the fills) say
             // nothing the figures do not: both are hidden unless RUST_LOG asks for them.
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -24,6 +24,7 @@ fn args(listen: &str) -> ServeArgs {
         read_only: false,
         auth: None,
         prefix: None,
+        metrics_interval: std::time::Duration::from_secs(15),
     }
 }
 
@@ -112,6 +113,29 @@ async fn a_prefix_nests_the_dashboard_and_the_root_redirects_to_it() {
     );
 }
 
+/// `backtick serve --listen 127.0.0.1:0` with `extra` arguments on the database at `url`: the
+/// child and the address it printed.
+fn start_serve(url: &str, extra: &[&str]) -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_backtick"))
+        .args(["--database-url", url, "serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .trim()
+        .strip_prefix("backtick dashboard listening on http://")
+        .unwrap_or_else(|| panic!("{line}"))
+        .trim_end_matches('/')
+        .to_owned();
+    (child, address)
+}
+
 /// The binary on a migrated database of its own: port 0 prints the real port, `/healthz`
 /// answers there; a non-loopback address without auth exits 1 before connecting.
 #[tokio::test]
@@ -130,32 +154,98 @@ async fn the_binary_prints_the_port_it_listens_on() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("without --auth"));
 
     let db = TestDatabase::<pg::Sqlx>::migrated().await;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_backtick"))
-        .args(["--database-url", &db.url(), "serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("backtick dashboard listening on http://")
-        .unwrap_or_else(|| panic!("{line}"));
-    let address = url.trim_end_matches('/');
+    let (mut child, address) = start_serve(&db.url(), &[]);
+    let address = address.as_str();
     assert!(!address.ends_with(":0"), "the real port: {address}");
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    write!(
-        stream,
-        "GET /healthz HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+    let response = get(address, "/healthz");
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.ends_with("ok"), "{response}");
+}
+
+/// One sample of a Prometheus text page: name, labels (sorted as written), value.
+fn samples(page: &str) -> Vec<(String, String, f64)> {
+    page.lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .map(|line| {
+            let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("{line}"));
+            let (name, labels) = series.split_once('{').unwrap_or((series, ""));
+            let value = value.parse().unwrap_or_else(|_| panic!("{line}"));
+            (name.to_owned(), labels.trim_end_matches('}').to_owned(), value)
+        })
+        .collect()
+}
+
+fn get(address: &str, path: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+/// The binary on a database with seeded jobs: `/metrics` is Prometheus text whose collector
+/// gauges count those jobs per queue and state, and show the due job's lag and no runner.
+#[tokio::test]
+async fn the_binary_serves_prometheus_metrics_of_the_seeded_queue() {
+    use backtick_core::{NewJob, QueueStore, RunAt};
+    let db = TestDatabase::<pg::Sqlx>::migrated().await;
+    let store = db.store().await;
+    let job = |queue: &str| {
+        let mut job = NewJob::new("mail", &1_i64).unwrap();
+        job.queue = queue.into();
+        job
+    };
+    let mut later = job("reports");
+    later.run_at = Some(RunAt::After(std::time::Duration::from_secs(3600)));
+    store
+        .enqueue_many(vec![job("mail"), job("mail"), job("mail"), later], None)
+        .await
+        .unwrap();
+    let (mut child, address) = start_serve(&db.url(), &["--metrics-interval", "100ms"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let (response, page) = loop {
+        let response = get(&address, "/metrics");
+        let page = response
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_owned())
+            .unwrap_or_default();
+        if page.contains("backtick_runners_alive") || std::time::Instant::now() > deadline {
+            break (response, page);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response
+            .to_lowercase()
+            .contains("content-type: text/plain; version=0.0.4"),
+        "{response}"
+    );
+    let samples = samples(&page);
+    let value = |name: &str, labels: &str| {
+        samples
+            .iter()
+            .find(|(n, l, _)| n == name && l == labels)
+            .map(|(_, _, v)| *v)
+            .unwrap_or_else(|| panic!("no {name}{{{labels}}} in:\n{page}"))
+    };
+    assert_eq!(value("backtick_queue_jobs", r#"queue="mail",state="queued""#), 3.0);
+    assert_eq!(value("backtick_queue_jobs", r#"queue="mail",state="running""#), 0.0);
+    assert_eq!(value("backtick_queue_jobs", r#"queue="reports",state="queued""#), 1.0);
+    assert!(value("backtick_queue_lag_seconds", r#"queue="mail""#) >= 0.0);
+    assert_eq!(
+        value("backtick_queue_lag_seconds", r#"queue="reports""#),
+        0.0,
+        "not due yet"
+    );
+    assert_eq!(value("backtick_runners_alive", ""), 0.0);
+    assert!(page.contains("# TYPE backtick_queue_jobs gauge"), "{page}");
 }

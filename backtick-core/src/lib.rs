@@ -36,6 +36,7 @@ mod runner;
 pub mod schedule;
 pub mod state;
 mod store;
+pub mod telemetry;
 mod typed;
 mod worker;
 

@@ -4,6 +4,7 @@
 //! [`EnqueueConnection`]: it binds the columns, runs the statements (the unique path inside a
 //! transaction or savepoint of its driver) and decodes the ids.
 
+use backtick_core::telemetry::EnqueueCount;
 use std::collections::HashMap;
 use std::future::Future;
 
@@ -108,11 +109,15 @@ pub async fn enqueue<C: EnqueueConnection>(
     jobs: Vec<NewJob>,
     now: Option<Timestamp>,
 ) -> Result<Vec<JobId>, StoreError> {
-    match Plan::of(jobs)? {
-        Plan::Nothing => Ok(Vec::new()),
-        Plan::Plain(columns) => conn.insert_plain(columns, now).await,
-        Plan::Unique(columns, keys) => conn.insert_unique(columns, keys, now).await,
-    }
+    // Counted here, the one enqueue path of both backends (see `EnqueueCount`).
+    let count = EnqueueCount::of(&jobs);
+    let ids = match Plan::of(jobs)? {
+        Plan::Nothing => Vec::new(),
+        Plan::Plain(columns) => conn.insert_plain(columns, now).await?,
+        Plan::Unique(columns, keys) => conn.insert_unique(columns, keys, now).await?,
+    };
+    count.record();
+    Ok(ids)
 }
 
 /// What one enqueue call has to run.

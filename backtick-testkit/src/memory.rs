@@ -5,6 +5,7 @@
 mod admin;
 mod bookkeeping;
 
+use backtick_core::telemetry::EnqueueCount;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -312,6 +313,7 @@ impl QueueStore for MemoryStore {
             job.validate()?;
         }
         let now = resolve_now(now);
+        let count = EnqueueCount::of(&jobs);
         let mut touched: Vec<String> = Vec::new();
         let ids = {
             let mut state = self.lock();
@@ -327,6 +329,7 @@ impl QueueStore for MemoryStore {
             ids
         };
         self.hint(touched);
+        count.record();
         Ok(ids)
     }
 
@@ -519,6 +522,7 @@ impl QueueStore for MemoryStore {
             extra.last_fired_at = Some(micros(fire.expected));
         }
         let queue = job.and_then(|job| {
+            EnqueueCount::of(std::slice::from_ref(job)).record();
             let queue = job.queue.clone();
             state.insert(job.clone(), now).1.then_some(queue)
         });
@@ -628,6 +632,7 @@ impl QueueStore for MemoryStore {
         extra.last_fired_at = Some(now);
         let inserted = state.insert(job.clone(), now).1;
         drop(state);
+        EnqueueCount::of(std::slice::from_ref(job)).record();
         if inserted {
             self.hint(vec![job.queue.clone()]);
         }

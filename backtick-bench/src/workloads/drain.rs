@@ -10,6 +10,7 @@ use super::{Args, Env, NOOP, expect_count, insert, patience, per_second, wait_co
 use crate::admin::{self, Database};
 use crate::backend::Backend;
 use crate::limits::Limit;
+use crate::metrics_switch::Recording;
 use crate::profile::{CountingStore, CpuSample};
 use crate::report::Figure;
 
@@ -27,6 +28,36 @@ pub(super) async fn burst(env: Env<'_>, concurrency: usize, analyzed: bool) -> R
     expect_count(&*store, JobState::Done, n).await?;
     Ok(vec![
         Figure::new("jobs_per_s", per_second(n, elapsed), "jobs/s").against(Limit::Claim),
+    ])
+}
+
+/// A.drain.cN.recorder: the burst drained with a real Prometheus recorder installed (not
+/// served), beside the same burst drained without one on a second fresh database, in the
+/// same run: `jobs_per_s` with the recorder and `ratio_to_plain`, its throughput over the
+/// plain drain's (1.0: the metrics cost nothing; the target is at least 0.95).
+pub(super) async fn recorded(env: Env<'_>, concurrency: usize) -> Result<Vec<Figure>, String> {
+    let (backend, n) = (env.backend, env.sizes.drain);
+    let plain = env
+        .with_extra_db("plain", |db| async move {
+            let store = backend.open(&db.url).await?;
+            insert(&*store.queue(), NOOP, n, 1_000).await?;
+            store.close().await;
+            timed_drain(backend, &db, concurrency, n, false).await
+        })
+        .await?;
+    let store = env.store.queue();
+    insert(&*store, NOOP, n, 1_000).await?;
+    let recording = Recording::start()?;
+    let elapsed = timed_drain(backend, env.db, concurrency, n, env.profile).await?;
+    let page = recording.handle().render();
+    drop(recording);
+    expect_count(&*store, JobState::Done, n).await?;
+    if !page.contains("backtick_jobs_finished_total") {
+        return Err(format!("the recorder saw no finished job:\n{page}"));
+    }
+    Ok(vec![
+        Figure::new("jobs_per_s", per_second(n, elapsed), "jobs/s").against(Limit::Claim),
+        Figure::new("ratio_to_plain", plain.as_secs_f64() / elapsed.as_secs_f64(), "ratio"),
     ])
 }
 

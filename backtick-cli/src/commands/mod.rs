@@ -5,6 +5,7 @@ pub mod cron;
 pub mod doctor;
 pub mod filter;
 pub mod jobs;
+pub mod metrics;
 pub mod migrate;
 pub mod prune;
 pub mod queues;

@@ -2,7 +2,13 @@
 //!
 //! ```text
 //! backtick serve [--listen 127.0.0.1:8080] [--read-only] [--auth basic|bearer] [--prefix /admin/jobs]
+//!                [--metrics-interval 15s]
 //! ```
+//!
+//! Beside the dashboard it serves `/metrics` (Prometheus text format, at the root whatever
+//! the prefix, no credentials) and runs the deployment's one metrics collector
+//! ([`backtick_core::telemetry::Collector`]), which reads queue depths, queue lag and live
+//! runners every `--metrics-interval`.
 //!
 //! It listens on loopback unless told otherwise, and refuses a non-loopback address without
 //! `--auth`. Credentials come from the environment, never from the command line (where `ps`
@@ -19,6 +25,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::response::Redirect;
@@ -26,6 +33,9 @@ use backtick_core::QueueAdmin;
 use backtick_dashboard::{Access, DashboardConfig, auth};
 use clap::{Args, ValueEnum};
 
+use tokio_util::sync::CancellationToken;
+
+use crate::commands::metrics;
 use crate::error::CliError;
 use crate::output::Output;
 
@@ -46,6 +56,21 @@ pub struct ServeArgs {
     /// Serve the dashboard under this path (e.g. /admin/jobs) instead of at the root.
     #[arg(long, value_name = "PATH")]
     pub prefix: Option<String>,
+    /// How often the metrics collector reads queue depths, lag and live runners for /metrics.
+    #[arg(long, default_value = "15s", value_name = "DURATION", value_parser = metrics_interval)]
+    pub metrics_interval: Duration,
+}
+
+fn metrics_interval(text: &str) -> Result<Duration, String> {
+    crate::commands::parse_duration("--metrics-interval", text)
+        .map_err(|e| e.one_line())
+        .and_then(|d| {
+            if d.is_zero() {
+                Err("--metrics-interval must be above zero".to_owned())
+            } else {
+                Ok(d)
+            }
+        })
 }
 
 /// How `serve` authenticates requests.
@@ -63,7 +88,8 @@ pub enum AuthScheme {
 /// [`CliError::BadInput`] for a non-loopback address without auth, missing credentials, a
 /// bad prefix, or an address that cannot be bound.
 pub async fn serve(admin: Arc<dyn QueueAdmin>, args: &ServeArgs, out: &mut Output<'_>) -> Result<(), CliError> {
-    let app = app(admin, args, |name| std::env::var(name).ok())?;
+    let recorder = metrics::install()?;
+    let app = app(admin.clone(), args, |name| std::env::var(name).ok())?.merge(metrics::router(recorder));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| CliError::bad_input(format!("cannot listen on {}: {e}", args.listen)))?;
@@ -76,7 +102,9 @@ pub async fn serve(admin: Arc<dyn QueueAdmin>, args: &ServeArgs, out: &mut Outpu
         args.prefix.as_deref().unwrap_or("/")
     ))?;
     out.out.flush()?;
-    axum::serve(listener, app)
+    let stop_collecting = CancellationToken::new();
+    let collector = metrics::collect(admin, args.metrics_interval, stop_collecting.clone());
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(async {
             // Without a signal handler (it failed to install) the server runs until killed.
             if tokio::signal::ctrl_c().await.is_err() {
@@ -84,7 +112,10 @@ pub async fn serve(admin: Arc<dyn QueueAdmin>, args: &ServeArgs, out: &mut Outpu
             }
         })
         .await
-        .map_err(|e| CliError::bad_input(format!("the dashboard server stopped: {e}")))
+        .map_err(|e| CliError::bad_input(format!("the dashboard server stopped: {e}")));
+    stop_collecting.cancel();
+    let _ = collector.await;
+    served
 }
 
 /// The application `serve` runs: the dashboard with the access `args` ask for (credentials

@@ -78,6 +78,7 @@ pub(crate) async fn every<S: Service>(service: S, interval: Duration, stop: Canc
                 })
             }
             Err(error) => {
+                crate::telemetry::record_store_error(&error);
                 tracing::warn!(service = S::NAME, %error, "maintenance tick failed; will retry next interval");
                 interval
             }

@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::error::StoreError;
-use crate::job::Timestamp;
+use crate::job::{Job, Timestamp};
 use crate::maintenance::Service;
 use crate::state::{self, Finish, Transition};
 use crate::store::{FinishReport, QueueStore};
+use crate::telemetry::JOBS_REVIVED;
 
 /// How many expired leases one batch handles at most.
 const BATCH: u32 = 1000;
@@ -83,6 +84,7 @@ impl Reviver {
         }
         let written = self.store.revive_many(&revivals, now).await?;
         report.count(&revivals, &written);
+        count_revived(&expired, &written);
         Ok(expired.len() >= BATCH as usize && !written.applied.is_empty())
     }
 }
@@ -97,6 +99,13 @@ impl ReviveReport {
             }
         }
         self.skipped += written.stale.len();
+    }
+}
+
+/// `backtick_jobs_revived_total{queue,worker}` for the revivals that took effect.
+fn count_revived(expired: &[Job], written: &FinishReport) {
+    for job in expired.iter().filter(|job| written.applied.contains(&job.id)) {
+        metrics::counter!(JOBS_REVIVED, "queue" => job.queue.clone(), "worker" => job.worker.clone()).increment(1);
     }
 }
 

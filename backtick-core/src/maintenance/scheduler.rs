@@ -13,8 +13,9 @@ use crate::error::{ConfigError, StoreError};
 use crate::job::Timestamp;
 use crate::maintenance::{Service, now_or_store};
 use crate::registry::Registry;
-use crate::schedule::{Periodic, ScheduleRecord};
+use crate::schedule::{Periodic, ScheduleFire, ScheduleRecord};
 use crate::store::QueueStore;
+use crate::telemetry::{SCHEDULE_FIRED, SCHEDULE_MISSED};
 
 /// How many fires of one schedule a pass plans at most (fires due together after a pause).
 const MAX_FIRES_PER_PASS: usize = 100;
@@ -262,12 +263,29 @@ impl ScheduleFirer {
             tracing::debug!(schedule = %fire.name, at = %fire.expected, enqueued = fire.job.is_some(), "schedule fired");
             report.fired += 1;
             report.enqueued += usize::from(fire.job.is_some());
+            count_fire(&fire, now, self.grace);
             match fire.next {
                 Some(following) if following <= now => next = following,
                 following => return Ok(following),
             }
         }
         Ok(Some(next))
+    }
+}
+
+/// `backtick_schedule_fired_total` when `fire` enqueued a job (on time, or a catch-up), and
+/// `backtick_schedule_missed_total` when it was consumed later than `grace` after its time
+/// (caught up or skipped, per [`crate::schedule::CatchUp`]): a missed series counts once.
+fn count_fire(fire: &ScheduleFire, now: Timestamp, grace: Duration) {
+    if fire.job.is_some() {
+        metrics::counter!(SCHEDULE_FIRED).increment(1);
+    }
+    let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
+    if now
+        .checked_sub_signed(grace)
+        .is_some_and(|horizon| fire.expected < horizon)
+    {
+        metrics::counter!(SCHEDULE_MISSED).increment(1);
     }
 }
 

@@ -150,6 +150,8 @@ impl RunnerBuilder {
                 wake: Notify::new(),
                 hints_live: std::sync::atomic::AtomicBool::new(false),
                 hard_stop: CancellationToken::new(),
+                job_metrics: crate::telemetry::JobMetrics::default(),
+                slots_free: metrics::gauge!(crate::telemetry::RUNNER_SLOTS_FREE),
             }),
             periodics: self.periodics,
         })

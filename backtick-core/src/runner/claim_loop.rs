@@ -28,6 +28,7 @@ use crate::runner::executor::{self, Claimed};
 use crate::runner::{Shared, drain};
 use crate::state::{Finish, transition_for_release};
 use crate::store::ClaimParams;
+use crate::telemetry::{CLAIM_BATCH_SIZE, CLAIM_DURATION, record_store_error};
 
 /// How long the loop waits for more slots to free up before claiming for fewer, so that a
 /// busy runner claims in batches rather than one job per round trip.
@@ -242,7 +243,10 @@ async fn claim(shared: &Shared, limit: usize) -> Result<Vec<Job>, crate::StoreEr
         lease_ttl: shared.config.lease_ttl,
         now: shared.clock.now(),
     };
-    let jobs = shared.store.claim(&params).await?;
+    let asked_at = Instant::now();
+    let jobs = shared.store.claim(&params).await.inspect_err(record_store_error)?;
+    metrics::histogram!(CLAIM_DURATION).record(asked_at.elapsed().as_secs_f64());
+    metrics::histogram!(CLAIM_BATCH_SIZE).record(jobs.len() as f64);
     shared.stats.add_claimed(jobs.len());
     Ok(jobs)
 }

@@ -12,6 +12,7 @@ use crate::error::StoreError;
 use crate::runner::Shared;
 use crate::state::{Finish, Transition};
 use crate::store::FinishReport;
+use crate::telemetry::{COMPLETIONS_FENCED, record_store_error};
 
 /// How many batches may be on their way to the store at once: while one waits for its
 /// commit, the next is already being written. Batches hold different jobs, so their order
@@ -65,10 +66,14 @@ async fn write(shared: &Shared, batch: &[Finish]) {
         match shared.store.finish_many(batch, shared.clock.now()).await {
             Ok(report) => return written(shared, batch, &report),
             Err(error) if error.is_transient() && attempt < WRITE_TRIES => {
+                record_store_error(&error);
                 tracing::warn!(%error, attempt, jobs = batch.len(), "writing completions failed; retrying");
                 tokio::time::sleep(backoff.next_delay()).await;
             }
-            Err(error) => return given_up(shared, batch, &error),
+            Err(error) => {
+                record_store_error(&error);
+                return given_up(shared, batch, &error);
+            }
         }
     }
 }
@@ -76,6 +81,9 @@ async fn write(shared: &Shared, batch: &[Finish]) {
 fn written(shared: &Shared, batch: &[Finish], report: &FinishReport) {
     for token in &report.stale {
         tracing::warn!(%token, "completion ignored: the claim was no longer live (revived or cancelled)");
+    }
+    if !report.stale.is_empty() {
+        metrics::counter!(COMPLETIONS_FENCED).increment(report.stale.len() as u64);
     }
     if requeued_any(batch, report) {
         // A retry or snooze is due at a time the idle claim loop may not know of yet: wake it

@@ -10,6 +10,7 @@ use std::time::Duration;
 use futures::FutureExt;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -18,7 +19,9 @@ use crate::job::{ClaimToken, Job, JobId};
 use crate::retry::RetryPolicy;
 use crate::runner::Shared;
 use crate::runner::claims::Phase;
-use crate::state::{Finish, Outcome, outcome_after_cancel_request, transition_for};
+use crate::state::{Finish, Outcome, Transition, outcome_after_cancel_request, transition_for};
+use crate::telemetry::job_metrics::Handles;
+use crate::telemetry::outcome_label;
 use crate::worker::{JobContext, Worker};
 
 /// A claimed job ready to run: its claim tracked (so heartbeats keep its lease), its worker
@@ -62,23 +65,67 @@ async fn live(
         cancel,
     } = claimed;
     let about = About::of(&job);
+    let span = about.span(&token);
+    let slot = Slot::taken(&shared, &job);
     // The claim's cancellation, shared with the heartbeat and the cancel listener, so that
     // the job's context learns why its work is stopped.
     let cancellation = shared
         .claims
         .cancellation(&token)
         .unwrap_or_else(|| JobCancellation::new(cancel));
-    let outcome = run(job, worker, timeout, &cancellation).instrument(about.span()).await;
+    let outcome = run(job, worker, timeout, &cancellation).instrument(span.clone()).await;
     // An operator's request wins over anything but success.
     let outcome = match cancellation.reason() {
         Some(CancelReason::Requested { reason }) => outcome_after_cancel_request(outcome, &reason),
         _ => outcome,
     };
     drop(permit);
-    about.log(&outcome);
     shared.claims.set_phase(std::iter::once(&token), Phase::Completing);
     let finish = decide(token, about.max_attempts, &outcome, &shared.config.retry_policy);
+    let label = outcome_label(&outcome, &finish.transition);
+    slot.freed(label);
+    span.record("outcome", label);
+    span.in_scope(|| about.log(&outcome, &finish.transition));
     let _ = finishes.send(finish);
+}
+
+/// A run's slot, for the metrics: taken when the run starts, freed when it ends (or when its
+/// task is aborted at shutdown, so the gauges never drift).
+struct Slot {
+    handles: Arc<Handles>,
+    slots_free: metrics::Gauge,
+    started: Instant,
+    ended: bool,
+}
+
+impl Slot {
+    fn taken(shared: &Shared, job: &Job) -> Self {
+        let handles = shared.job_metrics.of(&job.queue, &job.worker);
+        let now = shared.clock.now().unwrap_or_else(chrono::Utc::now);
+        handles.started((now - job.run_at).to_std().unwrap_or_default());
+        shared.slots_free.decrement(1.0);
+        Slot {
+            handles,
+            slots_free: shared.slots_free.clone(),
+            started: Instant::now(),
+            ended: false,
+        }
+    }
+
+    /// The run ended with the outcome labelled `outcome`.
+    fn freed(mut self, outcome: &str) {
+        self.handles.ended(self.started.elapsed(), Some(outcome));
+        self.ended = true;
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.handles.ended(self.started.elapsed(), None);
+        }
+        self.slots_free.increment(1.0);
+    }
 }
 
 /// Run `job` on `worker` and report how it ended. Never panics, never hangs past `timeout`.
@@ -137,11 +184,23 @@ impl About {
         }
     }
 
-    fn span(&self) -> tracing::Span {
-        tracing::debug_span!("job", id = %self.id, worker = %self.worker, attempt = self.attempt)
+    /// The `backtick.job` span of a run: job id, worker, queue, attempt and runner id; the
+    /// outcome is recorded when the run ends. Never the arguments.
+    fn span(&self, token: &ClaimToken) -> tracing::Span {
+        tracing::info_span!(
+            "backtick.job",
+            job_id = %self.id,
+            worker = %self.worker,
+            queue = %self.queue,
+            attempt = self.attempt,
+            runner_id = %token.runner_id,
+            outcome = tracing::field::Empty,
+        )
     }
 
-    fn log(&self, outcome: &Outcome) {
+    /// Log how the run ended: a retry or cancel at info, a dead job at warn (with its error),
+    /// the rest at debug.
+    fn log(&self, outcome: &Outcome, transition: &Transition) {
         let About {
             id,
             worker,
@@ -149,12 +208,19 @@ impl About {
             attempt,
             max_attempts,
         } = self;
-        match outcome {
-            Outcome::Completed => tracing::debug!(job_id = %id, %worker, "job done"),
-            Outcome::Snoozed { at } => tracing::debug!(job_id = %id, %worker, ?at, "job snoozed"),
-            other => tracing::warn!(
-                job_id = %id, %worker, %queue, attempt, max_attempts, outcome = ?other, "job did not complete"
+        match (outcome, transition) {
+            (Outcome::Completed, _) => tracing::debug!(job_id = %id, %worker, "job done"),
+            (Outcome::Snoozed { at }, _) => tracing::debug!(job_id = %id, %worker, ?at, "job snoozed"),
+            (_, Transition::Dead { error }) => tracing::warn!(
+                job_id = %id, %worker, %queue, attempt, max_attempts, %error, "job dead"
             ),
+            (_, Transition::Queued { error, .. }) => tracing::info!(
+                job_id = %id, %worker, %queue, attempt, max_attempts, error = error.as_deref().unwrap_or(""), "job failed; retrying"
+            ),
+            (_, Transition::Cancelled { reason }) => tracing::info!(
+                job_id = %id, %worker, %queue, attempt, %reason, "job cancelled"
+            ),
+            (other, Transition::Done) => tracing::debug!(job_id = %id, %worker, outcome = ?other, "job done"),
         }
     }
 }

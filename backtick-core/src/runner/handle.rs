@@ -39,6 +39,8 @@ impl RunnerHandle {
         if let Err(error) = self.claim_loop.await {
             tracing::error!(%error, "the claim loop ended abnormally");
         }
+        // Every job task has ended (or been aborted): the slots leave the gauge.
+        self.shared.slots_free.decrement(self.shared.config.concurrency as f64);
         // The claim loop and every job task have dropped their senders: the completer
         // writes what is left and ends.
         if let Err(error) = self.completer.await {

@@ -58,6 +58,9 @@ async fn beat(shared: &Shared) {
             }
             cancels::check(shared, &extended).await;
         }
-        Err(error) => tracing::warn!(%error, jobs = tokens.len(), "heartbeat failed; will retry next interval"),
+        Err(error) => {
+            crate::telemetry::record_store_error(&error);
+            tracing::warn!(%error, jobs = tokens.len(), "heartbeat failed; will retry next interval");
+        }
     }
 }

@@ -92,6 +92,7 @@ impl Runner {
         // Subscribe before the claim loop starts, so that every hint from its first claim on
         // is in this receiver (and the claim loop claims again once they are live).
         let hints = shared.store.subscribe();
+        shared.slots_free.increment(shared.config.concurrency as f64);
         RunnerHandle {
             claim_loop: tokio::spawn(claim_loop::run(shared.clone(), finishes, stop_claiming.clone())),
             completer: tokio::spawn(completer::run(shared.clone(), inbox)),
@@ -182,6 +183,10 @@ pub(crate) struct Shared {
     hints_live: std::sync::atomic::AtomicBool,
     /// Cancelled when shutdown stops waiting: every job's context is a child of it.
     hard_stop: CancellationToken,
+    /// The per-queue-and-worker metric handles.
+    job_metrics: crate::telemetry::JobMetrics,
+    /// `backtick_runner_slots_free`, taken once.
+    slots_free: metrics::Gauge,
 }
 
 impl Shared {
