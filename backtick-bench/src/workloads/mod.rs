@@ -1,6 +1,7 @@
 //! The workloads. Each gets a fresh, migrated database (and may make more) and returns its
 //! figures.
 
+mod dashboard;
 mod drain;
 mod enqueue;
 mod latency;
@@ -128,6 +129,7 @@ pub(crate) const ALL: &[Workload] = &[
     Workload::new("E.held_memory", |env| Box::pin(soak::held_memory(env))),
     Workload::new("E.soak", |env| Box::pin(soak::soak(env))).gated(Gate::Soak),
     Workload::new("F.admin", |env| Box::pin(operators::admin_reads(env))),
+    Workload::new("F.dashboard", |env| Box::pin(dashboard::pages(env))),
 ];
 
 /// The arguments of every benchmark job: `{x: 1, y: 2}`.

@@ -140,19 +140,8 @@ ORDER BY i";
 
 /// F.admin: fill, then time the three commands in-process and through the binary.
 pub(super) async fn admin_reads(env: Env<'_>) -> Result<Vec<Figure>, String> {
-    let (finished, queued) = (env.sizes.admin_finished, env.sizes.admin_queued);
-    let started = Instant::now();
-    fill_finished(env.db, finished).await?;
-    enqueue_mixed(&*env.store.queue(), queued).await?;
-    eprintln!(
-        "bench:   {finished} finished + {queued} queued jobs in {:.1} s (not analyzed by hand)",
-        started.elapsed().as_secs_f64()
-    );
+    let mut figures = seed_operators_table(&env).await?;
     let admin = env.store.admin();
-    let mut figures = vec![
-        Figure::new("finished_jobs", finished as f64, "jobs"),
-        Figure::new("queued_jobs", queued as f64, "jobs"),
-    ];
     for command in COMMANDS {
         let times = time_in_process(admin.as_ref(), command.args, env.sizes.admin_repeats).await?;
         figures.extend(summarize(command.args, command.metrics, &times));
@@ -172,6 +161,24 @@ pub(super) async fn admin_reads(env: Env<'_>) -> Result<Vec<Figure>, String> {
         }
     }
     Ok(figures)
+}
+
+/// Fill the workload's table as the operators' workloads read it: `admin_finished` finished
+/// jobs ([`FILL_FINISHED`]) and `admin_queued` queued ones of the [`MIX`]. Nothing is analyzed
+/// or vacuumed. Returns the figures naming the table's size.
+pub(super) async fn seed_operators_table(env: &Env<'_>) -> Result<Vec<Figure>, String> {
+    let (finished, queued) = (env.sizes.admin_finished, env.sizes.admin_queued);
+    let started = Instant::now();
+    fill_finished(env.db, finished).await?;
+    enqueue_mixed(&*env.store.queue(), queued).await?;
+    eprintln!(
+        "bench:   {finished} finished + {queued} queued jobs in {:.1} s (not analyzed by hand)",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(vec![
+        Figure::new("finished_jobs", finished as f64, "jobs"),
+        Figure::new("queued_jobs", queued as f64, "jobs"),
+    ])
 }
 
 /// Insert `n` finished jobs into `db` with [`FILL_FINISHED`], in one statement.
