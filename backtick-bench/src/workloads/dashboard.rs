@@ -20,7 +20,6 @@ use tower::ServiceExt;
 
 use super::Env;
 use super::operators::seed_operators_table;
-use crate::recorder::percentile;
 use crate::report::Figure;
 
 /// What each page must answer under, in milliseconds.
@@ -153,20 +152,7 @@ fn first_chars(text: &str, n: usize) -> String {
     text.chars().take(n).collect()
 }
 
-/// The p50 and p95 of `times` and p95 / 300 ms as the figures named `metrics`, with a line
-/// saying whether the page is within the target.
+/// The figures of one page: see [`super::timed_figures`].
 fn summarize(metrics: [&'static str; 3], path: &str, times: &[f64]) -> Vec<Figure> {
-    let mut sorted = times.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let (p50, p95) = (percentile(&sorted, 50.0), percentile(&sorted, 95.0));
-    let verdict = if p95 <= TARGET_MS { "within" } else { "OVER" };
-    eprintln!(
-        "bench:   GET {path}: p50 {p50:.1} ms, p95 {p95:.1} ms over {} runs: {verdict} the {TARGET_MS:.0} ms target",
-        times.len()
-    );
-    vec![
-        Figure::new(metrics[0], p50, "ms"),
-        Figure::new(metrics[1], p95, "ms"),
-        Figure::new(metrics[2], p95 / TARGET_MS, "ratio"),
-    ]
+    super::timed_figures(&format!("GET {path}"), metrics, times, TARGET_MS)
 }

@@ -26,7 +26,6 @@ use clap::Parser;
 use super::{ARGS, Env};
 use crate::admin::Database;
 use crate::backend::Backend;
-use crate::recorder::percentile;
 use crate::report::Figure;
 
 /// What each of the three commands must stay under, in milliseconds.
@@ -270,26 +269,17 @@ fn binary() -> Option<PathBuf> {
     binary.is_file().then_some(binary)
 }
 
-/// The p50 and p95 of `times` and p95 / 200 ms (at most 1: within the target) as the figures
-/// named `metrics`, with a line saying whether the command is within the target.
+/// The figures of one command: see [`super::timed_figures`].
 fn summarize(args: &[&str], metrics: [&'static str; 3], times: &[f64]) -> Vec<Figure> {
-    let mut sorted = times.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let (p50, p95) = (percentile(&sorted, 50.0), percentile(&sorted, 95.0));
-    let verdict = if p95 <= TARGET_MS { "within" } else { "OVER" };
-    eprintln!(
-        "bench:   {} `backtick {}`: p50 {p50:.1} ms, p95 {p95:.1} ms over {} runs: {verdict} the {TARGET_MS:.0} ms target",
-        if metrics[0].starts_with("bin_") {
-            "binary"
-        } else {
-            "in-process"
-        },
-        args.join(" "),
-        times.len()
-    );
-    vec![
-        Figure::new(metrics[0], p50, "ms"),
-        Figure::new(metrics[1], p95, "ms"),
-        Figure::new(metrics[2], p95 / TARGET_MS, "ratio"),
-    ]
+    let how = if metrics[0].starts_with("bin_") {
+        "binary"
+    } else {
+        "in-process"
+    };
+    super::timed_figures(
+        &format!("{how} `backtick {}`", args.join(" ")),
+        metrics,
+        times,
+        TARGET_MS,
+    )
 }
