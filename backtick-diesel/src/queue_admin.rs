@@ -28,13 +28,22 @@ use crate::store::DieselStore;
 type Tz = Nullable<Timestamptz>;
 
 /// `$store`'s admin read: `|$conn| $body` (a `Result<_, diesel::result::Error>`) in a
-/// read-only transaction, after the store's `admin_read_settings` (the statement timeout);
+/// read-only transaction, after the store's `admin_read_settings` (the statement timeout) and
+/// any extra settings, in one batch;
 /// the result as a `Result<_, StoreError>`. A macro, not a function: the transaction's
 /// closure must be `Send` for any body, which a generic async closure cannot promise.
 macro_rules! read {
-    ($store:expr, |$conn:ident| $body:expr) => {{
+    ($store:expr, |$conn:ident| $body:expr) => {
+        read!($store, None::<&str>, |$conn| $body)
+    };
+    // `$extra`: more settings (one statement), sent in the same batch.
+    ($store:expr, $extra:expr, |$conn:ident| $body:expr) => {{
         use diesel_async::SimpleAsyncConnection as _;
-        let settings = $store.inner.admin_read_settings.clone();
+        let settings = match ($store.inner.admin_read_settings.as_deref(), $extra) {
+            (Some(timeout), Some(extra)) => Some(format!("{timeout}; {extra}")),
+            (Some(timeout), None) => Some(timeout.to_owned()),
+            (None, extra) => extra.map(str::to_owned),
+        };
         let mut pooled = $store.conn().await?;
         pooled
             .build_transaction()
@@ -103,8 +112,7 @@ impl DieselStore {
     /// an admin read.
     async fn finished_counts(&self, finished: TimeRange, cap: u64) -> Result<JobCounts, StoreError> {
         let p = FinishedParams::new(finished, cap);
-        let rows: Vec<CountRow> = read!(self, |conn| {
-            conn.batch_execute(sql::COUNT_FINISHED_SETTINGS).await?;
+        let rows: Vec<CountRow> = read!(self, Some(sql::COUNT_FINISHED_SETTINGS), |conn| {
             diesel::sql_query(sql::COUNT_FINISHED)
                 .bind::<Tz, _>(p.from)
                 .bind::<Tz, _>(p.until)

@@ -45,8 +45,17 @@ impl PgStore {
     /// A transaction for an admin read: read-only, its statements bounded by the configured
     /// `admin_statement_timeout` ([`sql::admin_read_begin`]).
     async fn read(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        self.read_with(None).await
+    }
+
+    /// [`PgStore::read`] that also runs `settings` (one statement) in the same round trip.
+    async fn read_with(&self, settings: Option<&str>) -> Result<Transaction<'static, Postgres>, StoreError> {
+        let begin = match settings {
+            Some(settings) => format!("{}; {settings}", self.inner.admin_read_begin),
+            None => self.inner.admin_read_begin.clone(),
+        };
         self.admin_pool()
-            .begin_with(AssertSqlSafe(self.inner.admin_read_begin.clone()))
+            .begin_with(AssertSqlSafe(begin))
             .await
             .map_err(store_error)
     }
@@ -118,11 +127,7 @@ impl PgStore {
     /// an admin read.
     async fn finished_counts(&self, finished: TimeRange, cap: u64) -> Result<JobCounts, StoreError> {
         let p = FinishedParams::new(finished, cap);
-        let mut tx = self.read().await?;
-        sqlx::query(sql::COUNT_FINISHED_SETTINGS)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
+        let mut tx = self.read_with(Some(sql::COUNT_FINISHED_SETTINGS)).await?;
         let rows = sqlx::query(sql::COUNT_FINISHED)
             .bind(p.from)
             .bind(p.until)
