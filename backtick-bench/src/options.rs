@@ -90,11 +90,11 @@ pub(crate) struct Sizes {
     pub(crate) backlog: usize,
     /// D.finished_10m: finished jobs in the table.
     pub(crate) finished_rows: u64,
-    /// F.admin: finished jobs in the table.
+    /// F.admin and F.dashboard: finished jobs in the table.
     pub(crate) admin_finished: u64,
-    /// F.admin: queued jobs beside them.
+    /// F.admin and F.dashboard: queued jobs beside them.
     pub(crate) admin_queued: usize,
-    /// F.admin: runs of each command.
+    /// F.admin and F.dashboard: runs of each command or page.
     pub(crate) admin_repeats: usize,
     pub(crate) soak_rate: u32,
     pub(crate) soak_for: Duration,

@@ -1,8 +1,9 @@
-//! Throughput over the last hour: jobs finished per minute, counted from a bounded listing of
-//! recently finished jobs, drawn as an inline SVG bar chart on the server (no script, no
-//! inline style: the bars are classed rects the stylesheet colours).
+//! Throughput over the last hour: jobs finished per minute, each minute a capped count of the
+//! store's finish-time index (`QueueAdmin::count_finished`), drawn as an inline SVG bar chart
+//! on the server (no script, no inline style: the bars are classed rects the stylesheet
+//! colours).
 
-use backtick_core::admin::{JobQuery, MAX_PAGE_SIZE, PageRequest, TimeRange};
+use backtick_core::admin::TimeRange;
 use backtick_core::{JobState, Timestamp};
 
 use crate::error::DashboardError;
@@ -11,9 +12,11 @@ use crate::state::AppState;
 /// Minutes in the chart.
 pub(crate) const MINUTES: usize = 60;
 
-/// At most this many pages of finished jobs are read (each examines at most
-/// `JOB_SCAN_LIMIT` jobs): past that the figures are lower bounds, and say so.
-const PAGES: usize = 5;
+/// Finished jobs counted per minute at most: a busier minute shows this many, and the chart
+/// says its figures are lower bounds. The Postgres stores read at most this many (plus one)
+/// entries of the finish-time index per minute, so the chart reads at most 60 times as many,
+/// whatever the table holds.
+const MINUTE_CAP: u64 = 2_000;
 
 /// Jobs finished per minute over the last hour, oldest minute first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -27,42 +30,27 @@ pub(crate) struct Throughput {
 }
 
 impl Throughput {
-    /// Count the jobs that finished (done or dead) in the hour before `now`.
+    /// Count the jobs that finished (done or dead) in each minute of the hour before `now`.
+    ///
+    /// One capped count per minute rather than a listing of the hour's jobs: a listing walks
+    /// job ids, and ids are enqueue order, so a backlog of queued jobs (the newest ids) used up
+    /// the listing's bound before it reached a finished job.
     pub(crate) async fn last_hour(state: &AppState, now: Timestamp) -> Result<Self, DashboardError> {
-        let since = now - chrono::Duration::minutes(MINUTES as i64);
-        let query = JobQuery::default()
-            .state(JobState::Done)
-            .state(JobState::Dead)
-            .finished(TimeRange::between(since, now + chrono::Duration::seconds(1)));
         let mut chart = Throughput {
             done: vec![0; MINUTES],
             dead: vec![0; MINUTES],
             capped: false,
         };
-        let mut page = PageRequest::first(MAX_PAGE_SIZE);
-        for _ in 0..PAGES {
-            let found = state.ask(state.admin().list_jobs(&query, &page)).await?;
-            for job in &found.jobs {
-                if let Some(finished) = job.finished_at {
-                    chart.add(job.state, finished, now);
-                }
-            }
-            match found.next {
-                Some(next) => page.cursor = Some(next),
-                None => return Ok(chart),
-            }
+        for slot in 0..MINUTES {
+            let counts = state
+                .ask(state.admin().count_finished(minute(now, slot), MINUTE_CAP))
+                .await?;
+            let (done, dead) = (counts.total(JobState::Done), counts.total(JobState::Dead));
+            chart.done[slot] = done.value;
+            chart.dead[slot] = dead.value;
+            chart.capped |= done.capped || dead.capped;
         }
-        chart.capped = true;
         Ok(chart)
-    }
-
-    fn add(&mut self, state: JobState, finished: Timestamp, now: Timestamp) {
-        let minutes_ago = (now - finished).num_minutes().clamp(0, MINUTES as i64 - 1) as usize;
-        let slot = MINUTES - 1 - minutes_ago;
-        match state {
-            JobState::Dead => self.dead[slot] += 1,
-            _ => self.done[slot] += 1,
-        }
     }
 
     /// Total done jobs.
@@ -124,6 +112,18 @@ impl Throughput {
     }
 }
 
+/// The finish times of minute `slot` of the chart ending at `now` (slot 0: an hour ago; the
+/// last slot: up to and including `now`).
+fn minute(now: Timestamp, slot: usize) -> TimeRange {
+    let from = now - chrono::Duration::minutes((MINUTES - slot) as i64);
+    let until = if slot + 1 == MINUTES {
+        now + chrono::Duration::seconds(1)
+    } else {
+        from + chrono::Duration::minutes(1)
+    };
+    TimeRange::between(from, until)
+}
+
 fn rect(class: &str, x: usize, width: usize, y: u64, height: u64, count: u64, minute: usize) -> String {
     let ago = match MINUTES - 1 - minute {
         0 => "this minute".to_owned(),
@@ -141,18 +141,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn jobs_land_in_the_minute_they_finished() {
+    fn the_minutes_tile_the_last_hour_up_to_now() {
         let now = chrono::Utc::now();
+        assert_eq!(minute(now, 0).from, Some(now - chrono::Duration::minutes(60)));
+        for slot in 1..MINUTES {
+            assert_eq!(minute(now, slot).from, minute(now, slot - 1).until, "slot {slot}");
+        }
+        assert!(minute(now, MINUTES - 1).until > Some(now), "this minute includes now");
+    }
+
+    #[test]
+    fn the_chart_has_a_bar_per_busy_minute_and_totals() {
         let mut chart = Throughput {
             done: vec![0; MINUTES],
             dead: vec![0; MINUTES],
             capped: false,
         };
-        chart.add(JobState::Done, now, now);
-        chart.add(JobState::Done, now - chrono::Duration::seconds(30), now);
-        chart.add(JobState::Dead, now - chrono::Duration::minutes(59), now);
-        assert_eq!(chart.done[MINUTES - 1], 2);
-        assert_eq!(chart.dead[0], 1);
+        chart.done[MINUTES - 1] = 2;
+        chart.dead[0] = 1;
         let svg = chart.svg();
         assert_eq!(svg.matches("<rect").count(), 2);
         assert!(svg.contains("2 done, 1 dead"));

@@ -2,9 +2,10 @@
 //! their last error.
 //!
 //! The groups come from a *bounded* listing, so the Errors page costs the same on a table of
-//! millions: at most [`SCAN_PAGES`] pages of the newest dead and queued jobs are read (each
-//! page examines at most `JOB_SCAN_LIMIT` jobs through the state index, newest id first and
-//! returns at most `MAX_PAGE_SIZE`), and only the jobs among them with an error are grouped.
+//! millions: at most [`SCAN_PAGES`] pages of the newest dead jobs and as many of the newest
+//! queued jobs with an error are read (each page examines at most `JOB_SCAN_LIMIT` jobs
+//! through its state's index, newest id first, and returns at most `MAX_PAGE_SIZE`), and only
+//! the failures among them are grouped.
 //! Older errors are not counted, and the page says so. A group action re-reads the same
 //! listing and acts on the ids of the group it finds there, so it touches only jobs the
 //! operator could have seen.
@@ -49,22 +50,20 @@ pub(crate) struct ErrorGroups {
 }
 
 impl ErrorGroups {
-    /// Read the newest dead and queued jobs and group those with an error.
+    /// Read the newest dead jobs and the newest queued jobs with an error, and group them.
+    ///
+    /// Dead and queued jobs are two listings, not one of both states: each walks its own
+    /// state's index, so a backlog of queued jobs (newer than every dead job, and without an
+    /// error) does not use up the bound before a single dead job is read.
     pub(crate) async fn collect(state: &AppState) -> Result<Self, DashboardError> {
-        let query = JobQuery::default().state(JobState::Dead).state(JobState::Queued);
-        let mut page = PageRequest::first(MAX_PAGE_SIZE);
         let mut failed = Vec::new();
-        let mut capped = true;
-        for _ in 0..SCAN_PAGES {
-            let found = state.ask(state.admin().list_jobs(&query, &page)).await?;
-            failed.extend(found.jobs.into_iter().filter(is_failure));
-            match found.next {
-                Some(next) => page.cursor = Some(next),
-                None => {
-                    capped = false;
-                    break;
-                }
-            }
+        let mut capped = false;
+        for listed in [JobState::Dead, JobState::Queued] {
+            // An empty needle: any job with an error (a queued job waiting to retry has one).
+            let query = JobQuery::default().state(listed).error_contains("");
+            let (jobs, cut) = newest(state, &query).await?;
+            failed.extend(jobs.into_iter().filter(is_failure));
+            capped |= cut;
         }
         Ok(ErrorGroups::from_jobs(&failed, capped))
     }
@@ -101,6 +100,21 @@ impl ErrorGroups {
     pub(crate) fn find(&self, worker: &str, message: &str) -> Option<&ErrorGroup> {
         self.groups.iter().find(|g| g.worker == worker && g.message == message)
     }
+}
+
+/// Up to [`SCAN_PAGES`] pages of `query`, newest first; true when more pages were left.
+async fn newest(state: &AppState, query: &JobQuery) -> Result<(Vec<Job>, bool), DashboardError> {
+    let mut page = PageRequest::first(MAX_PAGE_SIZE);
+    let mut jobs = Vec::new();
+    for _ in 0..SCAN_PAGES {
+        let found = state.ask(state.admin().list_jobs(query, &page)).await?;
+        jobs.extend(found.jobs);
+        match found.next {
+            Some(next) => page.cursor = Some(next),
+            None => return Ok((jobs, false)),
+        }
+    }
+    Ok((jobs, true))
 }
 
 /// A dead job, or a queued one that failed before (it has an error and was claimed).

@@ -172,3 +172,20 @@ async fn every_response_has_the_csp_and_healthz_answers_ok() {
     assert!(CONTENT_SECURITY_POLICY_VALUE.contains("default-src 'self'"));
     assert!(!CONTENT_SECURITY_POLICY_VALUE.contains("unsafe-inline"));
 }
+
+#[tokio::test]
+async fn a_jobs_page_cut_short_by_the_scan_bound_says_so_and_links_on() {
+    let dash = Dash::new(DashboardConfig::default()).await;
+    let noise: Vec<NewJob> = (0..10_050).map(|_| NewJob::new("noise", &()).unwrap()).collect();
+    dash.store.enqueue_many(noise, None).await.unwrap();
+    // The newest 10,000 jobs are all noise: the first page of send_mail's jobs examines them
+    // and stops.
+    let page = dash.page("/jobs?worker=send_mail").await;
+    assert!(
+        page.contains("The search stopped after examining 10000 jobs"),
+        "the page says its search stopped"
+    );
+    assert!(page.contains("rel=\"next\""), "and links to where it continues");
+    let plain = dash.page("/jobs?state=dead").await;
+    assert!(!plain.contains("The search stopped"), "a complete page says nothing");
+}

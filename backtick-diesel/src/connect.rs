@@ -69,15 +69,28 @@ impl DieselStore {
         let options = with_config(&config, options);
         probe(&options, config.connect_timeout).await?;
         let pool = pool(options.clone(), &config)?;
-        Ok(Self::build(pool, Connector::Options(Box::new(options))))
+        Ok(Self::build(
+            pool,
+            Connector::Options(Box::new(options)),
+            config.admin_statement_timeout,
+        ))
     }
 
     /// A store on a pool the application already has. Nothing is checked until first use.
     /// The wake-up listener and the migration runner each take a connection out of `pool` for
     /// good (the pool opens replacements); the pool's connections must be made by
     /// `AsyncPgConnection::establish` or `try_from_client_and_connection` for hints to arrive.
+    /// Admin reads are bounded by the default `admin_statement_timeout` of
+    /// [`DieselStoreConfig`] (see [`DieselStore::from_pool_with`]).
     pub fn from_pool(pool: DieselPool) -> Self {
-        Self::build(pool.clone(), Connector::Pool(pool))
+        Self::from_pool_with(pool, DieselStoreConfig::default().admin_statement_timeout)
+    }
+
+    /// [`DieselStore::from_pool`] whose admin reads the server cancels after
+    /// `admin_statement_timeout` (`None`: no bound), as [`DieselStoreConfig`]'s option of that
+    /// name.
+    pub fn from_pool_with(pool: DieselPool, admin_statement_timeout: Option<std::time::Duration>) -> Self {
+        Self::build(pool.clone(), Connector::Pool(pool), admin_statement_timeout)
     }
 
     async fn open(url: &str, variable: Option<&'static str>, config: DieselStoreConfig) -> Result<Self, DieselError> {

@@ -9,8 +9,8 @@ use backtick_core::admin::{
 };
 use backtick_core::{JobId, StoreError, Timestamp};
 use backtick_pg_common::admin::{
-    CountParams, FinishedParams, ListParams, RunnerRow, ScheduleRow, action_report, check_batch, diagnostics,
-    diagnostics_claim, expected_indexes, finish_page, job_detail, queue_infos, schedule_not_written, unknown_queue,
+    CountParams, FinishedParams, ListParams, RunnerRow, Scanned, ScheduleRow, action_report, check_batch, diagnostics,
+    diagnostics_claim, expected_indexes, job_detail, list_page, queue_infos, schedule_not_written, unknown_queue,
 };
 use backtick_pg_common::admin_sql as sql;
 use diesel::OptionalExtension;
@@ -27,17 +27,84 @@ use crate::store::DieselStore;
 
 type Tz = Nullable<Timestamptz>;
 
+/// `$store`'s admin read: `|$conn| $body` (a `Result<_, diesel::result::Error>`) in a
+/// read-only transaction, after the store's `admin_read_settings` (the statement timeout) and
+/// any extra settings, in one batch;
+/// the result as a `Result<_, StoreError>`. A macro, not a function: the transaction's
+/// closure must be `Send` for any body, which a generic async closure cannot promise.
+macro_rules! read {
+    ($store:expr, |$conn:ident| $body:expr) => {
+        read!($store, None::<&str>, |$conn| $body)
+    };
+    // `$extra`: more settings (one statement), sent in the same batch.
+    ($store:expr, $extra:expr, |$conn:ident| $body:expr) => {{
+        use diesel_async::SimpleAsyncConnection as _;
+        let settings = match ($store.inner.admin_read_settings.as_deref(), $extra) {
+            (Some(timeout), Some(extra)) => Some(format!("{timeout}; {extra}")),
+            (Some(timeout), None) => Some(timeout.to_owned()),
+            (None, extra) => extra.map(str::to_owned),
+        };
+        let mut pooled = $store.conn().await?;
+        pooled
+            .build_transaction()
+            .read_only()
+            .run::<_, diesel::result::Error, _>(async |$conn| {
+                if let Some(settings) = &settings {
+                    $conn.batch_execute(settings).await?;
+                }
+                $body
+            })
+            .await
+            .map_err(store_error)
+    }};
+}
+
 impl DieselStore {
+    /// One listing statement ([`ListParams::statement`]) and the jobs of its ids
+    /// ([`sql::GET_JOBS`]).
+    async fn scan(&self, p: ListParams) -> Result<Scanned, StoreError> {
+        let (scan, rows): (Scan, Vec<JobRow>) = read!(self, |conn| {
+            let scan: Scan = diesel::sql_query(p.statement)
+                .bind::<Nullable<Array<Text>>, _>(p.states)
+                .bind::<Nullable<Array<BigInt>>, _>(p.ids)
+                .bind::<BigInt, _>(p.after)
+                .bind::<BigInt, _>(p.up_to)
+                .bind::<BigInt, _>(p.scan_limit)
+                .bind::<Nullable<Text>, _>(p.queue)
+                .bind::<Nullable<Text>, _>(p.worker)
+                .bind::<Nullable<Text>, _>(p.runner)
+                .bind::<Nullable<Text>, _>(p.error_pattern)
+                .bind::<Tz, _>(p.created_from)
+                .bind::<Tz, _>(p.created_until)
+                .bind::<Tz, _>(p.finished_from)
+                .bind::<Tz, _>(p.finished_until)
+                .bind::<BigInt, _>(p.limit)
+                .get_result(conn)
+                .await?;
+            let rows = diesel::sql_query(sql::GET_JOBS)
+                .bind::<Array<BigInt>, _>(&scan.ids)
+                .load(conn)
+                .await?;
+            Ok((scan, rows))
+        })?;
+        Ok(Scanned {
+            jobs: into_jobs(rows)?,
+            scanned: scan.scanned,
+            last_scanned: scan.last_scanned,
+        })
+    }
+
     /// [`sql::COUNT_JOBS`].
     async fn counts(&self, query: &CountQuery) -> Result<JobCounts, StoreError> {
         let p = CountParams::new(query);
-        let rows: Vec<CountRow> = diesel::sql_query(sql::COUNT_JOBS)
-            .bind::<BigInt, _>(p.cap)
-            .bind::<Text, _>(p.group_by)
-            .bind::<Nullable<Array<Text>>, _>(p.states)
-            .load(&mut *self.conn().await?)
-            .await
-            .map_err(store_error)?;
+        let rows: Vec<CountRow> = read!(self, |conn| {
+            diesel::sql_query(sql::COUNT_JOBS)
+                .bind::<BigInt, _>(p.cap)
+                .bind::<Text, _>(p.group_by)
+                .bind::<Nullable<Array<Text>>, _>(p.states)
+                .load(conn)
+                .await
+        })?;
         CountParams::counts(rows.into_iter().map(|r| (r.key, r.state, r.n, r.capped)))
     }
 
@@ -95,48 +162,18 @@ impl DieselStore {
 impl QueueAdmin for DieselStore {
     async fn list_jobs(&self, query: &JobQuery, page: &PageRequest) -> Result<JobPage, AdminError> {
         page.validate()?;
-        let p = ListParams::new(query, page);
-        let mut conn = self.conn().await?;
-        let scan: Scan = diesel::sql_query(p.statement)
-            .bind::<Nullable<Array<Text>>, _>(p.states)
-            .bind::<Nullable<Array<BigInt>>, _>(p.ids)
-            .bind::<BigInt, _>(p.after)
-            .bind::<BigInt, _>(p.up_to)
-            .bind::<BigInt, _>(p.scan_limit)
-            .bind::<Nullable<Text>, _>(p.queue)
-            .bind::<Nullable<Text>, _>(p.worker)
-            .bind::<Nullable<Text>, _>(p.runner)
-            .bind::<Nullable<Text>, _>(p.error_pattern)
-            .bind::<Tz, _>(p.created_from)
-            .bind::<Tz, _>(p.created_until)
-            .bind::<Tz, _>(p.finished_from)
-            .bind::<Tz, _>(p.finished_until)
-            .bind::<BigInt, _>(p.limit)
-            .get_result(&mut *conn)
-            .await
-            .map_err(store_error)?;
-        let rows: Vec<JobRow> = diesel::sql_query(sql::GET_JOBS)
-            .bind::<Array<BigInt>, _>(scan.ids)
-            .load(&mut *conn)
-            .await
-            .map_err(store_error)?;
-        Ok(finish_page(
-            query,
-            page,
-            into_jobs(rows)?,
-            scan.scanned,
-            scan.last_scanned,
-        ))
+        Ok(list_page(query, page, |p| self.scan(p)).await?)
     }
 
     async fn job_detail(&self, id: JobId) -> Result<JobDetail, AdminError> {
-        let row: DetailRow = diesel::sql_query(sql::JOB_DETAIL)
-            .bind::<BigInt, _>(id.0)
-            .get_result(&mut *self.conn().await?)
-            .await
-            .optional()
-            .map_err(store_error)?
-            .ok_or(AdminError::UnknownJob { id })?;
+        let row: Option<DetailRow> = read!(self, |conn| {
+            diesel::sql_query(sql::JOB_DETAIL)
+                .bind::<BigInt, _>(id.0)
+                .get_result(conn)
+                .await
+                .optional()
+        })?;
+        let row = row.ok_or(AdminError::UnknownJob { id })?;
         Ok(job_detail(
             row.job.into_job()?,
             row.attempts.as_deref(),
@@ -152,22 +189,15 @@ impl QueueAdmin for DieselStore {
     }
 
     async fn count_finished(&self, finished: TimeRange, cap: u64) -> Result<JobCounts, AdminError> {
-        use diesel_async::{AsyncConnection, SimpleAsyncConnection};
-
         let p = FinishedParams::new(finished, cap);
-        let mut conn = self.conn().await?;
-        let rows: Vec<CountRow> = conn
-            .transaction::<_, diesel::result::Error, _>(async |conn| {
-                conn.batch_execute(sql::COUNT_FINISHED_SETTINGS).await?;
-                diesel::sql_query(sql::COUNT_FINISHED)
-                    .bind::<Tz, _>(p.from)
-                    .bind::<Tz, _>(p.until)
-                    .bind::<BigInt, _>(p.cap)
-                    .load(conn)
-                    .await
-            })
-            .await
-            .map_err(store_error)?;
+        let rows: Vec<CountRow> = read!(self, Some(sql::COUNT_FINISHED_SETTINGS), |conn| {
+            diesel::sql_query(sql::COUNT_FINISHED)
+                .bind::<Tz, _>(p.from)
+                .bind::<Tz, _>(p.until)
+                .bind::<BigInt, _>(p.cap)
+                .load(conn)
+                .await
+        })?;
         Ok(CountParams::counts(
             rows.into_iter().map(|r| (r.key, r.state, r.n, r.capped)),
         )?)
@@ -230,16 +260,11 @@ impl QueueAdmin for DieselStore {
 
     async fn list_queues(&self, now: Option<Timestamp>) -> Result<Vec<QueueInfo>, AdminError> {
         let counts = self.counts(&CountQuery::by(GroupBy::Queue)).await?;
-        let mut conn = self.conn().await?;
-        let oldest: Vec<OldestDue> = diesel::sql_query(sql::OLDEST_DUE)
-            .bind::<Tz, _>(now)
-            .load(&mut *conn)
-            .await
-            .map_err(store_error)?;
-        let paused: Vec<QueueRow> = diesel::sql_query(sql::QUEUE_ROWS)
-            .load(&mut *conn)
-            .await
-            .map_err(store_error)?;
+        let (oldest, paused): (Vec<OldestDue>, Vec<QueueRow>) = read!(self, |conn| {
+            let oldest = diesel::sql_query(sql::OLDEST_DUE).bind::<Tz, _>(now).load(conn).await?;
+            let paused = diesel::sql_query(sql::QUEUE_ROWS).load(conn).await?;
+            Ok((oldest, paused))
+        })?;
         let oldest = oldest.into_iter().map(|r| (r.queue, r.oldest, r.now)).collect();
         let paused: Vec<_> = paused.into_iter().map(|r| (r.name, r.paused_at)).collect();
         Ok(queue_infos(&counts, oldest, &paused, now))
@@ -259,11 +284,12 @@ impl QueueAdmin for DieselStore {
     }
 
     async fn list_schedules(&self, now: Option<Timestamp>) -> Result<Vec<ScheduleInfo>, AdminError> {
-        let rows: Vec<ScheduleLine> = diesel::sql_query(sql::LIST_SCHEDULES)
-            .bind::<Tz, _>(now)
-            .load(&mut *self.conn().await?)
-            .await
-            .map_err(store_error)?;
+        let rows: Vec<ScheduleLine> = read!(self, |conn| {
+            diesel::sql_query(sql::LIST_SCHEDULES)
+                .bind::<Tz, _>(now)
+                .load(conn)
+                .await
+        })?;
         Ok(rows
             .into_iter()
             .map(|r| ScheduleInfo::from(ScheduleRow::from(r)))
@@ -280,11 +306,9 @@ impl QueueAdmin for DieselStore {
     }
 
     async fn list_runners(&self, now: Option<Timestamp>) -> Result<Vec<RunnerStatus>, AdminError> {
-        let rows: Vec<RunnerLine> = diesel::sql_query(sql::LIST_RUNNERS)
-            .bind::<Tz, _>(now)
-            .load(&mut *self.conn().await?)
-            .await
-            .map_err(store_error)?;
+        let rows: Vec<RunnerLine> = read!(self, |conn| {
+            diesel::sql_query(sql::LIST_RUNNERS).bind::<Tz, _>(now).load(conn).await
+        })?;
         Ok(rows
             .into_iter()
             .map(|r| RunnerStatus::from(RunnerRow::from(r)))

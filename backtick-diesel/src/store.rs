@@ -56,6 +56,8 @@ pub struct DieselStore {
 pub(crate) struct Inner {
     pub(crate) pool: DieselPool,
     pub(crate) connector: Connector,
+    /// What an admin read sets first: `backtick_pg_common::admin_sql::admin_read_settings`.
+    pub(crate) admin_read_settings: Option<String>,
     wake: Wake,
 }
 
@@ -69,11 +71,12 @@ impl fmt::Debug for DieselStore {
 }
 
 impl DieselStore {
-    pub(crate) fn build(pool: DieselPool, connector: Connector) -> Self {
+    pub(crate) fn build(pool: DieselPool, connector: Connector, admin_statement_timeout: Option<Duration>) -> Self {
         DieselStore {
             inner: Arc::new(Inner {
                 pool,
                 connector,
+                admin_read_settings: admin_sql::admin_read_settings(admin_statement_timeout),
                 wake: Wake::new(),
             }),
         }

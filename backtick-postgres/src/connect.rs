@@ -56,7 +56,10 @@ impl PgStore {
         config.validate()?;
         let options = with_application_name(&config, options);
         probe(&options, config.connect_timeout).await?;
-        Ok(Self::from_pool(pool_options(&config).connect_lazy_with(options)))
+        Ok(Self::from_pool_with(
+            pool_options(&config).connect_lazy_with(options),
+            config.admin_statement_timeout,
+        ))
     }
 
     async fn open(url: &str, variable: Option<&'static str>, config: PgStoreConfig) -> Result<Self, PgError> {

@@ -9,12 +9,12 @@ use backtick_core::admin::{
 };
 use backtick_core::{JobId, StoreError, Timestamp};
 use backtick_pg_common::admin::{
-    CountParams, FinishedParams, ListParams, RunnerRow, ScheduleRow, action_report, check_batch, diagnostics,
-    diagnostics_claim, expected_indexes, finish_page, job_detail, queue_infos, schedule_not_written, unknown_queue,
+    CountParams, FinishedParams, ListParams, RunnerRow, Scanned, ScheduleRow, action_report, check_batch, diagnostics,
+    diagnostics_claim, expected_indexes, job_detail, list_page, queue_infos, schedule_not_written, unknown_queue,
 };
 use backtick_pg_common::admin_sql as sql;
 use sqlx::postgres::PgRow;
-use sqlx::{PgPool, Row};
+use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 
 use crate::error::store_error;
 use crate::row::{job_from_row, jobs_from_rows};
@@ -42,16 +42,84 @@ impl PgStore {
         &self.inner.pool
     }
 
+    /// A transaction for an admin read: read-only, its statements bounded by the configured
+    /// `admin_statement_timeout` ([`sql::admin_read_begin`]).
+    async fn read(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        self.read_with(None).await
+    }
+
+    /// [`PgStore::read`] that also runs `settings` (one statement) in the same round trip.
+    async fn read_with(&self, settings: Option<&str>) -> Result<Transaction<'static, Postgres>, StoreError> {
+        let begin = match settings {
+            Some(settings) => format!("{}; {settings}", self.inner.admin_read_begin),
+            None => self.inner.admin_read_begin.clone(),
+        };
+        self.admin_pool()
+            .begin_with(AssertSqlSafe(begin))
+            .await
+            .map_err(store_error)
+    }
+
+    /// One listing statement ([`ListParams::statement`]) and the jobs of its ids
+    /// ([`sql::GET_JOBS`]).
+    async fn scan(&self, p: ListParams) -> Result<Scanned, StoreError> {
+        let mut tx = self.read().await?;
+        let scan = sqlx::query(p.statement)
+            .bind(p.states)
+            .bind(p.ids)
+            .bind(p.after)
+            .bind(p.up_to)
+            .bind(p.scan_limit)
+            .bind(p.queue)
+            .bind(p.worker)
+            .bind(p.runner)
+            .bind(p.error_pattern)
+            .bind(p.created_from)
+            .bind(p.created_until)
+            .bind(p.finished_from)
+            .bind(p.finished_until)
+            .bind(p.limit)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let ids: Vec<i64> = get(&scan, "ids")?;
+        let rows = sqlx::query(sql::GET_JOBS)
+            .bind(ids)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(Scanned {
+            jobs: jobs_from_rows(&rows)?,
+            scanned: get(&scan, "scanned")?,
+            last_scanned: get(&scan, "last_scanned")?,
+        })
+    }
+
+    /// The rows of an admin read `statement` of `$1` now.
+    async fn read_all(&self, statement: &'static str, now: Option<Timestamp>) -> Result<Vec<PgRow>, StoreError> {
+        let mut tx = self.read().await?;
+        let rows = sqlx::query(statement)
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(rows)
+    }
+
     /// [`sql::COUNT_JOBS`].
     async fn counts(&self, query: &CountQuery) -> Result<JobCounts, StoreError> {
         let p = CountParams::new(query);
+        let mut tx = self.read().await?;
         let rows = sqlx::query(sql::COUNT_JOBS)
             .bind(p.cap)
             .bind(p.group_by)
             .bind(p.states)
-            .fetch_all(self.admin_pool())
+            .fetch_all(&mut *tx)
             .await
             .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
         count_rows(&rows)
     }
 
@@ -98,48 +166,18 @@ impl PgStore {
 impl QueueAdmin for PgStore {
     async fn list_jobs(&self, query: &JobQuery, page: &PageRequest) -> Result<JobPage, AdminError> {
         page.validate()?;
-        let p = ListParams::new(query, page);
-        let scan = sqlx::query(p.statement)
-            .bind(p.states)
-            .bind(p.ids)
-            .bind(p.after)
-            .bind(p.up_to)
-            .bind(p.scan_limit)
-            .bind(p.queue)
-            .bind(p.worker)
-            .bind(p.runner)
-            .bind(p.error_pattern)
-            .bind(p.created_from)
-            .bind(p.created_until)
-            .bind(p.finished_from)
-            .bind(p.finished_until)
-            .bind(p.limit)
-            .fetch_one(self.admin_pool())
-            .await
-            .map_err(store_error)?;
-        let ids: Vec<i64> = get(&scan, "ids")?;
-        let rows = sqlx::query(sql::GET_JOBS)
-            .bind(ids)
-            .fetch_all(self.admin_pool())
-            .await
-            .map_err(store_error)?;
-        let jobs = jobs_from_rows(&rows)?;
-        Ok(finish_page(
-            query,
-            page,
-            jobs,
-            get(&scan, "scanned")?,
-            get(&scan, "last_scanned")?,
-        ))
+        Ok(list_page(query, page, |p| self.scan(p)).await?)
     }
 
     async fn job_detail(&self, id: JobId) -> Result<JobDetail, AdminError> {
+        let mut tx = self.read().await?;
         let row = sqlx::query(sql::JOB_DETAIL)
             .bind(id.0)
-            .fetch_optional(self.admin_pool())
+            .fetch_optional(&mut *tx)
             .await
-            .map_err(store_error)?
-            .ok_or(AdminError::UnknownJob { id })?;
+            .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        let row = row.ok_or(AdminError::UnknownJob { id })?;
         let attempts: Option<String> = get(&row, "attempts")?;
         Ok(job_detail(
             job_from_row(&row)?,
@@ -157,11 +195,7 @@ impl QueueAdmin for PgStore {
 
     async fn count_finished(&self, finished: TimeRange, cap: u64) -> Result<JobCounts, AdminError> {
         let p = FinishedParams::new(finished, cap);
-        let mut tx = self.admin_pool().begin().await.map_err(store_error)?;
-        sqlx::query(sql::COUNT_FINISHED_SETTINGS)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
+        let mut tx = self.read_with(Some(sql::COUNT_FINISHED_SETTINGS)).await?;
         let rows = sqlx::query(sql::COUNT_FINISHED)
             .bind(p.from)
             .bind(p.until)
@@ -207,21 +241,23 @@ impl QueueAdmin for PgStore {
 
     async fn list_queues(&self, now: Option<Timestamp>) -> Result<Vec<QueueInfo>, AdminError> {
         let counts = self.counts(&CountQuery::by(GroupBy::Queue)).await?;
+        let mut tx = self.read().await?;
         let oldest = sqlx::query(sql::OLDEST_DUE)
             .bind(now)
-            .fetch_all(self.admin_pool())
+            .fetch_all(&mut *tx)
             .await
             .map_err(store_error)?
             .iter()
             .map(|r| Ok((get(r, "queue")?, get(r, "oldest")?, get(r, "now")?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         let paused = sqlx::query(sql::QUEUE_ROWS)
-            .fetch_all(self.admin_pool())
+            .fetch_all(&mut *tx)
             .await
             .map_err(store_error)?
             .iter()
             .map(|r| Ok((get(r, "name")?, get(r, "paused_at")?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
+        tx.commit().await.map_err(store_error)?;
         Ok(queue_infos(&counts, oldest, &paused, now))
     }
 
@@ -250,11 +286,7 @@ impl QueueAdmin for PgStore {
     }
 
     async fn list_schedules(&self, now: Option<Timestamp>) -> Result<Vec<ScheduleInfo>, AdminError> {
-        let rows = sqlx::query(sql::LIST_SCHEDULES)
-            .bind(now)
-            .fetch_all(self.admin_pool())
-            .await
-            .map_err(store_error)?;
+        let rows = self.read_all(sql::LIST_SCHEDULES, now).await?;
         let schedule = |r: &PgRow| -> Result<ScheduleInfo, StoreError> {
             Ok(ScheduleInfo::from(ScheduleRow {
                 name: get(r, "name")?,
@@ -280,11 +312,7 @@ impl QueueAdmin for PgStore {
     }
 
     async fn list_runners(&self, now: Option<Timestamp>) -> Result<Vec<RunnerStatus>, AdminError> {
-        let rows = sqlx::query(sql::LIST_RUNNERS)
-            .bind(now)
-            .fetch_all(self.admin_pool())
-            .await
-            .map_err(store_error)?;
+        let rows = self.read_all(sql::LIST_RUNNERS, now).await?;
         let runner = |r: &PgRow| -> Result<RunnerStatus, StoreError> {
             Ok(RunnerStatus::from(RunnerRow {
                 id: get(r, "id")?,

@@ -50,6 +50,8 @@ pub struct PgStore {
 
 pub(crate) struct Inner {
     pub(crate) pool: PgPool,
+    /// How admin reads begin: `backtick_pg_common::admin_sql::admin_read_begin`.
+    pub(crate) admin_read_begin: String,
     wake: Wake,
 }
 
@@ -64,10 +66,19 @@ impl fmt::Debug for PgStore {
 
 impl PgStore {
     /// A store on a pool the application already has. Nothing is checked until first use.
+    /// Admin reads are bounded by the default `admin_statement_timeout` of [`crate::PgStoreConfig`]
+    /// (see [`PgStore::from_pool_with`]).
     pub fn from_pool(pool: PgPool) -> Self {
+        Self::from_pool_with(pool, crate::PgStoreConfig::default().admin_statement_timeout)
+    }
+
+    /// [`PgStore::from_pool`] whose admin reads the server cancels after
+    /// `admin_statement_timeout` (`None`: no bound), as [`crate::PgStoreConfig`]'s option of that name.
+    pub fn from_pool_with(pool: PgPool, admin_statement_timeout: Option<Duration>) -> Self {
         PgStore {
             inner: Arc::new(Inner {
                 pool,
+                admin_read_begin: backtick_pg_common::admin_sql::admin_read_begin(admin_statement_timeout),
                 wake: Wake::new(),
             }),
         }

@@ -1,6 +1,7 @@
 //! The workloads. Each gets a fresh, migrated database (and may make more) and returns its
 //! figures.
 
+mod dashboard;
 mod drain;
 mod enqueue;
 mod latency;
@@ -21,7 +22,7 @@ use crate::admin::{Database, Server};
 use crate::backend::{Backend, Store};
 use crate::limits::Limit;
 use crate::options::Sizes;
-use crate::recorder::Recorder;
+use crate::recorder::{Recorder, percentile};
 use crate::report::Figure;
 
 /// What a workload runs against.
@@ -129,6 +130,7 @@ pub(crate) const ALL: &[Workload] = &[
     Workload::new("E.held_memory", |env| Box::pin(soak::held_memory(env))),
     Workload::new("E.soak", |env| Box::pin(soak::soak(env))).gated(Gate::Soak),
     Workload::new("F.admin", |env| Box::pin(operators::admin_reads(env))),
+    Workload::new("F.dashboard", |env| Box::pin(dashboard::pages(env))),
 ];
 
 /// The arguments of every benchmark job: `{x: 1, y: 2}`.
@@ -154,6 +156,24 @@ pub(crate) fn jobs(worker: &str, n: usize) -> Result<Vec<NewJob>, String> {
 
 pub(crate) fn per_second(n: usize, elapsed: Duration) -> f64 {
     n as f64 / elapsed.as_secs_f64()
+}
+
+/// The p50 and p95 of `times` (ms) and p95 / `target_ms` as the figures named `metrics`, with
+/// a line saying whether `what` is within the target.
+pub(crate) fn timed_figures(what: &str, metrics: [&'static str; 3], times: &[f64], target_ms: f64) -> Vec<Figure> {
+    let mut sorted = times.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let (p50, p95) = (percentile(&sorted, 50.0), percentile(&sorted, 95.0));
+    let verdict = if p95 <= target_ms { "within" } else { "OVER" };
+    eprintln!(
+        "bench:   {what}: p50 {p50:.1} ms, p95 {p95:.1} ms over {} runs: {verdict} the {target_ms:.0} ms target",
+        times.len()
+    );
+    vec![
+        Figure::new(metrics[0], p50, "ms"),
+        Figure::new(metrics[1], p95, "ms"),
+        Figure::new(metrics[2], p95 / target_ms, "ratio"),
+    ]
 }
 
 /// Enqueue `n` jobs for `worker` with `enqueue_many` in batches of `batch`.

@@ -26,7 +26,6 @@ use clap::Parser;
 use super::{ARGS, Env};
 use crate::admin::Database;
 use crate::backend::Backend;
-use crate::recorder::percentile;
 use crate::report::Figure;
 
 /// What each of the three commands must stay under, in milliseconds.
@@ -140,19 +139,8 @@ ORDER BY i";
 
 /// F.admin: fill, then time the three commands in-process and through the binary.
 pub(super) async fn admin_reads(env: Env<'_>) -> Result<Vec<Figure>, String> {
-    let (finished, queued) = (env.sizes.admin_finished, env.sizes.admin_queued);
-    let started = Instant::now();
-    fill_finished(env.db, finished).await?;
-    enqueue_mixed(&*env.store.queue(), queued).await?;
-    eprintln!(
-        "bench:   {finished} finished + {queued} queued jobs in {:.1} s (not analyzed by hand)",
-        started.elapsed().as_secs_f64()
-    );
+    let mut figures = seed_operators_table(&env).await?;
     let admin = env.store.admin();
-    let mut figures = vec![
-        Figure::new("finished_jobs", finished as f64, "jobs"),
-        Figure::new("queued_jobs", queued as f64, "jobs"),
-    ];
     for command in COMMANDS {
         let times = time_in_process(admin.as_ref(), command.args, env.sizes.admin_repeats).await?;
         figures.extend(summarize(command.args, command.metrics, &times));
@@ -172,6 +160,24 @@ pub(super) async fn admin_reads(env: Env<'_>) -> Result<Vec<Figure>, String> {
         }
     }
     Ok(figures)
+}
+
+/// Fill the workload's table as the operators' workloads read it: `admin_finished` finished
+/// jobs ([`FILL_FINISHED`]) and `admin_queued` queued ones of the [`MIX`]. Nothing is analyzed
+/// or vacuumed. Returns the figures naming the table's size.
+pub(super) async fn seed_operators_table(env: &Env<'_>) -> Result<Vec<Figure>, String> {
+    let (finished, queued) = (env.sizes.admin_finished, env.sizes.admin_queued);
+    let started = Instant::now();
+    fill_finished(env.db, finished).await?;
+    enqueue_mixed(&*env.store.queue(), queued).await?;
+    eprintln!(
+        "bench:   {finished} finished + {queued} queued jobs in {:.1} s (not analyzed by hand)",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(vec![
+        Figure::new("finished_jobs", finished as f64, "jobs"),
+        Figure::new("queued_jobs", queued as f64, "jobs"),
+    ])
 }
 
 /// Insert `n` finished jobs into `db` with [`FILL_FINISHED`], in one statement.
@@ -263,26 +269,17 @@ fn binary() -> Option<PathBuf> {
     binary.is_file().then_some(binary)
 }
 
-/// The p50 and p95 of `times` and p95 / 200 ms (at most 1: within the target) as the figures
-/// named `metrics`, with a line saying whether the command is within the target.
+/// The figures of one command: see [`super::timed_figures`].
 fn summarize(args: &[&str], metrics: [&'static str; 3], times: &[f64]) -> Vec<Figure> {
-    let mut sorted = times.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let (p50, p95) = (percentile(&sorted, 50.0), percentile(&sorted, 95.0));
-    let verdict = if p95 <= TARGET_MS { "within" } else { "OVER" };
-    eprintln!(
-        "bench:   {} `backtick {}`: p50 {p50:.1} ms, p95 {p95:.1} ms over {} runs: {verdict} the {TARGET_MS:.0} ms target",
-        if metrics[0].starts_with("bin_") {
-            "binary"
-        } else {
-            "in-process"
-        },
-        args.join(" "),
-        times.len()
-    );
-    vec![
-        Figure::new(metrics[0], p50, "ms"),
-        Figure::new(metrics[1], p95, "ms"),
-        Figure::new(metrics[2], p95 / TARGET_MS, "ratio"),
-    ]
+    let how = if metrics[0].starts_with("bin_") {
+        "binary"
+    } else {
+        "in-process"
+    };
+    super::timed_figures(
+        &format!("{how} `backtick {}`", args.join(" ")),
+        metrics,
+        times,
+        TARGET_MS,
+    )
 }

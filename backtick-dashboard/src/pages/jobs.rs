@@ -26,6 +26,10 @@ struct JobsPage {
     filter_fields: Vec<(&'static str, String)>,
     rows: Vec<JobRow>,
     next: Option<String>,
+    /// The page is short but not the last: its search stopped at the scan bound.
+    scan_stopped: bool,
+    /// How many jobs a page examines at most.
+    scan_limit: u32,
     first_query: String,
 }
 
@@ -76,6 +80,8 @@ pub(crate) async fn page(
         filter_fields: filter.pairs().map(|(k, v)| (k, v.to_owned())).collect(),
         rows: found.jobs.iter().map(|job| JobRow::new(job, layout.now)).collect(),
         next: found.next.as_ref().map(|cursor| filter.at(cursor)),
+        scan_stopped: found.jobs.len() < PAGE_SIZE as usize && found.next.is_some(),
+        scan_limit: request.scan_limit,
         first_query: filter.to_query(),
         filter,
         layout: layout.section("jobs"),

@@ -2,8 +2,10 @@
 //! [`crate::admin_sql::list_jobs_statement`]'s statements and of
 //! [`crate::admin_sql::COUNT_JOBS`], and the results assembled from their rows.
 
+use std::future::Future;
+
 use backtick_core::admin::{
-    Count, CountQuery, GroupBy, GroupCount, JobCounts, JobPage, JobQuery, Order, PageRequest, QueueInfo,
+    Count, CountQuery, GroupBy, GroupCount, JobCounts, JobCursor, JobPage, JobQuery, Order, PageRequest, QueueInfo,
     assemble_queues,
 };
 use backtick_core::{Job, JobId, JobState, StoreError, Timestamp};
@@ -98,6 +100,74 @@ pub fn finish_page(
     JobPage { jobs, next }
 }
 
+/// What one listing statement found: the jobs of its `ids` (read with `GET_JOBS`, in page
+/// order), and its `scanned` and `last_scanned` columns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scanned {
+    /// The jobs, in the page's order.
+    pub jobs: Vec<Job>,
+    /// How many jobs the statement examined.
+    pub scanned: i64,
+    /// The last job it examined, if any.
+    pub last_scanned: Option<i64>,
+}
+
+/// Jobs examined by the first statement of a listing filtered by arguments: later ones
+/// examine twice as many as the one before, up to [`ARGS_CHUNK_MAX`].
+pub const ARGS_CHUNK_FIRST: u32 = 200;
+
+/// The most jobs one statement of a listing filtered by arguments examines.
+pub const ARGS_CHUNK_MAX: u32 = 2_000;
+
+/// One page of `query`, each statement run by `scan` (the backend binds and runs
+/// [`ListParams::statement`], then reads the jobs of its ids).
+///
+/// Without an arguments filter that is one statement. With one, the arguments can only be
+/// tested once decoded, so every job the page examines is read in full: rather than read the
+/// page's whole scan limit (10,000 jobs) at once, the page examines them in chunks
+/// ([`ARGS_CHUNK_FIRST`], doubling up to [`ARGS_CHUNK_MAX`]) and stops as soon as it is full.
+/// Either way no page examines more than `page.scan_limit` jobs, and a page cut short by that
+/// limit carries a cursor to continue.
+///
+/// # Errors
+/// Whatever `scan` returns.
+pub async fn list_page<F, Fut>(query: &JobQuery, page: &PageRequest, mut scan: F) -> Result<JobPage, StoreError>
+where
+    F: FnMut(ListParams) -> Fut,
+    Fut: Future<Output = Result<Scanned, StoreError>>,
+{
+    if query.args_contain.is_none() {
+        let found = scan(ListParams::new(query, page)).await?;
+        return Ok(finish_page(query, page, found.jobs, found.scanned, found.last_scanned));
+    }
+    let mut jobs = Vec::new();
+    let (mut scanned, mut last_scanned) = (0_u32, None);
+    let mut request = *page;
+    let mut chunk = ARGS_CHUNK_FIRST.max(page.limit);
+    loop {
+        request.scan_limit = chunk.min(page.scan_limit - scanned);
+        let found = scan(ListParams::new(query, &request)).await?;
+        let examined = u32::try_from(found.scanned).unwrap_or(0).min(request.scan_limit);
+        scanned += examined;
+        last_scanned = found.last_scanned.or(last_scanned);
+        jobs.extend(found.jobs.into_iter().filter(|job| query.matches_args(job)));
+        let exhausted = examined < request.scan_limit;
+        if jobs.len() >= page.limit as usize || exhausted || scanned >= page.scan_limit {
+            break;
+        }
+        request.cursor = last_scanned.map(|id| JobCursor::after(JobId(id), page.order));
+        chunk = chunk.saturating_mul(2).min(ARGS_CHUNK_MAX);
+    }
+    jobs.truncate(page.limit as usize);
+    let next = page.next_cursor(
+        jobs.last().map(|job| job.id),
+        jobs.len(),
+        u64::from(scanned),
+        last_scanned.map(JobId),
+    );
+    Ok(JobPage { jobs, next })
+}
+
 /// The parameters of [`crate::admin_sql::COUNT_JOBS`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CountParams {
@@ -161,4 +231,92 @@ pub fn queue_infos(
         .unwrap_or_else(chrono::Utc::now);
     let oldest: Vec<(String, Timestamp)> = oldest_due.into_iter().map(|(q, at, _)| (q, at)).collect();
     assemble_queues(counts, &oldest, rows, now)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use backtick_core::Codec;
+
+    use super::*;
+
+    /// A job of `id` whose arguments are `{"id": id, "hit": true}` when `hit`.
+    fn job(id: i64, hit: bool) -> Job {
+        let now = chrono::Utc::now();
+        Job {
+            id: JobId(id),
+            worker: "w".into(),
+            queue: "q".into(),
+            args: serde_json::to_vec(&serde_json::json!({"id": id, "hit": hit})).expect("json"),
+            codec: Codec::Json,
+            priority: 0,
+            state: JobState::Done,
+            attempt: 1,
+            max_attempts: 3,
+            run_at: now,
+            lease_owner: None,
+            lease_expires_at: None,
+            last_error: None,
+            unique_key: None,
+            created_at: now,
+            updated_at: now,
+            finished_at: Some(now),
+        }
+    }
+
+    /// `list_page` over jobs `1..=n` (no SQL filter), newest first, whose arguments match when
+    /// `hit(id)`: the page and the scan limit of each statement it ran.
+    async fn listed(n: i64, hit: fn(i64) -> bool, page: PageRequest) -> (JobPage, Vec<i64>) {
+        let statements = RefCell::new(Vec::new());
+        let query = JobQuery::default().args_contain(serde_json::json!({"hit": true}));
+        let found = list_page(&query, &page, |p: ListParams| {
+            statements.borrow_mut().push(p.scan_limit);
+            let examined: Vec<i64> = (1..=n.min(p.after - 1)).rev().take(p.scan_limit as usize).collect();
+            async move {
+                Ok(Scanned {
+                    jobs: examined.iter().map(|&id| job(id, hit(id))).collect(),
+                    scanned: examined.len() as i64,
+                    last_scanned: examined.last().copied(),
+                })
+            }
+        })
+        .await
+        .expect("no error");
+        (found, statements.into_inner())
+    }
+
+    #[tokio::test]
+    async fn an_args_filter_examines_growing_chunks_and_stops_when_the_page_is_full() {
+        let (page, statements) = listed(5_000, |id| id % 100 == 0, PageRequest::first(10)).await;
+        let ids: Vec<i64> = page.jobs.iter().map(|job| job.id.0).collect();
+        assert_eq!(ids, (41..=50).rev().map(|i| i * 100).collect::<Vec<_>>());
+        assert_eq!(
+            page.next.map(|c| c.last_seen()),
+            Some(JobId(4_100)),
+            "after its last job"
+        );
+        assert_eq!(statements, vec![200, 400, 800], "stopped once 10 matched");
+    }
+
+    #[tokio::test]
+    async fn an_args_filter_examines_at_most_the_scan_limit_and_continues_after_it() {
+        let page = PageRequest::first(10).scan_limit(5_000);
+        let (found, statements) = listed(20_000, |_| false, page).await;
+        assert!(found.jobs.is_empty());
+        assert_eq!(statements.iter().sum::<i64>(), 5_000);
+        assert!(statements.iter().all(|&n| n <= i64::from(ARGS_CHUNK_MAX)));
+        assert_eq!(
+            found.next.map(|c| c.last_seen()),
+            Some(JobId(15_001)),
+            "after the last examined job"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_args_filter_that_runs_out_of_jobs_ends_the_listing() {
+        let (found, _) = listed(300, |id| id == 7, PageRequest::first(10)).await;
+        assert_eq!(found.jobs.iter().map(|job| job.id.0).collect::<Vec<_>>(), vec![7]);
+        assert_eq!(found.next, None);
+    }
 }

@@ -11,7 +11,9 @@ mod rows;
 
 pub use actions::{action_report, check_batch};
 pub use health::{FinishedParams, diagnostics, diagnostics_claim, expected_indexes};
-pub use list::{CountParams, ListParams, finish_page, queue_infos};
+pub use list::{
+    ARGS_CHUNK_FIRST, ARGS_CHUNK_MAX, CountParams, ListParams, Scanned, finish_page, list_page, queue_infos,
+};
 pub use rows::{
     RunnerRow, ScheduleRow, cancel_request, job_detail, runner_record, schedule_not_written, unknown_queue,
 };

@@ -16,6 +16,7 @@ use backtick_core::ConfigError;
 /// | `idle_timeout` | 10 min | | a connection idle this long is closed (`DieselStore`: when next taken, and a new one opened); `None` keeps it |
 /// | `max_lifetime` | 30 min | | a connection older than this is replaced (`DieselStore`: when next taken); `None` keeps it |
 /// | `application_name` | `"backtick"` | | shown in `pg_stat_activity`, unless the url sets one |
+/// | `admin_statement_timeout` | 5 s | | the server cancels an admin read (listings, counts, queues, schedules, runners, a job's page) running longer (`statement_timeout`); `None`: no bound |
 ///
 /// # Examples
 /// ```
@@ -41,6 +42,10 @@ pub struct PoolConfig {
     pub max_lifetime: Option<Duration>,
     /// `application_name` of each connection unless the url sets one. Default `"backtick"`.
     pub application_name: String,
+    /// How long the server lets each statement of an admin read run before it cancels it
+    /// (`SET LOCAL statement_timeout` in the read's own read-only transaction): the database's
+    /// bound under a dashboard's or a CLI's own timeout. Default 5 s; `None`: no bound.
+    pub admin_statement_timeout: Option<Duration>,
 }
 
 impl Default for PoolConfig {
@@ -53,6 +58,7 @@ impl Default for PoolConfig {
             idle_timeout: Some(Duration::from_secs(600)),
             max_lifetime: Some(Duration::from_secs(1800)),
             application_name: "backtick".to_owned(),
+            admin_statement_timeout: Some(Duration::from_secs(5)),
         }
     }
 }
@@ -62,7 +68,8 @@ impl PoolConfig {
     ///
     /// # Errors
     /// [`ConfigError`] naming the option: `max_connections` must be at least 1 and at least
-    /// `min_connections`; the timeouts must be above zero.
+    /// `min_connections`; the timeouts must be above zero (`admin_statement_timeout` at least
+    /// a millisecond, the server's unit).
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.max_connections == 0 {
             return Err(ConfigError::new("max_connections", "is 0; it must be at least 1"));
@@ -86,6 +93,15 @@ impl PoolConfig {
             return Err(ConfigError::new(
                 "acquire_timeout",
                 "is zero; give calls some time, e.g. 10 s",
+            ));
+        }
+        if self
+            .admin_statement_timeout
+            .is_some_and(|timeout| timeout < Duration::from_millis(1))
+        {
+            return Err(ConfigError::new(
+                "admin_statement_timeout",
+                "is under a millisecond; give admin reads some time, e.g. 5 s, or None for no bound",
             ));
         }
         Ok(())
@@ -126,6 +142,13 @@ mod tests {
                     ..Default::default()
                 },
                 "acquire_timeout",
+            ),
+            (
+                PoolConfig {
+                    admin_statement_timeout: Some(Duration::ZERO),
+                    ..Default::default()
+                },
+                "admin_statement_timeout",
             ),
         ] {
             assert_eq!(bad.validate().unwrap_err().option, option);

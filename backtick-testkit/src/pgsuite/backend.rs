@@ -13,6 +13,7 @@ use backtick_pg_common::{MigrateError, Migration, MigrationConnection, Migration
 /// | `max_connections` | 4 | pool size: small, so that many parallel tests fit the server's connection limit |
 /// | `connect_timeout` | 5 s | how long connecting waits for the server |
 /// | `idle_timeout` | 30 s | idle connections are closed after this |
+/// | `admin_statement_timeout` | 5 s | the server cancels an admin read running longer (the stores' default) |
 ///
 /// # Examples
 /// ```
@@ -28,6 +29,8 @@ pub struct PoolSettings {
     pub connect_timeout: Duration,
     /// Close connections idle this long; `None` never.
     pub idle_timeout: Option<Duration>,
+    /// The server cancels an admin read's statement running longer; `None`: no bound.
+    pub admin_statement_timeout: Option<Duration>,
 }
 
 impl Default for PoolSettings {
@@ -36,6 +39,7 @@ impl Default for PoolSettings {
             max_connections: 4,
             connect_timeout: Duration::from_secs(5),
             idle_timeout: Some(Duration::from_secs(30)),
+            admin_statement_timeout: Some(Duration::from_secs(5)),
         }
     }
 }
@@ -45,6 +49,14 @@ impl PoolSettings {
     pub fn max_connections(self, max_connections: u32) -> Self {
         PoolSettings {
             max_connections,
+            ..self
+        }
+    }
+
+    /// These settings with `admin_statement_timeout` changed.
+    pub fn admin_statement_timeout(self, admin_statement_timeout: Option<Duration>) -> Self {
+        PoolSettings {
+            admin_statement_timeout,
             ..self
         }
     }

@@ -4,8 +4,8 @@
 /// Implements [`PgBackend`](crate::pgsuite::PgBackend) on a new unit struct for a store with the
 /// API both backtick backends share: `connect_with(url, config)`, `migrate`,
 /// `revert_last_migration`, `migration_status`, `check_schema`, `wait_listening`,
-/// `explain_claim` and `close`, a config struct with `max_connections`, `connect_timeout` and
-/// `idle_timeout`, and a connect error with the variants `InvalidUrl`, `Unreachable`,
+/// `explain_claim` and `close`, a config struct with `max_connections`, `connect_timeout`,
+/// `idle_timeout` and `admin_statement_timeout`, and a connect error with the variants `InvalidUrl`, `Unreachable`,
 /// `Rejected` and `Config`. What depends on the driver is given: the plain connection and how
 /// to open it, its migration connection, and how to tell that the store's pool is closed.
 ///
@@ -56,6 +56,7 @@ macro_rules! pg_backend {
                     max_connections: pool.max_connections,
                     connect_timeout: pool.connect_timeout,
                     idle_timeout: pool.idle_timeout,
+                    admin_statement_timeout: pool.admin_statement_timeout,
                     ..$config::default()
                 };
                 <$store>::connect_with(url, config).await

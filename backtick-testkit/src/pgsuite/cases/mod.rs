@@ -27,6 +27,7 @@ macro_rules! pg_case {
     };
 }
 
+mod admin_timeout;
 mod bad_input;
 mod bad_weather;
 mod claim;
@@ -80,6 +81,7 @@ pub fn cases<B: CallerTransactions>() -> Vec<PgCase<B>> {
         vacuum::cases(),
         claim::cases(),
         diagnostics::cases(),
+        admin_timeout::cases(),
         runner::cases(),
         transaction::cases(),
     ]
