@@ -211,6 +211,23 @@ impl QueueStore for CountingStore {
         self.inner.subscribe()
     }
 
+    async fn wait_for_hints(&self, timeout: Duration) -> bool {
+        self.inner.wait_for_hints(timeout).await
+    }
+
+    async fn next_due(
+        &self,
+        workers: &[String],
+        queues: Option<&[String]>,
+        within: Duration,
+        now: Option<Timestamp>,
+    ) -> Result<Option<Duration>, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.next_due(workers, queues, within, now).await;
+        self.count("next_due", 1, started);
+        result
+    }
+
     async fn register_runner(
         &self,
         runner: &RunnerInfo,
