@@ -15,9 +15,8 @@
 
 mod pg;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use backtick_core::admin::{CountQuery, QueueAdmin};
@@ -25,6 +24,8 @@ use backtick_core::{JobState, QueueStore};
 use backtick_testkit::pgsuite::TestDatabase;
 use backtick_testkit::scene::seed_operator_scene;
 use serde_json::{Value, json};
+
+use pg::Served;
 
 /// The whole script may take this long.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(240);
@@ -53,8 +54,8 @@ async fn the_dashboard_works_in_headless_chromium() {
     });
 
     let url = db.url();
-    let full = Server::start(&url, &[]);
-    let read_only = Server::start(&url, &["--read-only", "--prefix", "/admin/jobs"]);
+    let full = Served::start(&url, &[]);
+    let read_only = Served::start(&url, &["--read-only", "--prefix", "/admin/jobs"]);
     let screenshots = screenshot_dir();
     let mut script = Command::new(node);
     script
@@ -168,42 +169,6 @@ fn screenshot_dir() -> PathBuf {
         workspace().join("docs/screenshots")
     } else {
         Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots")
-    }
-}
-
-/// A `backtick serve` process on a free loopback port, killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(database_url: &str, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_backtick"))
-            .args(["--database-url", database_url, "serve", "--listen", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("backtick dashboard listening on ")
-            .unwrap_or_else(|| panic!("serve printed {line:?}"))
-            .trim_end_matches('/')
-            .to_owned();
-        Server { child, url }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -6,8 +6,8 @@
 
 mod pg;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
+use std::io::{Read, Write};
+use std::process::Command;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -17,6 +17,8 @@ use backtick_core::QueueAdmin;
 use backtick_testkit::MemoryStore;
 use backtick_testkit::pgsuite::TestDatabase;
 use tower::ServiceExt;
+
+use pg::Served;
 
 fn args(listen: &str) -> ServeArgs {
     ServeArgs {
@@ -113,29 +115,6 @@ async fn a_prefix_nests_the_dashboard_and_the_root_redirects_to_it() {
     );
 }
 
-/// `backtick serve --listen 127.0.0.1:0` with `extra` arguments on the database at `url`: the
-/// child and the address it printed.
-fn start_serve(url: &str, extra: &[&str]) -> (std::process::Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_backtick"))
-        .args(["--database-url", url, "serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let address = line
-        .trim()
-        .strip_prefix("backtick dashboard listening on http://")
-        .unwrap_or_else(|| panic!("{line}"))
-        .trim_end_matches('/')
-        .to_owned();
-    (child, address)
-}
-
 /// The binary on a migrated database of its own: port 0 prints the real port, `/healthz`
 /// answers there; a non-loopback address without auth exits 1 before connecting.
 #[tokio::test]
@@ -154,12 +133,11 @@ async fn the_binary_prints_the_port_it_listens_on() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("without --auth"));
 
     let db = TestDatabase::<pg::Sqlx>::migrated().await;
-    let (mut child, address) = start_serve(&db.url(), &[]);
-    let address = address.as_str();
+    let served = Served::start(&db.url(), &[]);
+    let address = host_port(&served.url);
     assert!(!address.ends_with(":0"), "the real port: {address}");
     let response = get(address, "/healthz");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(served);
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.ends_with("ok"), "{response}");
 }
@@ -175,6 +153,12 @@ fn samples(page: &str) -> Vec<(String, String, f64)> {
             (name.to_owned(), labels.trim_end_matches('}').to_owned(), value)
         })
         .collect()
+}
+
+/// `host:port` of a served URL, for raw HTTP requests.
+fn host_port(url: &str) -> &str {
+    let authority = url.trim_start_matches("http://");
+    authority.split('/').next().unwrap_or(authority)
 }
 
 fn get(address: &str, path: &str) -> String {
@@ -207,10 +191,11 @@ async fn the_binary_serves_prometheus_metrics_of_the_seeded_queue() {
         .enqueue_many(vec![job("mail"), job("mail"), job("mail"), later], None)
         .await
         .unwrap();
-    let (mut child, address) = start_serve(&db.url(), &["--metrics-interval", "100ms"]);
+    let served = Served::start(&db.url(), &["--metrics-interval", "100ms"]);
+    let address = host_port(&served.url);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let (response, page) = loop {
-        let response = get(&address, "/metrics");
+        let response = get(address, "/metrics");
         let page = response
             .split_once("\r\n\r\n")
             .map(|(_, body)| body.to_owned())
@@ -220,8 +205,7 @@ async fn the_binary_serves_prometheus_metrics_of_the_seeded_queue() {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(served);
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(
         response
