@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! cargo xtask demo                       the demo, on the configured database or a throwaway one
-//! cargo xtask test                       every test
+//!                                        (stopped afterwards when the demo started it)
+//! cargo xtask test                       every test (a throwaway cluster it started is stopped)
 //! cargo xtask ci                         cargo fmt --check, clippy -D warnings, test, demo, bench --quick
 //! cargo xtask bench [--quick] [--large] [--soak [MIN]] [--backend pg|diesel|all] ...
 //!                                        the benchmark; figures in target/bench/
@@ -16,6 +17,8 @@ mod db;
 mod migrate;
 
 use std::process::{Command, ExitCode};
+
+use backtick_testkit::testdb::{ClusterStatus, LocalCluster};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -49,8 +52,11 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   demo                       run the demo on BT_DATABASE_URL / DATABASE_URL, else on a throwaway
-                             cluster under target/ (started from the system's PostgreSQL)
-  test [ARGS]                run every test of the workspace (extra ARGS go to `cargo test`)
+                             cluster under target/ (started from the system's PostgreSQL, on
+                             127.0.0.1:55432 or the next free port; stopped afterwards unless it
+                             was running before)
+  test [ARGS]                run every test of the workspace (extra ARGS go to `cargo test`; a
+                             throwaway cluster the tests started is stopped afterwards)
   ci                         cargo fmt --check, cargo clippy --all-targets -D warnings, `test`, `demo`,
                              `bench --quick`
   bench [--quick] [--large] [--soak [MIN]] [--backend pg|diesel|all] [--only PREFIX]
@@ -60,39 +66,98 @@ commands:
                              `cargo xtask bench --help` explains each flag
   migrate run|revert|status  apply, revert the last, or list migrations on BT_DATABASE_URL / DATABASE_URL
   migrate new NAME           create migrations/NNNN_NAME.up.sql and .down.sql
-  db start|stop|url|status   the development cluster under target/ (127.0.0.1:55432)";
+  db start|stop|url|status   the development cluster under target/ (127.0.0.1:55432, or the next
+                             free port when another server holds it)";
 
 /// Run every test: unit, integration and doc tests of every crate.
+///
+/// Without a configured server the tests start the workspace cluster; a cluster this command
+/// started is stopped at the end (one that was running before keeps running).
 fn test(extra: &[String]) -> Result<(), String> {
     let mut args = vec!["test", "--workspace", "--locked"];
     args.extend(extra.iter().map(String::as_str));
-    cargo(&args)
+    let cluster = match backtick_testkit::testdb::configured_url() {
+        Some(_) => None,
+        None => Some(ThrowawayCluster::before()?),
+    };
+    let result = cargo(&args);
+    match cluster {
+        Some(cluster) => cluster.after(result),
+        None => result,
+    }
 }
 
-/// The demo: on the configured database, else on the development cluster (started if needed).
+/// The demo: on the configured database, else on the workspace cluster (started if needed, and
+/// stopped afterwards if this command started it).
 fn demo() -> Result<(), String> {
-    let url = match migrate::configured_url() {
-        Some(url) => url,
+    let (url, cluster) = match migrate::configured_url() {
+        Some(url) => (url, None),
         None => {
-            let cluster = backtick_testkit::testdb::LocalCluster::workspace_default().map_err(|e| e.to_string())?;
+            let cluster = ThrowawayCluster::before()?;
+            let running = LocalCluster::workspace_running().map_err(|e| e.to_string())?;
             eprintln!(
-                "xtask: no BT_DATABASE_URL or DATABASE_URL; using a throwaway cluster in {}",
-                cluster.dir().display()
+                "xtask: no BT_DATABASE_URL or DATABASE_URL; using a throwaway cluster in {} on {}",
+                running.dir().display(),
+                running.url()
             );
-            cluster.ensure_running().map_err(|e| e.to_string())?;
-            cluster.url()
+            (running.url(), Some(cluster))
         }
     };
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = Command::new(&cargo)
+    let result = Command::new(&cargo)
         .args(["run", "--locked", "--quiet", "--package", "backtick-demo"])
         .env("BT_DATABASE_URL", &url)
         .status()
-        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("the demo failed ({status})"))
+        .map_err(|e| format!("cannot run {cargo}: {e}"))
+        .and_then(|status| {
+            if status.success() {
+                Ok(())
+            } else {
+                Err(format!("the demo failed ({status})"))
+            }
+        });
+    match cluster {
+        Some(cluster) => cluster.after(result),
+        None => result,
+    }
+}
+
+/// The workspace cluster around a command that may start it: stopped afterwards if the command
+/// started it, left running (and said so) if it was running before.
+struct ThrowawayCluster {
+    was_running: bool,
+}
+
+impl ThrowawayCluster {
+    fn before() -> Result<Self, String> {
+        let cluster = LocalCluster::workspace_default().map_err(|e| e.to_string())?;
+        Ok(Self {
+            was_running: cluster.status() == ClusterStatus::Running,
+        })
+    }
+
+    /// Stops the cluster if it was not running before; `result` is the command's.
+    fn after(self, result: Result<(), String>) -> Result<(), String> {
+        let cluster = LocalCluster::workspace_default().map_err(|e| e.to_string())?;
+        if cluster.status() != ClusterStatus::Running {
+            return result;
+        }
+        if self.was_running {
+            eprintln!(
+                "xtask: the cluster in {} keeps running on {} (it was running before); `cargo xtask db stop` stops it",
+                cluster.dir().display(),
+                cluster.url()
+            );
+            return result;
+        }
+        let stopped = cluster.stop().map_err(|e| e.to_string());
+        if stopped.is_ok() {
+            eprintln!(
+                "xtask: stopped the throwaway cluster in {} (its data stays)",
+                cluster.dir().display()
+            );
+        }
+        result.and(stopped)
     }
 }
 
