@@ -23,6 +23,8 @@ extern crate self as backtick_core;
 #[path = "private.rs"]
 pub mod __private;
 pub mod admin;
+#[doc(hidden)]
+pub mod arg_check;
 mod backoff;
 mod cancel;
 mod clock;

@@ -24,9 +24,10 @@ use crate::attr::Kind;
 /// The function stays a plain function. Its arguments are the job's arguments: serde types that
 /// own their data, stored as a tuple in argument order (`(x, y)`; `(x,)` for one; `()` for none)
 /// with the worker's codec. One argument may instead be the job's `JobContext` (by value or
-/// `&`); it is not stored. The function returns `()` or `Result<(), E>` with
-/// `E: Into<JobError>` (any `std::error::Error` retries; return a `JobError` to snooze,
-/// discard or cancel).
+/// `&`); it is not stored. The function returns `()`, `Result<(), JobError>` (to retry,
+/// snooze, discard or cancel), or `Result<(), E>` for any `E` that converts into
+/// `Box<dyn std::error::Error + Send + Sync>`: `anyhow::Result<()>`, an eyre report, a boxed
+/// error, your own error enum. Such an error, `?` included, is a retryable failure.
 ///
 /// Next to the function, a module of the same name holds:
 ///
