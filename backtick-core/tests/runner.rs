@@ -547,3 +547,84 @@ async fn a_job_due_later_and_its_retry_start_on_time_without_the_poll() {
         "the retry starts after its 300 ms backoff, not at the poll: {starts:?}"
     );
 }
+
+/// A store whose database has no backtick schema: the check and every claim say so.
+#[derive(Default)]
+struct Unmigrated {
+    claims: AtomicUsize,
+}
+
+fn not_migrated() -> StoreError {
+    StoreError::NotMigrated {
+        message: "relation \"backtick_jobs\" does not exist".to_owned(),
+    }
+}
+
+#[async_trait]
+impl Intercept for Unmigrated {
+    async fn claim(&self, _inner: &dyn QueueStore, _params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
+        self.claims.fetch_add(1, Ordering::SeqCst);
+        Err(not_migrated())
+    }
+
+    async fn check_schema(&self, _inner: &dyn QueueStore) -> Result<(), StoreError> {
+        Err(not_migrated())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_on_an_unmigrated_database_does_not_start_and_says_why() {
+    let store = Intercepted::new(MemoryStore::new(), Unmigrated::default());
+    let build = || {
+        Runner::builder(store.clone())
+            .config(fast_config())
+            .worker(worker_fn("quick", |_: JobContext, (): ()| async { Ok(()) }))
+            .expect("register")
+            .build()
+            .expect("build")
+    };
+
+    let error = build()
+        .try_start()
+        .await
+        .err()
+        .expect("no runner on an unmigrated database");
+    let ran = build()
+        .run_until(std::future::pending())
+        .await
+        .expect_err("run_until returns at once");
+
+    for error in [error, ran] {
+        assert!(
+            matches!(error, backtick_core::Error::Store(StoreError::NotMigrated { .. })),
+            "{error:?}"
+        );
+        let text = error.to_string();
+        assert!(
+            text.contains("migrate()") && text.contains("backtick migrate up"),
+            "{text}"
+        );
+        assert!(!text.contains("xtask"), "an application has no xtask: {text}");
+    }
+    assert_eq!(store.hooks.claims.load(Ordering::SeqCst), 0, "nothing was claimed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_started_runner_whose_claim_finds_no_schema_stops_claiming() {
+    let store = Intercepted::new(MemoryStore::new(), Unmigrated::default());
+    let runner = Runner::builder(store.clone())
+        .config(fast_config())
+        .worker(worker_fn("quick", |_: JobContext, (): ()| async { Ok(()) }))
+        .expect("register")
+        .build()
+        .expect("build")
+        .start();
+    // Backing off as for a transient error, it would claim again after 50ms, 100ms, 200ms...
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    runner.shutdown().await;
+    assert_eq!(
+        store.hooks.claims.load(Ordering::SeqCst),
+        1,
+        "one claim, then it stopped"
+    );
+}

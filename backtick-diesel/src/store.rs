@@ -155,6 +155,10 @@ fn bind_claim(query: SqlQuery, params: &ClaimParams) -> BoxedSqlQuery<'static, d
 
 #[async_trait]
 impl QueueStore for DieselStore {
+    async fn check_schema(&self) -> Result<(), StoreError> {
+        DieselStore::check_schema(self).await
+    }
+
     async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
         if jobs.is_empty() {
             return Ok(Vec::new());

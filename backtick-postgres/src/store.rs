@@ -172,6 +172,10 @@ fn as_i64(n: u32) -> i64 {
 
 #[async_trait]
 impl QueueStore for PgStore {
+    async fn check_schema(&self) -> Result<(), StoreError> {
+        PgStore::check_schema(self).await
+    }
+
     async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
         if jobs.is_empty() {
             return Ok(Vec::new());

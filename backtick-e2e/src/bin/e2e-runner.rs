@@ -127,7 +127,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .run_until(async move {
             term.recv().await;
         })
-        .await;
+        .await?;
     println!("stopped: {stats:?}");
     Ok(())
 }
