@@ -39,7 +39,7 @@ use crate::attr::Kind;
 /// | `schedule(&store, args...)` | enqueue a job due now, as the original's `(schedule log-sum 3 4)` |
 /// | `schedule_many(&store, items)` | enqueue many in one atomic write; an item is the argument, or a tuple of them |
 ///
-/// The worker is also submitted for discovery: `Runner::builder(store).discovered()?` registers
+/// The worker is also submitted for discovery: `Runner::builder(store).discovered()` registers
 /// every annotated function of the program (two workers with one name fail there).
 ///
 /// # Options
@@ -92,7 +92,7 @@ pub fn worker(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// On an `async fn` with no job arguments (a `JobContext` argument is allowed). Everything
 /// [`macro@worker`] generates is generated too, plus `periodic() -> Result<Periodic, Error>`,
-/// and the schedule is submitted for discovery: `Runner::builder(store).discovered()?` fires it.
+/// and the schedule is submitted for discovery: `Runner::builder(store).discovered()` fires it.
 /// Each interval is counted from the previous fire time; every runner may fire it, and each fire
 /// time enqueues exactly one job.
 ///

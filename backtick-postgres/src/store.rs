@@ -35,10 +35,10 @@ type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, PgArguments>;
 /// # Examples
 /// ```no_run
 /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
-/// use backtick_postgres::{NewJob, PgStore, QueueStore};
+/// use backtick_postgres::{NewJob, PgStore};
 /// let store = PgStore::from_env().await?; // BT_DATABASE_URL, else DATABASE_URL
 /// store.migrate().await?;
-/// let id = store.enqueue(NewJob::new("send_mail", &"alice@example.com")?, None).await?;
+/// let id = store.enqueue(NewJob::new("send_mail", &"alice@example.com")?).await?;
 /// println!("enqueued job {id}");
 /// # Ok(())
 /// # }

@@ -75,6 +75,7 @@ pub use cluster::{ClusterStatus, LocalCluster};
 pub use container_mode::DEFAULT_POSTGRES_IMAGE;
 pub use error::TestDbError;
 #[cfg(feature = "testcontainers")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testcontainers")))]
 pub use test_postgres::TestPostgres;
 
 use container_mode::{ContainerMode, ImageRef};

@@ -4,7 +4,11 @@
 //! cargo xtask demo                       the demo, on the configured database or a throwaway one
 //!                                        (stopped afterwards when the demo started it)
 //! cargo xtask test                       every test (a throwaway cluster it started is stopped)
-//! cargo xtask ci                         cargo fmt --check, clippy -D warnings, test, demo, bench --quick
+//! cargo xtask ci                         cargo fmt --check, clippy -D warnings, test, package, semver,
+//!                                        the outside example, demo, bench --quick
+//! cargo xtask package                    cargo package of every library crate (dependency order)
+//! cargo xtask outside-app               the README's examples, built in a crate outside the workspace
+//! cargo xtask semver                     cargo-semver-checks against the last v* tag, once there is one
 //! cargo xtask bench [--quick] [--large] [--soak [MIN]] [--backend pg|diesel|all] ...
 //!                                        the benchmark; figures in target/bench/
 //! cargo xtask migrate run|revert|status  the schema, on the configured database
@@ -15,6 +19,7 @@
 mod bench;
 mod db;
 mod migrate;
+mod outside;
 
 use std::process::{Command, ExitCode};
 
@@ -30,6 +35,9 @@ fn main() -> ExitCode {
         "test" => test(rest),
         "ci" => ci(),
         "demo" => demo(),
+        "package" => package(),
+        "outside-app" => outside::run(),
+        "semver" => semver(),
         "bench" => bench::run(rest),
         "db" => db::run(rest),
         "migrate" => migrate::run(rest),
@@ -57,8 +65,16 @@ commands:
                              was running before)
   test [ARGS]                run every test of the workspace (extra ARGS go to `cargo test`; a
                              throwaway cluster the tests started is stopped afterwards)
-  ci                         cargo fmt --check, cargo clippy --all-targets -D warnings, `test`, `demo`,
-                             `bench --quick`
+  ci                         cargo fmt --check, cargo clippy --all-targets -D warnings, `test`,
+                             `package`, `semver`, the outside example, `demo`, `bench --quick`
+  package                    `cargo package` of every library crate, in dependency order, each
+                             built from its package alone (as crates.io would)
+  outside-app                check the README's marked examples and dependency lines against
+                             examples/outside-app (outside the workspace, on backtick-postgres
+                             0.1 by version) and build it
+  semver                     cargo-semver-checks of every library crate against the last `v*` tag
+                             (skipped, with a note, until a version is tagged or when the tool is
+                             not installed)
   bench [--quick] [--large] [--soak [MIN]] [--backend pg|diesel|all] [--only PREFIX]
         [--profile] [--drain-jobs N] [--out DIR]
                              the benchmark (release; --quick: small N in the dev profile, for CI;
@@ -173,9 +189,71 @@ fn ci() -> Result<(), String> {
         "warnings",
     ])?;
     test(&[])?;
+    package()?;
+    semver()?;
+    outside::run()?;
     // The example application must run, not only build; the benchmark must not rot.
     demo()?;
     bench::run(&["--quick".to_owned()])
+}
+
+/// The crates published to crates.io, in dependency order. Binaries (`backtick-cli`), the
+/// benchmark, the end-to-end tests, the examples and xtask stay unpublished (`publish = false`).
+const LIBRARY_CRATES: [&str; 8] = [
+    "backtick-cron",
+    "backtick-macros",
+    "backtick-core",
+    "backtick-pg-common",
+    "backtick-testkit",
+    "backtick-postgres",
+    "backtick-diesel",
+    "backtick-dashboard",
+];
+
+/// `cargo package` of every library crate: cargo packages them in dependency order through a
+/// temporary local registry and builds each from its `.crate` alone, so a path dependency
+/// without a version, a file outside the crate or a missing feature fails here, not on publish.
+/// Offline: every dependency is in Cargo.lock and the local cache.
+fn package() -> Result<(), String> {
+    let mut args = vec!["package", "--locked", "--offline", "--allow-dirty"];
+    for krate in LIBRARY_CRATES {
+        args.extend(["-p", krate]);
+    }
+    cargo(&args)
+}
+
+/// The API-compatibility check: `cargo semver-checks` of every library crate against the last
+/// `v*` tag. Until a first version is tagged there is nothing to compare with, and without
+/// the tool (`cargo install cargo-semver-checks`) it cannot run: both are said and skipped.
+fn semver() -> Result<(), String> {
+    let tag = Command::new("git")
+        .args(["describe", "--tags", "--abbrev=0", "--match", "v*"])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        .filter(|tag| !tag.is_empty());
+    let Some(tag) = tag else {
+        eprintln!("xtask: semver check skipped: no `v*` tag yet (it starts with the first tagged release)");
+        return Ok(());
+    };
+    let cargo_bin = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let installed = Command::new(&cargo_bin)
+        .args(["semver-checks", "--version"])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !installed {
+        eprintln!(
+            "xtask: semver check against {tag} skipped: cargo-semver-checks is not installed \
+             (`cargo install cargo-semver-checks --locked`)"
+        );
+        return Ok(());
+    }
+    let mut args = vec!["semver-checks", "check-release", "--baseline-rev", tag.as_str()];
+    for krate in LIBRARY_CRATES {
+        args.extend(["-p", krate]);
+    }
+    cargo(&args)
 }
 
 fn cargo(args: &[&str]) -> Result<(), String> {

@@ -62,7 +62,7 @@ use crate::store::{QueueStore, WakeReceiver};
 ///     .worker(worker_fn("log_sum", |_: JobContext, (x, y): (i64, i64)| async move {
 ///         tracing::info!("sum {x} + {y} = {}", x + y);
 ///         Ok(())
-///     }))?
+///     }))
 ///     .concurrency(20)
 ///     .build()?
 ///     .start();
