@@ -206,6 +206,8 @@ async fn the_binary_serves_prometheus_metrics_of_the_seeded_queue() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
     drop(served);
+    // The page as scraped (seen with `--nocapture`).
+    println!("{page}");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(
         response

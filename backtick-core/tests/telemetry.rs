@@ -37,8 +37,10 @@ fn fast_config() -> RunnerConfig {
 /// and gauges back to zero, histograms emptied): a later one shows only what came after.
 type Metrics = Vec<(String, Vec<(String, String)>, DebugValue)>;
 
+/// Also prints each metric with its value (seen with `--nocapture`: example values of every
+/// metric from a run).
 fn read(snapshotter: &Snapshotter) -> Metrics {
-    snapshotter
+    let metrics: Metrics = snapshotter
         .snapshot()
         .into_vec()
         .into_iter()
@@ -50,7 +52,21 @@ fn read(snapshotter: &Snapshotter) -> Metrics {
                 .collect();
             (key.name().to_owned(), labels, value)
         })
-        .collect()
+        .collect();
+    for (name, labels, value) in &metrics {
+        let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+        let value = match value {
+            DebugValue::Counter(n) => n.to_string(),
+            DebugValue::Gauge(v) => v.to_string(),
+            DebugValue::Histogram(values) => {
+                let values: Vec<f64> = values.iter().map(|v| v.into_inner()).collect();
+                let sum: f64 = values.iter().sum();
+                format!("count={} sum={sum:.6}", values.len())
+            }
+        };
+        println!("metric {name}{{{}}} {value}", labels.join(","));
+    }
+    metrics
 }
 
 /// The value of `name` whose labels include `labels`; panics when there is not exactly one.
