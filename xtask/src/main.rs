@@ -7,6 +7,7 @@
 //! cargo xtask ci                         cargo fmt --check, clippy -D warnings, test, package, semver,
 //!                                        the outside example, demo, bench --quick
 //! cargo xtask package                    cargo package of every library crate (dependency order)
+//! cargo xtask doc                       the library docs as docs.rs builds them (--cfg docsrs)
 //! cargo xtask outside-app               the README's examples, built in a crate outside the workspace
 //! cargo xtask semver                     cargo-semver-checks against the last v* tag, once there is one
 //! cargo xtask bench [--quick] [--large] [--soak [MIN]] [--backend pg|diesel|all] ...
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
         "demo" => demo(),
         "package" => package(),
         "outside-app" => outside::run(),
+        "doc" => doc(),
         "semver" => semver(),
         "bench" => bench::run(rest),
         "db" => db::run(rest),
@@ -69,6 +71,8 @@ commands:
                              `package`, `semver`, the outside example, `demo`, `bench --quick`
   package                    `cargo package` of every library crate, in dependency order, each
                              built from its package alone (as crates.io would)
+  doc                        the library crates' docs as docs.rs builds them (`--cfg docsrs`, all
+                             features, feature badges), warnings denied
   outside-app                check the README's marked examples and dependency lines against
                              examples/outside-app (outside the workspace, on backtick-postgres
                              0.1 by version) and build it
@@ -190,6 +194,7 @@ fn ci() -> Result<(), String> {
     ])?;
     test(&[])?;
     package()?;
+    doc()?;
     semver()?;
     outside::run()?;
     // The example application must run, not only build; the benchmark must not rot.
@@ -220,6 +225,32 @@ fn package() -> Result<(), String> {
         args.extend(["-p", krate]);
     }
     cargo(&args)
+}
+
+/// The library crates' documentation as docs.rs builds it: every feature, `--cfg docsrs` (the
+/// feature badges, `doc(cfg)`, need nightly's `doc_cfg`, hence `RUSTC_BOOTSTRAP=1` for this
+/// one command), and a broken intra-doc link or another rustdoc warning fails it.
+fn doc() -> Result<(), String> {
+    let mut args = vec!["doc", "--no-deps", "--locked", "--all-features"];
+    for krate in LIBRARY_CRATES {
+        args.extend(["-p", krate]);
+    }
+    let cargo_bin = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    eprintln!(
+        "xtask: running cargo {} (RUSTDOCFLAGS=\"--cfg docsrs -D warnings\")",
+        args.join(" ")
+    );
+    let status = Command::new(&cargo_bin)
+        .args(&args)
+        .env("RUSTDOCFLAGS", "--cfg docsrs -D warnings")
+        .env("RUSTC_BOOTSTRAP", "1")
+        .status()
+        .map_err(|e| format!("cannot run {cargo_bin}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo doc failed ({status})"))
+    }
 }
 
 /// The API-compatibility check: `cargo semver-checks` of every library crate against the last
