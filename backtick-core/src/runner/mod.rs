@@ -29,6 +29,7 @@ mod wakeups;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
@@ -170,12 +171,12 @@ fn spawn_maintenance(shared: &Shared, periodics: Vec<Periodic>, stop: &Cancellat
     let reviver = Reviver::new(store.clone(), clock.clone());
     let pruner = Pruner::new(store.clone(), clock.clone()).retention(config.retention);
     let mut loops = vec![
-        maintenance::spawn(reviver, config.revive_interval, stop),
-        maintenance::spawn(pruner, config.prune_interval, stop),
+        spawn_settled(reviver, config.revive_interval, stop),
+        spawn_settled(pruner, config.prune_interval, stop),
     ];
     if let Some(interval) = config.vacuum_interval {
         let vacuumer = Vacuumer::new(store.clone(), clock.clone());
-        loops.push(maintenance::spawn(vacuumer, interval, stop));
+        loops.push(spawn_settled(vacuumer, interval, stop));
     }
     if !periodics.is_empty() {
         let firer = ScheduleFirer::new(store.clone(), clock.clone(), periodics)
@@ -184,6 +185,41 @@ fn spawn_maintenance(shared: &Shared, periodics: Vec<Periodic>, stop: &Cancellat
         loops.push(maintenance::spawn(firer, config.schedule_interval, stop));
     }
     loops
+}
+
+/// Run the housekeeping `service` every `interval` like [`maintenance::spawn`], but with its
+/// first pass after a random part of the interval (between a quarter and a half of it, at
+/// most [`MAX_SETTLE`]) instead of at once. A starting runner's first claims and its wake-up
+/// listener then get the store's connections, rather than queueing behind the reviver, the
+/// pruner and the vacuum asking for theirs at the same instant (on a newly connected pool
+/// each of those is a new connection, milliseconds apiece); and runners started together do
+/// not all revive, prune and vacuum at the same moments.
+fn spawn_settled(service: impl maintenance::Service, interval: Duration, stop: &CancellationToken) -> JoinHandle<()> {
+    let settle = settle_delay(interval, random_fraction());
+    let stop = stop.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = stop.cancelled() => {}
+            _ = tokio::time::sleep(settle) => maintenance::every(service, interval, stop).await,
+        }
+    })
+}
+
+/// The longest [`spawn_settled`] waits before a service's first pass.
+const MAX_SETTLE: Duration = Duration::from_secs(5);
+
+/// A quarter of `interval`, plus `fraction` (in `[0, 1)`) of another quarter, at most
+/// [`MAX_SETTLE`].
+fn settle_delay(interval: Duration, fraction: f64) -> Duration {
+    (interval / 4 + (interval / 4).mul_f64(fraction.clamp(0.0, 1.0))).min(MAX_SETTLE)
+}
+
+/// A number in `[0, 1)` that differs between calls and processes (from the standard
+/// library's randomly seeded hasher; no cryptographic use).
+fn random_fraction() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let bits = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// What the runner's tasks share.
@@ -214,5 +250,22 @@ impl Shared {
             .queues
             .as_ref()
             .is_none_or(|queues| queues.iter().any(|q| q == queue))
+    }
+}
+
+#[cfg(test)]
+mod settle_tests {
+    use super::*;
+
+    #[test]
+    fn the_first_housekeeping_pass_waits_between_a_quarter_and_a_half_of_its_interval() {
+        let interval = Duration::from_secs(8);
+        assert_eq!(settle_delay(interval, 0.0), Duration::from_secs(2));
+        assert_eq!(settle_delay(interval, 0.5), Duration::from_secs(3));
+        assert_eq!(settle_delay(Duration::from_secs(60), 0.9), MAX_SETTLE, "capped");
+        for _ in 0..100 {
+            let fraction = random_fraction();
+            assert!((0.0..1.0).contains(&fraction), "{fraction}");
+        }
     }
 }
