@@ -220,11 +220,74 @@ const LIBRARY_CRATES: [&str; 8] = [
 /// without a version, a file outside the crate or a missing feature fails here, not on publish.
 /// Offline: every dependency is in Cargo.lock and the local cache.
 fn package() -> Result<(), String> {
+    forget_stale_package_sources()?;
+    forget_stale_package_builds()?;
     let mut args = vec!["package", "--locked", "--offline", "--allow-dirty"];
     for krate in LIBRARY_CRATES {
         args.extend(["-p", krate]);
     }
     cargo(&args)
+}
+
+/// Removes what cargo extracted from the temporary registry of an earlier `cargo package`.
+///
+/// Cargo extracts each packaged dependency (`backtick-core-0.1.0`, ...) under
+/// `$CARGO_HOME/registry/src/-<hash>/` (the temporary registry has no name) and reuses an
+/// extraction of the same name and version on the next run, even though the crate changed
+/// since: the next verification would then build against yesterday's `backtick-core`. Only
+/// those directories go (never a crates.io one: their names start with the registry's name).
+fn forget_stale_package_sources() -> Result<(), String> {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".cargo")));
+    let Some(src) = cargo_home.map(|home| home.join("registry").join("src")) else {
+        return Ok(());
+    };
+    let Ok(registries) = std::fs::read_dir(&src) else {
+        return Ok(());
+    };
+    for registry in registries.filter_map(Result::ok) {
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        let Ok(crates) = std::fs::read_dir(registry.path()) else {
+            continue;
+        };
+        for extracted in crates.filter_map(Result::ok) {
+            let name = extracted.file_name().to_string_lossy().into_owned();
+            if LIBRARY_CRATES
+                .iter()
+                .any(|krate| name.starts_with(&format!("{krate}-")))
+            {
+                let path = extracted.path();
+                std::fs::remove_dir_all(&path).map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Cargo takes a registry crate's build as final for its name and version, so the builds of
+/// the previous verification (`backtick-core 0.1.0` from the temporary registry) would be linked
+/// again. Forgetting the library crates' fingerprints makes cargo build them afresh (this
+/// workspace's own builds of them too: a minute, the next time they are needed).
+fn forget_stale_package_builds() -> Result<(), String> {
+    let target = backtick_testkit::testdb::workspace_target_dir().map_err(|e| e.to_string())?;
+    let fingerprints = target.join("debug").join(".fingerprint");
+    let Ok(entries) = std::fs::read_dir(&fingerprints) else {
+        return Ok(());
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if LIBRARY_CRATES
+            .iter()
+            .any(|krate| name.starts_with(&format!("{krate}-")))
+        {
+            let path = entry.path();
+            std::fs::remove_dir_all(&path).map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// The library crates' documentation as docs.rs builds it: every feature, `--cfg docsrs` (the
