@@ -131,7 +131,6 @@ pub(crate) async fn timed_drain(
     };
     let runner = Runner::builder(runner_store)
         .worker(worker_fn(NOOP, |_: JobContext, _: Args| async { Ok(()) }))
-        .map_err(|e| e.to_string())?
         .concurrency(concurrency)
         .build()
         .map_err(|e| e.to_string())?;

@@ -42,6 +42,7 @@ pub use stats::RunnerStats;
 
 use crate::admin::RunnerInfo;
 use crate::clock::Clock;
+use crate::error::Error;
 use crate::maintenance::{self, Pruner, Reviver, ScheduleFirer, Vacuumer};
 use crate::registry::Registry;
 use crate::runner::claims::Claims;
@@ -62,7 +63,7 @@ use crate::store::{QueueStore, WakeReceiver};
 ///     .worker(worker_fn("log_sum", |_: JobContext, (x, y): (i64, i64)| async move {
 ///         tracing::info!("sum {x} + {y} = {}", x + y);
 ///         Ok(())
-///     }))?
+///     }))
 ///     .concurrency(20)
 ///     .build()?
 ///     .start();
@@ -85,6 +86,9 @@ impl Runner {
     }
 
     /// Start claiming and running jobs on the current tokio runtime.
+    ///
+    /// The schema is not checked first ([`Runner::try_start`] does); a claim that finds the
+    /// database unmigrated stops the claim loop with an error in the log.
     pub fn start(self) -> RunnerHandle {
         let Runner { shared, periodics } = self;
         tracing::info!(runner_id = %shared.config.runner_id, workers = ?shared.worker_names, "runner starting");
@@ -104,11 +108,26 @@ impl Runner {
         }
     }
 
-    /// Start, run until `signal` completes, then shut down gracefully.
-    pub async fn run_until(self, signal: impl Future<Output = ()>) -> RunnerStats {
-        let handle = self.start();
+    /// Check the store's schema ([`QueueStore::check_schema`]), then [`Runner::start`].
+    ///
+    /// # Errors
+    /// [`Error::Store`] with [`StoreError::NotMigrated`](crate::StoreError::NotMigrated) when
+    /// the database is not migrated (nothing is started), or the store's error when it cannot
+    /// be asked.
+    pub async fn try_start(self) -> Result<RunnerHandle, Error> {
+        self.shared.store.check_schema().await?;
+        Ok(self.start())
+    }
+
+    /// Check the schema and start ([`Runner::try_start`]), run until `signal` completes, then
+    /// shut down gracefully and return the final counters.
+    ///
+    /// # Errors
+    /// As [`Runner::try_start`]: the runner never started.
+    pub async fn run_until(self, signal: impl Future<Output = ()>) -> Result<RunnerStats, Error> {
+        let handle = self.try_start().await?;
         signal.await;
-        handle.shutdown().await
+        Ok(handle.shutdown().await)
     }
 }
 

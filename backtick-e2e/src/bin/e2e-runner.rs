@@ -120,14 +120,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         revive_interval: millis(&args, "--revive-ms", 1_000)?,
         ..RunnerConfig::default()
     };
-    let runner = Runner::builder(store).config(config).worker(record)?.build()?;
+    let runner = Runner::builder(store).config(config).worker(record).build()?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     println!("ready");
     let stats = runner
         .run_until(async move {
             term.recv().await;
         })
-        .await;
+        .await?;
     println!("stopped: {stats:?}");
     Ok(())
 }
