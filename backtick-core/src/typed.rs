@@ -121,6 +121,15 @@ impl TypedJob {
         Ok(store.enqueue(self.job?, None).await?)
     }
 
+    /// Put it on the queue now, reporting whether it was inserted or its unique key was already
+    /// held by another job, whose id is returned ([`crate::Enqueued::duplicate`]).
+    ///
+    /// # Errors
+    /// As [`TypedJob::enqueue`].
+    pub async fn enqueue_reporting<S: QueueStore + ?Sized>(self, store: &S) -> Result<crate::Enqueued, Error> {
+        Ok(store.enqueue_reporting(self.job?, None).await?)
+    }
+
     /// Put many jobs on the queue in one atomic write: all are stored, or none. Ids come back in
     /// input order.
     ///

@@ -86,6 +86,15 @@ pub(crate) struct MaybeId {
     pub(crate) id: Option<i64>,
 }
 
+/// A row of [`crate::sql::ENQUEUE`]: an id that may be missing, and whether it was inserted.
+#[derive(Debug, QueryableByName)]
+pub(crate) struct EnqueuedRow {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub(crate) id: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub(crate) inserted: bool,
+}
+
 /// A job id and the unique key it holds.
 #[derive(Debug, QueryableByName)]
 pub(crate) struct KeyedId {

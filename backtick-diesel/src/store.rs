@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use backtick_core::admin::{CancelReceiver, CancelRequest, RunnerInfo, ScheduleRunRequest};
 use backtick_core::schedule::{ScheduleFire, ScheduleRecord};
 use backtick_core::{
-    ClaimParams, ClaimToken, Finish, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore, RunnerId,
-    StateCounts, StoreError, Timestamp, WakeReceiver,
+    ClaimParams, ClaimToken, Enqueued, Finish, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore,
+    RunnerId, StateCounts, StoreError, Timestamp, WakeReceiver,
 };
 use backtick_pg_common::admin::{cancel_request, runner_record};
 use backtick_pg_common::admin_sql;
@@ -159,7 +159,11 @@ impl QueueStore for DieselStore {
         DieselStore::check_schema(self).await
     }
 
-    async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
+    async fn enqueue_many_reporting(
+        &self,
+        jobs: Vec<NewJob>,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<Enqueued>, StoreError> {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use backtick_core::admin::{CancelReceiver, CancelRequest, RunnerInfo, ScheduleRunRequest};
 use backtick_core::schedule::{ScheduleFire, ScheduleRecord};
 use backtick_core::{
-    ClaimParams, ClaimToken, Finish, FinishReport, Job, JobFilter, JobId, NewJob, QueueStore, RunnerId, StateCounts,
-    StoreError, Timestamp, WakeReceiver,
+    ClaimParams, ClaimToken, Enqueued, Finish, FinishReport, Job, JobFilter, JobId, NewJob, QueueStore, RunnerId,
+    StateCounts, StoreError, Timestamp, WakeReceiver,
 };
 
 /// The calls a test may intercept. Each method gets the inner store; the default forwards to it.
@@ -72,8 +72,12 @@ impl<H: Intercept> Intercepted<H> {
 
 #[async_trait]
 impl<H: Intercept> QueueStore for Intercepted<H> {
-    async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
-        self.inner.enqueue_many(jobs, now).await
+    async fn enqueue_many_reporting(
+        &self,
+        jobs: Vec<NewJob>,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        self.inner.enqueue_many_reporting(jobs, now).await
     }
     async fn claim(&self, params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
         self.hooks.claim(self.inner.as_ref(), params).await

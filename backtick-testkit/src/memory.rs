@@ -16,8 +16,8 @@ use backtick_core::admin::{CancelReceiver, CancelRequest, RunnerInfo, ScheduleRu
 use backtick_core::schedule::{ScheduleFire, ScheduleRecord};
 use backtick_core::state::{Finish, Transition};
 use backtick_core::{
-    ClaimParams, ClaimToken, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore, RunAt, RunnerId,
-    StateCounts, StoreError, Timestamp, WakeReceiver,
+    ClaimParams, ClaimToken, Enqueued, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore, RunAt,
+    RunnerId, StateCounts, StoreError, Timestamp, WakeReceiver,
 };
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::broadcast;
@@ -308,7 +308,11 @@ fn limit(n: u32) -> usize {
 
 #[async_trait]
 impl QueueStore for MemoryStore {
-    async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
+    async fn enqueue_many_reporting(
+        &self,
+        jobs: Vec<NewJob>,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<Enqueued>, StoreError> {
         // Validate everything before touching the state: the batch is all or nothing.
         for job in &jobs {
             job.validate()?;
@@ -325,7 +329,10 @@ impl QueueStore for MemoryStore {
                 if inserted && !touched.contains(&queue) {
                     touched.push(queue);
                 }
-                ids.push(id);
+                ids.push(Enqueued {
+                    id,
+                    duplicate: !inserted,
+                });
             }
             ids
         };

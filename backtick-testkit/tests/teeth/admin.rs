@@ -13,7 +13,7 @@ use backtick_core::admin::{
 use backtick_core::schedule::{ScheduleFire, ScheduleRecord};
 use backtick_core::state::Finish;
 use backtick_core::{
-    ClaimParams, ClaimToken, FinishReport, Job, JobFilter, JobId, NewJob, QueueStore, RunnerId, StateCounts,
+    ClaimParams, ClaimToken, Enqueued, FinishReport, Job, JobFilter, JobId, NewJob, QueueStore, RunnerId, StateCounts,
     StoreError, Timestamp, WakeReceiver, async_trait,
 };
 use backtick_testkit::{MemoryStore, conformance};
@@ -84,8 +84,12 @@ impl QueueStore for BrokenAdmin {
     async fn enqueue(&self, job: NewJob, now: Option<Timestamp>) -> Result<JobId, StoreError> {
         self.inner.enqueue(job, now).await
     }
-    async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
-        self.inner.enqueue_many(jobs, now).await
+    async fn enqueue_many_reporting(
+        &self,
+        jobs: Vec<NewJob>,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        self.inner.enqueue_many_reporting(jobs, now).await
     }
     async fn claim(&self, params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
         self.inner.claim(params).await
