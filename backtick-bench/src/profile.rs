@@ -4,7 +4,7 @@
 //! CPU.
 
 use backtick_postgres::RunnerId;
-use backtick_postgres::admin::{CancelReceiver, CancelRequest, RunnerInfo, ScheduleRunRequest};
+use backtick_postgres::admin::{CancelReceiver, CancelRequest, RunnerInfo, ScheduleRunRequest, UnservedWorker};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -243,6 +243,9 @@ impl QueueStore for CountingStore {
 
     async fn deregister_runner(&self, runner: &RunnerId) -> Result<(), StoreError> {
         self.inner.deregister_runner(runner).await
+    }
+    async fn unserved_jobs(&self, waited: Duration, now: Option<Timestamp>) -> Result<Vec<UnservedWorker>, StoreError> {
+        self.inner.unserved_jobs(waited, now).await
     }
 
     async fn cancel_requests(&self, jobs: &[JobId]) -> Result<Vec<CancelRequest>, StoreError> {

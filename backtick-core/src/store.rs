@@ -415,6 +415,18 @@ pub trait QueueStore: Send + Sync + 'static {
     /// Forget a runner's registration: it is shutting down. Unknown ids are ignored.
     async fn deregister_runner(&self, runner: &RunnerId) -> Result<(), StoreError>;
 
+    /// Workers whose jobs nobody runs: among the queued jobs due for at least `waited` (due at
+    /// or before `now - waited`), the first [`crate::admin::UNSERVED_SCAN`] in claim order
+    /// (priority, due time, id), those whose worker no live runner registers
+    /// ([`QueueStore::register_runner`]'s `workers`); one entry per worker and queue, oldest
+    /// due time first, then oldest job. Reads only; a runner's maintenance warns of them, and
+    /// [`crate::admin::QueueAdmin::unserved_workers`] reports them to operators.
+    async fn unserved_jobs(
+        &self,
+        waited: Duration,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<crate::admin::UnservedWorker>, StoreError>;
+
     /// The pending cancellation requests among `jobs`: one for each job that is running and
     /// that an operator asked to cancel ([`crate::admin::QueueAdmin::apply_to_jobs`] with
     /// [`crate::admin::JobAction::Cancel`]), in no particular order. The runner asks for the

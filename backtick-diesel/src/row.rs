@@ -168,3 +168,18 @@ pub(crate) struct DueIn {
     #[diesel(sql_type = Nullable<BigInt>)]
     pub(crate) due_in_us: Option<i64>,
 }
+
+/// A row of [`backtick_pg_common::admin_sql::UNSERVED_JOBS`].
+#[derive(Debug, QueryableByName)]
+pub(crate) struct UnservedRow {
+    #[diesel(sql_type = Text)]
+    pub(crate) worker: String,
+    #[diesel(sql_type = Text)]
+    pub(crate) queue: String,
+    #[diesel(sql_type = BigInt)]
+    pub(crate) jobs: i64,
+    #[diesel(sql_type = Timestamptz)]
+    pub(crate) oldest_due: Timestamp,
+    #[diesel(sql_type = BigInt)]
+    pub(crate) oldest_job: i64,
+}

@@ -348,6 +348,30 @@ impl QueueStore for DieselStore {
         Ok(())
     }
 
+    async fn unserved_jobs(
+        &self,
+        waited: Duration,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<backtick_core::admin::UnservedWorker>, StoreError> {
+        let rows: Vec<crate::row::UnservedRow> = diesel::sql_query(admin_sql::UNSERVED_JOBS)
+            .bind::<Nullable<Timestamptz>, _>(now)
+            .bind::<BigInt, _>(micros(waited))
+            .bind::<BigInt, _>(i64::from(backtick_core::admin::UNSERVED_SCAN))
+            .load(&mut *self.conn().await?)
+            .await
+            .map_err(store_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| backtick_core::admin::UnservedWorker {
+                worker: row.worker,
+                queue: row.queue,
+                jobs: u64::try_from(row.jobs).unwrap_or(0),
+                oldest_due: row.oldest_due,
+                oldest_job: JobId(row.oldest_job),
+            })
+            .collect())
+    }
+
     async fn cancel_requests(&self, jobs: &[JobId]) -> Result<Vec<CancelRequest>, StoreError> {
         if jobs.is_empty() {
             return Ok(Vec::new());

@@ -334,8 +334,8 @@ pub trait QueueAdmin: QueueStore {
     /// Workers that have due jobs waiting longer than `waited` and no live runner to run them
     /// (a worker name no deployed runner has: misspelt, removed, or not deployed yet). Such
     /// jobs stay queued for a runner that has the worker, by design; this is how an operator
-    /// (or an alert) finds them. Looks at the oldest queued jobs, at most [`UNSERVED_SCAN`] of
-    /// them; one entry per worker and queue, oldest due time first.
+    /// (or an alert) finds them. As [`QueueStore::unserved_jobs`]: at most [`UNSERVED_SCAN`]
+    /// jobs looked at; one entry per worker and queue, oldest due time first.
     ///
     /// # Errors
     /// Only [`AdminError::Store`].
@@ -344,45 +344,7 @@ pub trait QueueAdmin: QueueStore {
         waited: Duration,
         now: Option<Timestamp>,
     ) -> Result<Vec<UnservedWorker>, AdminError> {
-        let runners = self.list_runners(now).await?;
-        let served: std::collections::HashSet<&str> = runners
-            .iter()
-            .filter(|runner| !runner.stale)
-            .flat_map(|runner| runner.info.workers.iter().map(String::as_str))
-            .collect();
-        let page = self
-            .list_jobs(
-                &JobQuery::default().state(crate::job::JobState::Queued),
-                &PageRequest {
-                    order: Order::OldestFirst,
-                    ..PageRequest::first(UNSERVED_SCAN)
-                },
-            )
-            .await?;
-        let waited = chrono::Duration::from_std(waited).unwrap_or(chrono::Duration::MAX);
-        let due_before = now.unwrap_or_else(chrono::Utc::now) - waited;
-        let mut found: Vec<UnservedWorker> = Vec::new();
-        for job in page
-            .jobs
-            .iter()
-            .filter(|job| job.run_at <= due_before && !served.contains(job.worker.as_str()))
-        {
-            match found
-                .iter_mut()
-                .find(|u| u.worker == job.worker && u.queue == job.queue)
-            {
-                Some(entry) => entry.jobs += 1,
-                None => found.push(UnservedWorker {
-                    worker: job.worker.clone(),
-                    queue: job.queue.clone(),
-                    jobs: 1,
-                    oldest_due: job.run_at,
-                    oldest_job: job.id,
-                }),
-            }
-        }
-        found.sort_by_key(|u| u.oldest_due);
-        Ok(found)
+        Ok(self.unserved_jobs(waited, now).await?)
     }
 
     /// What the database says about its own health, for `backtick doctor`: the claim

@@ -43,7 +43,7 @@ pub use stats::RunnerStats;
 use crate::admin::RunnerInfo;
 use crate::clock::Clock;
 use crate::error::Error;
-use crate::maintenance::{self, Pruner, Reviver, ScheduleFirer, Vacuumer};
+use crate::maintenance::{self, Pruner, Reviver, ScheduleFirer, UnservedWarner, Vacuumer};
 use crate::registry::Registry;
 use crate::runner::claims::Claims;
 use crate::schedule::Periodic;
@@ -177,6 +177,10 @@ fn spawn_maintenance(shared: &Shared, periodics: Vec<Periodic>, stop: &Cancellat
     if let Some(interval) = config.vacuum_interval {
         let vacuumer = Vacuumer::new(store.clone(), clock.clone());
         loops.push(spawn_settled(vacuumer, interval, stop));
+    }
+    if let Some(waited) = config.unserved_warning {
+        let warner = UnservedWarner::new(store.clone(), clock.clone(), waited);
+        loops.push(spawn_settled(warner, waited, stop));
     }
     if !periodics.is_empty() {
         let firer = ScheduleFirer::new(store.clone(), clock.clone(), periodics)

@@ -8,7 +8,7 @@ use std::time::Duration;
 use backtick_core::admin::{
     ActionReport, AdminError, BulkReport, CancelReceiver, CancelRequest, CountQuery, JobAction, JobCounts, JobCursor,
     JobDetail, JobPage, JobQuery, JobSelection, PageRequest, QueueAdmin, QueueInfo, RunnerInfo, RunnerStatus,
-    ScheduleAction, ScheduleInfo, ScheduleRunRequest, TimeRange,
+    ScheduleAction, ScheduleInfo, ScheduleRunRequest, TimeRange, UnservedWorker,
 };
 use backtick_core::schedule::{ScheduleFire, ScheduleRecord};
 use backtick_core::state::Finish;
@@ -174,6 +174,9 @@ impl QueueStore for BrokenAdmin {
     }
     async fn deregister_runner(&self, runner: &RunnerId) -> Result<(), StoreError> {
         self.inner.deregister_runner(runner).await
+    }
+    async fn unserved_jobs(&self, waited: Duration, now: Option<Timestamp>) -> Result<Vec<UnservedWorker>, StoreError> {
+        self.inner.unserved_jobs(waited, now).await
     }
     async fn cancel_requests(&self, jobs: &[JobId]) -> Result<Vec<CancelRequest>, StoreError> {
         self.inner.cancel_requests(jobs).await
