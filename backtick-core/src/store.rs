@@ -48,7 +48,8 @@ pub struct FinishReport {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::{JobFilter, JobState};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{JobFilter, JobState};
 /// let filter = JobFilter::default().state(JobState::Dead).queue("mail").limit(10);
 /// assert_eq!(filter.limit, 10);
 /// ```
@@ -105,7 +106,8 @@ impl JobFilter {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::{JobState, StateCounts};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{JobState, StateCounts};
 /// let counts = StateCounts::default();
 /// assert_eq!(counts.get(JobState::Queued), 0);
 /// ```
@@ -133,7 +135,8 @@ impl StateCounts {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::{JobId, single_id};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{JobId, single_id};
 /// assert_eq!(single_id(vec![JobId(7)]).unwrap(), JobId(7));
 /// assert!(single_id(Vec::new()).is_err());
 /// ```
@@ -149,7 +152,7 @@ pub fn single_id(ids: Vec<JobId>) -> Result<JobId, StoreError> {
 ///
 /// # Examples
 /// ```
-/// # use backtick_core as backtick_postgres;
+/// # extern crate backtick_core as backtick_postgres;
 /// use backtick_postgres::{Enqueued, JobId};
 /// let fresh = Enqueued::fresh(JobId(7));
 /// assert!(!fresh.duplicate);
@@ -182,7 +185,7 @@ impl Enqueued {
 ///
 /// # Examples
 /// ```
-/// # use backtick_core as backtick_postgres;
+/// # extern crate backtick_core as backtick_postgres;
 /// use backtick_postgres::{Enqueued, JobId, single_enqueued};
 /// assert_eq!(single_enqueued(vec![Enqueued::fresh(JobId(7))]).unwrap().id, JobId(7));
 /// assert!(single_enqueued(Vec::new()).is_err());

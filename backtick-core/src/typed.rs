@@ -22,8 +22,9 @@ use crate::worker::WorkerOptions;
 ///
 /// # Examples
 /// ```
+/// # extern crate backtick_core as backtick_postgres;
 /// use std::time::Duration;
-/// use backtick_core::{QueueStore, TypedJob, WorkerOptions};
+/// use backtick_postgres::{QueueStore, TypedJob, WorkerOptions};
 /// use backtick_testkit::MemoryStore;
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -36,7 +37,7 @@ use crate::worker::WorkerOptions;
 ///     .await?;
 /// let job = store.get(id).await?.expect("stored");
 /// assert_eq!((job.worker.as_str(), job.queue.as_str()), ("my_app::log_sum", "math"));
-/// # Ok::<(), backtick_core::Error>(())
+/// # Ok::<(), backtick_postgres::Error>(())
 /// # }).unwrap();
 /// ```
 #[derive(Debug, Clone)]

@@ -16,8 +16,9 @@ use backtick_core::{
 ///
 /// # Examples
 /// ```
+/// # extern crate backtick_core as backtick_postgres;
 /// use std::sync::atomic::{AtomicUsize, Ordering};
-/// use backtick_core::{ClaimParams, Job, QueueStore, StoreError, async_trait};
+/// use backtick_postgres::{ClaimParams, Job, QueueStore, StoreError, async_trait};
 /// use backtick_testkit::{MemoryStore, intercept::{Intercept, Intercepted}};
 ///
 /// #[derive(Default)]

@@ -42,7 +42,8 @@ const WAKE_CAPACITY: usize = 1024;
 ///
 /// # Examples
 /// ```
-/// use backtick_core::{JobState, NewJob, QueueStore};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{JobState, NewJob, QueueStore};
 /// use backtick_testkit::MemoryStore;
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {

@@ -105,9 +105,10 @@ pub type CancelReceiver = tokio::sync::broadcast::Receiver<JobId>;
 ///
 /// # Examples
 /// ```
+/// # extern crate backtick_core as backtick_postgres;
 /// use std::sync::Arc;
-/// use backtick_core::{JobState, NewJob, QueueStore};
-/// use backtick_core::admin::{ActionOutcome, JobAction, JobQuery, PageRequest, QueueAdmin};
+/// use backtick_postgres::{JobState, NewJob, QueueStore};
+/// use backtick_postgres::admin::{ActionOutcome, JobAction, JobQuery, PageRequest, QueueAdmin};
 /// use backtick_testkit::MemoryStore;
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -141,9 +142,10 @@ pub trait QueueAdmin: QueueStore {
     ///
     /// # Examples
     /// ```no_run
-    /// # async fn example(admin: &dyn backtick_core::admin::QueueAdmin) -> Result<(), backtick_core::admin::AdminError> {
-    /// use backtick_core::JobState;
-    /// use backtick_core::admin::{JobQuery, PageRequest};
+    /// # extern crate backtick_core as backtick_postgres;
+    /// # async fn example(admin: &dyn backtick_postgres::admin::QueueAdmin) -> Result<(), backtick_postgres::admin::AdminError> {
+    /// use backtick_postgres::JobState;
+    /// use backtick_postgres::admin::{JobQuery, PageRequest};
     /// // Every dead job, page by page.
     /// let dead = JobQuery::default().state(JobState::Dead);
     /// let mut request = PageRequest::first(100);
@@ -176,9 +178,10 @@ pub trait QueueAdmin: QueueStore {
     ///
     /// # Examples
     /// ```no_run
-    /// # async fn example(admin: &dyn backtick_core::admin::QueueAdmin) -> Result<(), backtick_core::admin::AdminError> {
-    /// use backtick_core::JobState;
-    /// use backtick_core::admin::{CountQuery, GroupBy};
+    /// # extern crate backtick_core as backtick_postgres;
+    /// # async fn example(admin: &dyn backtick_postgres::admin::QueueAdmin) -> Result<(), backtick_postgres::admin::AdminError> {
+    /// use backtick_postgres::JobState;
+    /// use backtick_postgres::admin::{CountQuery, GroupBy};
     /// let per_queue = admin.count_jobs(&CountQuery::by(GroupBy::Queue)).await?;
     /// println!("mail: {} queued, {} dead", per_queue.get("mail", JobState::Queued), per_queue.get("mail", JobState::Dead));
     /// # Ok(())
@@ -201,9 +204,10 @@ pub trait QueueAdmin: QueueStore {
     ///
     /// # Examples
     /// ```no_run
-    /// # async fn example(admin: &dyn backtick_core::admin::QueueAdmin) -> Result<(), backtick_core::admin::AdminError> {
-    /// use backtick_core::JobState;
-    /// use backtick_core::admin::{COUNT_CAP, TimeRange};
+    /// # extern crate backtick_core as backtick_postgres;
+    /// # async fn example(admin: &dyn backtick_postgres::admin::QueueAdmin) -> Result<(), backtick_postgres::admin::AdminError> {
+    /// use backtick_postgres::JobState;
+    /// use backtick_postgres::admin::{COUNT_CAP, TimeRange};
     /// let now = admin.now().await?;
     /// let last_minute = TimeRange::since(now - chrono::Duration::minutes(1));
     /// let finished = admin.count_finished(last_minute, COUNT_CAP).await?;
@@ -271,8 +275,9 @@ pub trait QueueAdmin: QueueStore {
     ///
     /// # Examples
     /// ```no_run
-    /// # async fn example(admin: &dyn backtick_core::admin::QueueAdmin) -> Result<(), backtick_core::admin::AdminError> {
-    /// use backtick_core::admin::ScheduleAction;
+    /// # extern crate backtick_core as backtick_postgres;
+    /// # async fn example(admin: &dyn backtick_postgres::admin::QueueAdmin) -> Result<(), backtick_postgres::admin::AdminError> {
+    /// use backtick_postgres::admin::ScheduleAction;
     /// if !admin.apply_to_schedule("nightly-report", ScheduleAction::Pause, None).await? {
     ///     println!("nightly-report was already paused");
     /// }
@@ -387,9 +392,10 @@ pub trait QueueAdmin: QueueStore {
     ///
     /// # Examples
     /// ```no_run
-    /// # async fn example(admin: std::sync::Arc<dyn backtick_core::admin::QueueAdmin>) -> Result<(), backtick_core::admin::AdminError> {
-    /// use backtick_core::JobState;
-    /// use backtick_core::admin::{JobAction, JobQuery, JobSelection};
+    /// # extern crate backtick_core as backtick_postgres;
+    /// # async fn example(admin: std::sync::Arc<dyn backtick_postgres::admin::QueueAdmin>) -> Result<(), backtick_postgres::admin::AdminError> {
+    /// use backtick_postgres::JobState;
+    /// use backtick_postgres::admin::{JobAction, JobQuery, JobSelection};
     /// let dead_mail = JobSelection::Matching(JobQuery::default().state(JobState::Dead).queue("mail"));
     /// let preview = admin.apply_bulk(&dead_mail, &JobAction::Retry, true, None).await?;
     /// println!("would retry {} jobs", preview.touched);

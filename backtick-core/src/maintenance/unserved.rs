@@ -20,7 +20,7 @@ use crate::store::QueueStore;
 ///
 /// # Examples
 /// ```no_run
-/// # use backtick_core as backtick_postgres;
+/// # extern crate backtick_core as backtick_postgres;
 /// # async fn example(store: std::sync::Arc<dyn backtick_postgres::QueueStore>) -> Result<(), backtick_postgres::StoreError> {
 /// use std::sync::Arc;
 /// use std::time::Duration;

@@ -32,8 +32,9 @@ use crate::retry::RetryPolicy;
 ///
 /// # Examples
 /// ```
+/// # extern crate backtick_core as backtick_postgres;
 /// use std::time::Duration;
-/// use backtick_core::RunnerConfig;
+/// use backtick_postgres::RunnerConfig;
 /// let config = RunnerConfig { concurrency: 50, ..RunnerConfig::default() };
 /// assert!(config.validate().is_ok());
 /// let bad = RunnerConfig { heartbeat_interval: Duration::from_secs(60), ..RunnerConfig::default() };

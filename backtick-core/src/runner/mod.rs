@@ -57,8 +57,9 @@ use crate::store::{QueueStore, WakeReceiver};
 ///
 /// # Examples
 /// ```no_run
-/// # async fn example(store: std::sync::Arc<dyn backtick_core::QueueStore>) -> Result<(), backtick_core::Error> {
-/// use backtick_core::{JobContext, Runner, worker_fn};
+/// # extern crate backtick_core as backtick_postgres;
+/// # async fn example(store: std::sync::Arc<dyn backtick_postgres::QueueStore>) -> Result<(), backtick_postgres::Error> {
+/// use backtick_postgres::{JobContext, Runner, worker_fn};
 /// let handle = Runner::builder(store)
 ///     .worker(worker_fn("log_sum", |_: JobContext, (x, y): (i64, i64)| async move {
 ///         tracing::info!("sum {x} + {y} = {}", x + y);
