@@ -32,14 +32,19 @@ echo "ci: first checkout's cluster: $first_url"
 private=$(mktemp -d /tmp/backtick-private.XXXXXX)
 chmod 700 "$private"
 second="$private/second"
+started_at=$(date +%s)
 cleanup() {
   (cd "$second" 2>/dev/null && cargo xtask db stop) || true
-  if [[ $first_was_running == 0 ]]; then env "${first_env[@]}" cargo xtask db stop || true; fi
+  if [[ $first_was_running == 0 ]]; then (cd "$first" && env "${first_env[@]}" cargo xtask db stop) || true; fi
+  # The postgres user cannot enter $private, so the second cluster's data went to
+  # /tmp/backtick-pg-<hash of its directory>; remove the ones this run made.
+  find /tmp -maxdepth 1 -name 'backtick-pg-*' -newermt "@$started_at" -user postgres -exec rm -rf {} + || true
   rm -rf "$private"
 }
 trap cleanup EXIT
 
 git clone -q "$first" "$second"
+test "$(stat -c %a "$private")" = 700
 if [[ -n "${BACKTICK_CI_FIRST_PORT:-}" ]]; then
   mkdir -p "$second/target/backtick-pg"
   echo "$BACKTICK_CI_FIRST_PORT" > "$second/target/backtick-pg/port"
