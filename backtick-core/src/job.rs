@@ -239,6 +239,14 @@ impl Job {
 
 /// A job to put on the queue: the builder for [`crate::QueueStore::enqueue`].
 ///
+/// Most code never builds one: a `#[worker]` function's typed path, `my_worker::job(args)` (a
+/// [`crate::TypedJob`]) and `my_worker::schedule(store, args)`, takes the arguments with their
+/// types and needs no `?` per job; an argument that fails to encode surfaces once, as the
+/// enqueue's [`crate::Error::Encode`]. [`NewJob::new`] returns a `Result` by design: it
+/// serializes arbitrary `Serialize` values on the spot, and serialization can fail (a map with
+/// non-string keys for JSON, a `Serialize` impl that returns an error), which a builder that
+/// cannot fail would have to hide or panic on.
+///
 /// # Examples
 /// ```
 /// # extern crate backtick_core as backtick_postgres;
@@ -282,7 +290,8 @@ pub enum RunAt {
 }
 
 impl NewJob {
-    /// A job for `worker` with `args` encoded as CBOR.
+    /// A job for `worker` with `args` encoded as CBOR. Fallible because encoding is (see
+    /// [`NewJob`]); the typed path `my_worker::job(args)` defers the error to the enqueue.
     ///
     /// # Errors
     /// [`EncodeError`] when the arguments cannot be serialized.
