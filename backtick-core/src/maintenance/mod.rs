@@ -4,6 +4,7 @@
 //! a runner drives each in the one loop helper, [`every`]. Every runner runs them; they are
 //! safe to run on many runners at once because each write is guarded in the store.
 
+mod contact;
 mod pruner;
 mod reviver;
 mod scheduler;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use contact::Contact;
 pub use pruner::{PruneReport, Pruner};
 pub use reviver::{ReviveReport, Reviver};
 pub(crate) use scheduler::check_periodics;

@@ -30,11 +30,13 @@ pub(crate) async fn run(shared: Arc<Shared>, registration: RunnerInfo, stop: Can
 /// Register or refresh the runner, live for one lease TTL. Errors are logged: a runner that
 /// cannot register still runs its jobs.
 async fn register(shared: &Shared, registration: &RunnerInfo) {
-    if let Err(error) = shared
+    let started = tokio::time::Instant::now();
+    let registered = shared
         .store
         .register_runner(registration, shared.config.lease_ttl, shared.clock.now())
-        .await
-    {
+        .await;
+    shared.contact.observe(started.elapsed(), registered.is_ok());
+    if let Err(error) = registered {
         tracing::warn!(%error, "registering the runner failed; will retry next interval");
     }
 }
