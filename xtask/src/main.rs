@@ -3,6 +3,7 @@
 //! ```text
 //! cargo xtask demo                       the demo, on the configured database or a throwaway one
 //! cargo xtask test                       every test
+//! cargo xtask chaos [ARGS]              the long fault profile: every fault scenario on both backends
 //! cargo xtask ci                         cargo fmt --check, clippy -D warnings, test, demo, bench --quick
 //! cargo xtask bench [--quick] [--large] [--soak [MIN]] [--backend pg|diesel|all] ...
 //!                                        the benchmark; figures in target/bench/
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
     };
     let result = match command.as_str() {
         "test" => test(rest),
+        "chaos" => chaos(rest),
         "ci" => ci(),
         "demo" => demo(),
         "bench" => bench::run(rest),
@@ -51,6 +53,10 @@ commands:
   demo                       run the demo on BT_DATABASE_URL / DATABASE_URL, else on a throwaway
                              cluster under target/ (started from the system's PostgreSQL)
   test [ARGS]                run every test of the workspace (extra ARGS go to `cargo test`)
+  chaos [--profile short|long] [--only SCENARIO] [--backend pg|diesel]
+                             the fault suite's long profile on a private cluster under target/
+                             (127.0.0.1:56211): prints scenario x lost, duplicates, explained,
+                             stuck, self-exits, recovery seconds; fails on a failed audit
   ci                         cargo fmt --check, cargo clippy --all-targets -D warnings, `test`, `demo`,
                              `bench --quick`
   bench [--quick] [--large] [--soak [MIN]] [--backend pg|diesel|all] [--only PREFIX]
@@ -67,6 +73,23 @@ fn test(extra: &[String]) -> Result<(), String> {
     let mut args = vec!["test", "--workspace", "--locked"];
     args.extend(extra.iter().map(String::as_str));
     cargo(&args)
+}
+
+/// The long fault profile: build the e2e binaries, then run `e2e-chaos` (which starts the
+/// `e2e-runner` processes next to it).
+fn chaos(extra: &[String]) -> Result<(), String> {
+    cargo(&["build", "--locked", "--package", "backtick-e2e", "--bins"])?;
+    let target = backtick_testkit::testdb::workspace_target_dir().map_err(|e| e.to_string())?;
+    let exe = target.join("debug").join("e2e-chaos");
+    let status = Command::new(&exe)
+        .args(extra)
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("the fault suite failed ({status})"))
+    }
 }
 
 /// The demo: on the configured database, else on the development cluster (started if needed).
