@@ -37,8 +37,9 @@ const REFILL_WAIT: Duration = Duration::from_millis(2);
 /// is connecting, a few milliseconds after start): a job enqueued then is not hinted, and
 /// this bounds its wait without a fast poll for the rest of the runner's life.
 pub(crate) const STARTUP_POLL: Duration = Duration::from_millis(1);
-/// The waits after failed claims.
-const ERROR_BACKOFF: Backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(5));
+/// The waits after failed claims: capped at a second, so that a runner claims again within a
+/// second of the database having a connection for it (a full server, a restart).
+const ERROR_BACKOFF: Backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(1));
 
 /// Claim and run jobs until `stop` fires, then release the held jobs and drain: wait for
 /// running jobs up to the shutdown timeout, stop the rest and release them.

@@ -118,7 +118,13 @@ async fn run_ledger_job(
     }
     let give_up = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        match ledger(args.seq, ctx.job().id.0, ctx.attempt(), runner.clone()).await {
+        // A try that hangs (sqlx's acquire retries a full server until its timeout) is
+        // dropped and made again, so that the worker measures the runner, not its own pool.
+        let write = ledger(args.seq, ctx.job().id.0, ctx.attempt(), runner.clone());
+        let written = tokio::time::timeout(Duration::from_millis(500), write)
+            .await
+            .unwrap_or_else(|_| Err("the ledger write took longer than 500 ms".to_owned()));
+        match written {
             Ok(()) => break,
             Err(error) if tokio::time::Instant::now() > give_up => {
                 return Err(backtick_postgres::JobError::retry(error));

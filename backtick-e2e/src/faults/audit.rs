@@ -131,7 +131,7 @@ pub(crate) async fn audit(
     }
     let times: Vec<DateTime<Utc>> = executions.iter().map(|e| e.at).collect();
     row.recovery_s = recovery(&times, window.end, rate);
-    row.max_gap_s = max_gap(&times, window);
+    row.max_gap_s = completion_gap(pool, fleet, window).await?;
     row.warn_lines = warn_lines(fleet.log_dir());
     Ok(row)
 }
@@ -157,7 +157,37 @@ fn recovery(times: &[DateTime<Utc>], end: DateTime<Utc>, rate: u64) -> f64 {
     seconds(last - end)
 }
 
-/// The longest stretch within `window` without an execution.
+/// The longest stretch during `window` without a completion by one runner, over the runners
+/// that completed jobs before and after it.
+async fn completion_gap(pool: &PgPool, fleet: &Fleet, window: FaultWindow) -> Result<f64, HarnessError> {
+    let done: Vec<(String, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT attempted_by, finished_at FROM backtick_jobs \
+         WHERE state = 'done' AND attempted_by IS NOT NULL AND finished_at IS NOT NULL ORDER BY finished_at",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut per_runner: HashMap<&str, Vec<DateTime<Utc>>> = HashMap::new();
+    for (runner, at) in &done {
+        per_runner.entry(runner.as_str()).or_default().push(*at);
+    }
+    let through = per_runner.iter().filter(|(runner, times)| {
+        !fleet.killed.iter().any(|k| k == *runner)
+            && times.first().is_some_and(|t| *t <= window.start)
+            && times.last().is_some_and(|t| *t >= window.end)
+    });
+    let gaps: Vec<(&str, f64)> = through
+        .map(|(runner, times)| (*runner, max_gap(times, window)))
+        .collect();
+    if std::env::var_os("BT_FAULTS_DEBUG").is_some() {
+        eprintln!(
+            "completion gaps per runner during {} .. {}: {gaps:?}",
+            window.start, window.end
+        );
+    }
+    Ok(gaps.iter().map(|(_, gap)| *gap).fold(0.0, f64::max))
+}
+
+/// The longest stretch within `window` without one of `times`.
 fn max_gap(times: &[DateTime<Utc>], window: FaultWindow) -> f64 {
     let mut previous = window.start;
     let mut longest = TimeDelta::zero();

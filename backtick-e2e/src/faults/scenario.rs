@@ -25,7 +25,8 @@ pub enum Scenario {
     TerminateBackends,
     /// Fast shutdown of the server, down for longer than the lease, then start again.
     PgRestart,
-    /// Another client takes every connection the server has left, for a while.
+    /// Another client takes every connection the server has left and the slots of the
+    /// runners' terminated sessions, then frees a few and holds the rest for a while.
     Exhaustion,
     /// Payloads the worker cannot decode and workers that panic, among normal jobs.
     Poison,
@@ -134,6 +135,10 @@ impl Profile {
         Duration::from_millis(self.lease_ms + 1_500)
     }
 }
+
+/// How many connections the exhaustion scenario frees after taking them all: fewer than
+/// the runners' pools would like.
+const EXHAUSTION_SPARE: usize = 10;
 
 /// When a fault began and ended (wall clock, which the local server shares).
 #[derive(Debug, Clone, Copy)]
@@ -254,13 +259,14 @@ async fn settle(pool: &PgPool, ids: &[i64], fleet: &mut Fleet, limit: Duration) 
 
 impl Target<'_> {
     async fn inject(&mut self, scenario: Scenario) -> Result<FaultWindow, HarnessError> {
-        let start = Utc::now();
+        let mut start = Utc::now();
         match scenario {
             Scenario::RunnerSigkill => self.sigkill().await?,
             Scenario::SigtermAll => self.sigterm_all().await?,
             Scenario::TerminateBackends => self.terminate_backends().await?,
             Scenario::PgRestart => self.restart().await?,
-            Scenario::Exhaustion => self.exhaust().await?,
+            // Measured from when a few connections are free again.
+            Scenario::Exhaustion => start = self.exhaust().await?,
             Scenario::NetworkStall => self.stall().await?,
             Scenario::Poison => {}
         }
@@ -328,20 +334,46 @@ impl Target<'_> {
         Ok(())
     }
 
-    /// Open connections until the server refuses one, hold them, then close them.
-    async fn exhaust(&mut self) -> Result<(), HarnessError> {
+    /// Open connections until the server refuses one; terminate the runners' sessions and
+    /// take the slots they free for a second, so that their pools must grow on a full
+    /// server; then free [`EXHAUSTION_SPARE`] connections and hold the rest for
+    /// `fault_for`. Returns when the spare connections were freed.
+    async fn exhaust(&mut self) -> Result<DateTime<Utc>, HarnessError> {
         let mut hog = Vec::new();
-        for _ in 0..super::cluster::MAX_CONNECTIONS {
-            match PgConnection::connect(&self.lab.server_url()).await {
-                Ok(connection) => hog.push(connection),
-                Err(_) => break,
-            }
+        self.grab(&mut hog).await;
+        if let Some(admin) = hog.last_mut() {
+            let _ = sqlx::query(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE datname = $1 AND pid <> pg_backend_pid()",
+            )
+            .bind(self.database)
+            .execute(admin)
+            .await;
         }
+        let grab_until = tokio::time::Instant::now() + Duration::from_secs(1);
+        while tokio::time::Instant::now() < grab_until {
+            self.grab(&mut hog).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for connection in hog.drain(..EXHAUSTION_SPARE.min(hog.len())) {
+            let _ = connection.close().await;
+        }
+        let freed = Utc::now();
         tokio::time::sleep(self.profile.fault_for).await;
         for connection in hog {
             let _ = connection.close().await;
         }
-        Ok(())
+        Ok(freed)
+    }
+
+    /// Open connections until the server refuses one.
+    async fn grab(&self, hog: &mut Vec<PgConnection>) {
+        while hog.len() < super::cluster::MAX_CONNECTIONS as usize {
+            match PgConnection::connect(&self.lab.server_url()).await {
+                Ok(connection) => hog.push(connection),
+                Err(_) => return,
+            }
+        }
     }
 
     async fn stall(&mut self) -> Result<(), HarnessError> {
