@@ -208,6 +208,9 @@ pub struct Job {
     pub last_error: Option<String>,
     /// An optional key: at most one job with a given key exists until it is pruned.
     pub unique_key: Option<String>,
+    /// The trace it continues: the context of the span it was enqueued in, captured by the
+    /// installed [`TracePropagation`](crate::telemetry::TracePropagation); `None` without one.
+    pub trace_context: Option<String>,
     /// When it was enqueued.
     pub created_at: Timestamp,
     /// When it last changed: enqueue, claim, heartbeat, finish, revive, cancel or retry.
@@ -258,6 +261,10 @@ pub struct NewJob {
     pub run_at: Option<RunAt>,
     /// At most one job with this key exists until it is pruned. Default: none.
     pub unique_key: Option<String>,
+    /// The trace the job continues when it runs. Default: the current span's, captured when the
+    /// job is built through the installed
+    /// [`TracePropagation`](crate::telemetry::TracePropagation) (none without one).
+    pub trace_context: Option<String>,
 }
 
 /// When a job becomes due: at a fixed instant, or a delay after the store's clock reads now.
@@ -301,6 +308,7 @@ impl NewJob {
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             run_at: None,
             unique_key: None,
+            trace_context: crate::telemetry::current_trace_context(),
         }
     }
 
@@ -340,6 +348,15 @@ impl NewJob {
         self
     }
 
+    /// Set the trace the job continues (a W3C `traceparent`, optionally followed by `'\n'` and
+    /// the `tracestate`), or `None` for no trace. Building a job captures the current span's
+    /// already when a [`TracePropagation`](crate::telemetry::TracePropagation) is installed;
+    /// this overrides it.
+    pub fn trace_context(mut self, context: Option<String>) -> Self {
+        self.trace_context = context;
+        self
+    }
+
     /// Check the job before it is stored.
     ///
     /// # Errors
@@ -357,6 +374,14 @@ impl NewJob {
             return Err(InvalidJob::MaxAttempts {
                 worker: self.worker.clone(),
                 max_attempts: self.max_attempts,
+            });
+        }
+        if let Some(context) = &self.trace_context
+            && context.len() > crate::telemetry::MAX_TRACE_CONTEXT_LEN
+        {
+            return Err(InvalidJob::TraceContextTooLong {
+                worker: self.worker.clone(),
+                len: context.len(),
             });
         }
         Ok(())
@@ -383,6 +408,18 @@ pub enum InvalidJob {
         worker: String,
         /// The value given.
         max_attempts: i32,
+    },
+    /// The trace context is longer than [`crate::telemetry::MAX_TRACE_CONTEXT_LEN`].
+    #[error(
+        "invalid job for worker {worker:?}: its trace context is {len} bytes, more than the {} allowed; \
+         set a W3C traceparent (and tracestate), or None",
+        crate::telemetry::MAX_TRACE_CONTEXT_LEN
+    )]
+    TraceContextTooLong {
+        /// The job's worker.
+        worker: String,
+        /// The length given, in bytes.
+        len: usize,
     },
 }
 

@@ -397,6 +397,7 @@ mod tests {
             lease_expires_at: Some(now),
             last_error: None,
             unique_key: None,
+            trace_context: None,
             created_at: now,
             updated_at: now,
             finished_at: None,

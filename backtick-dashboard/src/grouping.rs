@@ -144,6 +144,7 @@ mod tests {
             lease_expires_at: None,
             last_error: Some(error.into()),
             unique_key: None,
+            trace_context: None,
             created_at: now,
             updated_at: now,
             finished_at: None,

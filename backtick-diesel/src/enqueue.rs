@@ -74,6 +74,7 @@ impl EnqueueConnection for EnqueueStatements<'_> {
             .bind::<Array<Integer>, _>(c.max_attempts)
             .bind::<Array<Nullable<Timestamptz>>, _>(c.run_at)
             .bind::<Array<Nullable<BigInt>>, _>(c.delay_us)
+            .bind::<Array<Nullable<Text>>, _>(c.trace_context)
             .load(&mut *self.0)
             .await
             .map_err(store_error)?;
@@ -141,6 +142,7 @@ async fn insert(
         .bind::<Array<Nullable<Timestamptz>>, _>(c.run_at)
         .bind::<Array<Nullable<BigInt>>, _>(c.delay_us)
         .bind::<Array<Nullable<Text>>, _>(c.unique_key)
+        .bind::<Array<Nullable<Text>>, _>(c.trace_context)
         .load(conn)
         .await
         .map_err(store_error)?;

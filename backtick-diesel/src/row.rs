@@ -37,6 +37,8 @@ pub(crate) struct JobRow {
     last_error: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     unique_key: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    trace_context: Option<String>,
     #[diesel(sql_type = Timestamptz)]
     created_at: Timestamp,
     #[diesel(sql_type = Timestamptz)]
@@ -64,6 +66,7 @@ impl JobRow {
             lease_expires_at: self.lease_expires_at,
             last_error: self.last_error,
             unique_key: self.unique_key,
+            trace_context: self.trace_context,
             created_at: self.created_at,
             updated_at: self.updated_at,
             finished_at: self.finished_at,

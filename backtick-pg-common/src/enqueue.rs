@@ -33,6 +33,8 @@ pub struct JobColumns {
     pub delay_us: Vec<Option<i64>>,
     /// `$10` unique keys ([`crate::sql::ENQUEUE`] only).
     pub unique_key: Vec<Option<String>>,
+    /// Trace contexts: `$11` of [`crate::sql::ENQUEUE`], `$10` of [`crate::sql::ENQUEUE_PLAIN`].
+    pub trace_context: Vec<Option<String>>,
 }
 
 impl JobColumns {
@@ -65,6 +67,7 @@ impl From<Vec<NewJob>> for JobColumns {
             c.run_at.push(run_at);
             c.delay_us.push(delay);
             c.unique_key.push(job.unique_key);
+            c.trace_context.push(job.trace_context);
         }
         c
     }

@@ -67,6 +67,7 @@ impl EnqueueConnection for EnqueueStatements<'_> {
             .bind(c.max_attempts)
             .bind(c.run_at)
             .bind(c.delay_us)
+            .bind(c.trace_context)
             .fetch_all(&mut *self.0)
             .await
             .map_err(store_error)?;
@@ -114,6 +115,7 @@ async fn insert(
         .bind(c.run_at)
         .bind(c.delay_us)
         .bind(c.unique_key)
+        .bind(c.trace_context)
         .fetch_all(&mut *conn)
         .await
         .map_err(store_error)?;

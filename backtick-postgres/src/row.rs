@@ -28,6 +28,7 @@ pub(crate) fn job_from_row(row: &PgRow) -> Result<Job, StoreError> {
         lease_expires_at: column(row, known, "lease_expires_at")?,
         last_error: column(row, known, "last_error")?,
         unique_key: column(row, known, "unique_key")?,
+        trace_context: column(row, known, "trace_context")?,
         created_at: column(row, known, "created_at")?,
         updated_at: column(row, known, "updated_at")?,
         finished_at: column(row, known, "finished_at")?,

@@ -87,6 +87,7 @@ pub fn test_job<W: Worker + ?Sized>(worker: &W, args: &impl Serialize) -> Job {
         lease_expires_at: Some(now + chrono::Duration::minutes(5)),
         last_error: None,
         unique_key: None,
+        trace_context: None,
         created_at: now,
         updated_at: now,
         finished_at: None,

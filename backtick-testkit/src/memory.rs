@@ -220,6 +220,7 @@ impl State {
             lease_expires_at: None,
             last_error: None,
             unique_key: new.unique_key,
+            trace_context: new.trace_context,
             created_at: now,
             updated_at: now,
             finished_at: None,

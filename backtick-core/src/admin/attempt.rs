@@ -243,6 +243,7 @@ mod tests {
             lease_expires_at: (state == JobState::Running).then_some(now),
             last_error: Some("boom".into()),
             unique_key: None,
+            trace_context: None,
             created_at: now,
             updated_at: now,
             finished_at: state.is_finished().then_some(now),

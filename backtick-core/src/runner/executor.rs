@@ -171,6 +171,7 @@ struct About {
     queue: String,
     attempt: i32,
     max_attempts: i32,
+    trace_context: Option<String>,
 }
 
 impl About {
@@ -181,13 +182,15 @@ impl About {
             queue: job.queue.clone(),
             attempt: job.attempt,
             max_attempts: job.max_attempts,
+            trace_context: job.trace_context.clone(),
         }
     }
 
     /// The `backtick.job` span of a run: job id, worker, queue, attempt and runner id; the
-    /// outcome is recorded when the run ends. Never the arguments.
+    /// outcome is recorded when the run ends. Never the arguments. It continues the job's
+    /// stored trace through the installed trace propagation, if any.
     fn span(&self, token: &ClaimToken) -> tracing::Span {
-        tracing::info_span!(
+        let span = tracing::info_span!(
             "backtick.job",
             job_id = %self.id,
             worker = %self.worker,
@@ -195,7 +198,9 @@ impl About {
             attempt = self.attempt,
             runner_id = %token.runner_id,
             outcome = tracing::field::Empty,
-        )
+        );
+        crate::telemetry::continue_trace(&span, self.trace_context.as_deref());
+        span
     }
 
     /// Log how the run ended: a retry or cancel at info, a dead job at warn (with its error),
@@ -207,6 +212,7 @@ impl About {
             queue,
             attempt,
             max_attempts,
+            ..
         } = self;
         match (outcome, transition) {
             (Outcome::Completed, _) => tracing::debug!(job_id = %id, %worker, "job done"),

@@ -37,12 +37,23 @@
 //!
 //! The database-level gauges come from one [`Collector`] per deployment (the `backtick serve`
 //! process, or a task the application starts), not from every runner.
+//!
+//! Every run is traced in a `backtick.job` span (info level: job id, worker, queue, attempt,
+//! runner id, and the outcome when it ends). With a [`TracePropagation`] installed, a job
+//! carries the trace context of the span it was enqueued in and its `backtick.job` span
+//! continues that trace (see [`install_trace_propagation`]).
 
 mod collector;
 pub(crate) mod job_metrics;
+mod trace;
 
 pub use collector::{CollectReport, Collector};
 pub(crate) use job_metrics::JobMetrics;
+pub(crate) use trace::continue_trace;
+pub use trace::{
+    MAX_TRACE_CONTEXT_LEN, PropagationAlreadyInstalled, TracePropagation, current_trace_context,
+    install_trace_propagation,
+};
 
 use crate::error::StoreError;
 use crate::job::NewJob;

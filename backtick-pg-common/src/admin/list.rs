@@ -259,6 +259,7 @@ mod tests {
             lease_expires_at: None,
             last_error: None,
             unique_key: None,
+            trace_context: None,
             created_at: now,
             updated_at: now,
             finished_at: Some(now),

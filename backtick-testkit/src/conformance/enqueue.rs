@@ -5,7 +5,7 @@ use std::time::Duration;
 use backtick_core::{Codec, JobState, NewJob, StoreError};
 
 use super::Case;
-use super::support::{Store, WORKER, at, counts, enqueue, get, job, job_for, secs, t0};
+use super::support::{Store, WORKER, at, claim, counts, enqueue, get, job, job_for, params, secs, t0};
 
 pub(super) fn cases() -> Vec<Case> {
     vec![
@@ -23,6 +23,7 @@ pub(super) fn cases() -> Vec<Case> {
             enqueue_many_dedups_unique_keys_against_stored_jobs_and_within_the_batch
         ),
         case!("enqueue", args_and_codec_round_trip_byte_exact),
+        case!("enqueue", a_trace_context_is_stored_and_claimed_with_its_job),
         case!("enqueue", enqueue_without_now_uses_the_store_clock),
         case!("enqueue", subscribers_get_a_hint_naming_the_queue_on_enqueue),
     ]
@@ -299,4 +300,42 @@ async fn subscribers_get_a_hint_naming_the_queue_on_enqueue(store: Store) {
         }
     }
     panic!("subscribe() returned a receiver, but 20 enqueues on queue \"hinted\" produced no hint naming it");
+}
+
+/// The trace context a job was enqueued with comes back on the job, from both enqueue paths
+/// (without and with unique keys) and from the claim, byte for byte; a job without one has
+/// none.
+async fn a_trace_context_is_stored_and_claimed_with_its_job(store: Store) {
+    const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let with_state = format!("{TRACEPARENT}\nvendor=opaque,other=x");
+    let plain = job().trace_context(Some(TRACEPARENT.to_owned()));
+    let unique = job().unique_key("traced").trace_context(Some(with_state.clone()));
+    let untraced = job().trace_context(None);
+    let plain_id = enqueue(&store, plain, t0()).await;
+    let ids = store
+        .enqueue_many(vec![unique, untraced], Some(t0()))
+        .await
+        .expect("enqueue_many failed");
+    let expected = [
+        (plain_id, Some(TRACEPARENT.to_owned())),
+        (ids[0], Some(with_state)),
+        (ids[1], None),
+    ];
+    for (id, context) in &expected {
+        assert_eq!(&get(&store, *id).await.trace_context, context, "job {id} as stored");
+    }
+    let claimed = claim(&store, &params("tracer", 10, t0())).await;
+    assert_eq!(claimed.len(), 3, "every job is due: {claimed:?}");
+    for (id, context) in &expected {
+        let job = claimed.iter().find(|job| job.id == *id).expect("claimed job");
+        assert_eq!(&job.trace_context, context, "job {id} as claimed");
+    }
+    let too_long = job().trace_context(Some("x".repeat(backtick_core::telemetry::MAX_TRACE_CONTEXT_LEN + 1)));
+    assert!(
+        matches!(
+            store.enqueue(too_long, Some(t0())).await,
+            Err(StoreError::InvalidJob(_))
+        ),
+        "an oversized trace context is rejected at enqueue"
+    );
 }

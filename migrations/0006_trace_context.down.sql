@@ -1,0 +1,1 @@
+ALTER TABLE backtick_jobs DROP COLUMN trace_context;
