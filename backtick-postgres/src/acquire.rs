@@ -4,13 +4,16 @@
 //! while the server answers "too many clients" (SQLSTATE 53300) until `acquire_timeout`, and
 //! does not take a connection another task returns to the pool meanwhile: on a full server a
 //! store call waited the whole timeout (10 s by default) although the pool held open
-//! connections. [`acquire`] asks in slices instead: between slices it takes an idle connection
-//! if one was returned, and a slice that is still connecting is dropped (sqlx then gives its
-//! place in the pool back). The slices double, so a connect that is merely slow (a remote
+//! connections. [`acquire`] asks in slices instead: a slice that is still connecting is
+//! dropped (sqlx then gives its place in the pool back) and the next slice starts a new
+//! `acquire`, which takes a connection returned meanwhile (tested as sqlx tests idle
+//! connections; `Pool::try_acquire` would skip that test and hand out connections the server
+//! has closed). The slices double up to two seconds, so a connect that is merely slow (a remote
 //! server, TLS) still gets the time it needs.
 
 use std::time::Duration;
 
+use backtick_core::StoreError;
 use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres};
 use tokio::time::Instant;
@@ -23,7 +26,7 @@ const FIRST_SLICE: Duration = Duration::from_millis(50);
 const LONGEST_SLICE: Duration = Duration::from_secs(2);
 
 /// A connection of `pool` within its `acquire_timeout`: an idle one at once, else whichever
-/// comes first of a new connection and one returned to the pool (checked between slices).
+/// comes first of a new connection and one returned to the pool (looked for at each slice).
 ///
 /// # Errors
 /// `sqlx::Error::PoolTimedOut` after the pool's `acquire_timeout`; a connect error that sqlx
@@ -32,9 +35,6 @@ pub(crate) async fn acquire(pool: &PgPool) -> Result<PoolConnection<Postgres>, s
     let deadline = Instant::now() + pool.options().get_acquire_timeout();
     let mut slice = FIRST_SLICE;
     loop {
-        if let Some(connection) = pool.try_acquire() {
-            return Ok(connection);
-        }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(sqlx::Error::PoolTimedOut);
@@ -43,5 +43,15 @@ pub(crate) async fn acquire(pool: &PgPool) -> Result<PoolConnection<Postgres>, s
             return result;
         }
         slice = (slice * 2).min(LONGEST_SLICE);
+    }
+}
+
+/// Close `conn` instead of returning it to the pool when its call failed with a connection
+/// error (a terminated session, a restart): sqlx would test it on release and log a warning
+/// ("error occurred while testing the connection on-release") per broken connection, dozens
+/// per outage, on top of the one error the caller reports.
+pub(crate) fn close_if_broken<T>(conn: &mut PoolConnection<Postgres>, result: &Result<T, StoreError>) {
+    if matches!(result, Err(StoreError::Connection { .. })) {
+        conn.close_on_drop();
     }
 }

@@ -17,7 +17,7 @@ use backtick_pg_common::{Wake, decode, enqueue, micros};
 use sqlx::postgres::PgArguments;
 use sqlx::{PgPool, Row};
 
-use crate::acquire::acquire;
+use crate::acquire::{acquire, close_if_broken};
 use crate::enqueue::EnqueueStatements;
 use crate::error::store_error;
 use crate::listen::ListenPool;
@@ -190,7 +190,9 @@ impl QueueStore for PgStore {
             return Ok(Vec::new());
         }
         let mut conn = acquire(&self.inner.pool).await.map_err(store_error)?;
-        enqueue(&mut EnqueueStatements(&mut conn), jobs, now).await
+        let ids = enqueue(&mut EnqueueStatements(&mut conn), jobs, now).await;
+        close_if_broken(&mut conn, &ids);
+        ids
     }
 
     async fn claim(&self, params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
@@ -201,7 +203,9 @@ impl QueueStore for PgStore {
         let rows = bind_claim(sqlx::query(sql::CLAIM), params)
             .fetch_all(&mut *conn)
             .await
-            .map_err(store_error)?;
+            .map_err(store_error);
+        close_if_broken(&mut conn, &rows);
+        let rows = rows?;
         let mut jobs = jobs_from_rows(&rows)?;
         // UPDATE ... RETURNING has no order: give the jobs back in claim order.
         jobs.sort_by_key(|job| (job.priority, job.run_at, job.id));
@@ -213,7 +217,9 @@ impl QueueStore for PgStore {
             return Ok(FinishReport::default());
         }
         let mut conn = acquire(&self.inner.lifeline).await.map_err(store_error)?;
-        fenced::apply(&mut conn, sql::FINISH, finishes, now).await
+        let report = fenced::apply(&mut conn, sql::FINISH, finishes, now).await;
+        close_if_broken(&mut conn, &report);
+        report
     }
 
     async fn heartbeat_many(
@@ -226,7 +232,9 @@ impl QueueStore for PgStore {
             return Ok(Vec::new());
         }
         let mut conn = acquire(&self.inner.lifeline).await.map_err(store_error)?;
-        fenced::heartbeat(&mut conn, tokens, lease_ttl, now).await
+        let extended = fenced::heartbeat(&mut conn, tokens, lease_ttl, now).await;
+        close_if_broken(&mut conn, &extended);
+        extended
     }
 
     async fn expired_leases(&self, limit: u32, now: Option<Timestamp>) -> Result<Vec<Job>, StoreError> {
@@ -236,7 +244,9 @@ impl QueueStore for PgStore {
             .bind(as_i64(limit))
             .fetch_all(&mut *conn)
             .await
-            .map_err(store_error)?;
+            .map_err(store_error);
+        close_if_broken(&mut conn, &rows);
+        let rows = rows?;
         jobs_from_rows(&rows)
     }
 
@@ -245,7 +255,9 @@ impl QueueStore for PgStore {
             return Ok(FinishReport::default());
         }
         let mut conn = acquire(&self.inner.pool).await.map_err(store_error)?;
-        fenced::apply(&mut conn, sql::REVIVE, revivals, now).await
+        let report = fenced::apply(&mut conn, sql::REVIVE, revivals, now).await;
+        close_if_broken(&mut conn, &report);
+        report
     }
 
     async fn cancel(&self, id: JobId, reason: &str, now: Option<Timestamp>) -> Result<bool, StoreError> {
@@ -391,10 +403,13 @@ impl QueueStore for PgStore {
         if due != Some(true) {
             return Ok(false);
         }
-        sqlx::raw_sql(sql::VACUUM)
-            .execute(&self.inner.pool)
-            .await
-            .map_err(store_error)?;
+        let mut conn = acquire(&self.inner.pool).await.map_err(store_error)?;
+        for statement in [sql::VACUUM_QUIET, sql::VACUUM, sql::VACUUM_LOUD_AGAIN] {
+            sqlx::raw_sql(statement)
+                .execute(&mut *conn)
+                .await
+                .map_err(store_error)?;
+        }
         Ok(true)
     }
 
@@ -405,13 +420,14 @@ impl QueueStore for PgStore {
         now: Option<Timestamp>,
     ) -> Result<(), StoreError> {
         let mut conn = acquire(&self.inner.lifeline).await.map_err(store_error)?;
-        sqlx::query(admin_sql::REGISTER_RUNNER)
+        let registered = sqlx::query(admin_sql::REGISTER_RUNNER)
             .bind(runner_record(runner, ttl))
             .bind(now)
             .execute(&mut *conn)
             .await
-            .map_err(store_error)?;
-        Ok(())
+            .map_err(store_error);
+        close_if_broken(&mut conn, &registered);
+        registered.map(drop)
     }
 
     async fn deregister_runner(&self, runner: &RunnerId) -> Result<(), StoreError> {

@@ -61,6 +61,8 @@ struct ClaimLoop {
     held: VecDeque<Claimed>,
     ahead: ClaimAhead,
     error_backoff: Backoff,
+    /// The failed claims since the last success, logged as one episode.
+    trouble: crate::trouble::Trouble,
 }
 
 impl ClaimLoop {
@@ -76,6 +78,7 @@ impl ClaimLoop {
             held: VecDeque::new(),
             ahead: ClaimAhead::new(concurrency),
             error_backoff: ERROR_BACKOFF,
+            trouble: crate::trouble::Trouble::default(),
         }
     }
 
@@ -148,6 +151,7 @@ impl ClaimLoop {
         match claim(&self.shared, limit).await {
             Ok(jobs) => {
                 self.error_backoff.reset();
+                self.trouble.worked("claiming jobs");
                 let full = jobs.len() == limit;
                 self.ahead.answered(asked_at, full);
                 self.take(jobs, permits.len());
@@ -203,7 +207,7 @@ impl ClaimLoop {
 
     async fn back_off(&mut self, error: crate::StoreError) {
         let delay = self.error_backoff.next_delay();
-        tracing::warn!(%error, retry_in = ?delay, "claiming jobs failed; backing off");
+        self.trouble.failed("claiming jobs", &error);
         tokio::select! {
             _ = self.stop.cancelled() => {}
             _ = tokio::time::sleep(delay) => {}

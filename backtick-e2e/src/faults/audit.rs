@@ -35,7 +35,9 @@ pub struct Row {
     /// (or, with less work left than that, until the last execution).
     pub recovery_s: f64,
     /// The longest stretch without an execution during the fault, in seconds.
-    pub max_gap_s: f64,
+    /// `None` when no runner process was up through the fault (all were replaced) or none had
+    /// completed a job before it began.
+    pub max_gap_s: Option<f64>,
     /// Lines at WARN or ERROR in the runners' logs.
     pub warn_lines: usize,
     /// Whether every job was final before the settle limit.
@@ -58,7 +60,7 @@ pub fn table(rows: &[Row]) -> String {
     for r in rows {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.2} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {} |",
             r.scenario,
             r.backend,
             r.jobs,
@@ -68,7 +70,7 @@ pub fn table(rows: &[Row]) -> String {
             r.stuck,
             r.self_exits,
             r.recovery_s,
-            r.max_gap_s,
+            r.max_gap_s.map_or_else(|| "-".to_owned(), |gap| format!("{gap:.2}")),
             r.warn_lines,
             if r.passed() { "ok" } else { "FAILED" }
         );
@@ -159,7 +161,7 @@ fn recovery(times: &[DateTime<Utc>], end: DateTime<Utc>, rate: u64) -> f64 {
 
 /// The longest stretch during `window` without a completion by one runner, over the runners
 /// that completed jobs before and after it.
-async fn completion_gap(pool: &PgPool, fleet: &Fleet, window: FaultWindow) -> Result<f64, HarnessError> {
+async fn completion_gap(pool: &PgPool, fleet: &Fleet, window: FaultWindow) -> Result<Option<f64>, HarnessError> {
     let done: Vec<(String, DateTime<Utc>)> = sqlx::query_as(
         "SELECT attempted_by, finished_at FROM backtick_jobs \
          WHERE state = 'done' AND attempted_by IS NOT NULL AND finished_at IS NOT NULL ORDER BY finished_at",
@@ -184,7 +186,7 @@ async fn completion_gap(pool: &PgPool, fleet: &Fleet, window: FaultWindow) -> Re
             window.start, window.end
         );
     }
-    Ok(gaps.iter().map(|(_, gap)| *gap).fold(0.0, f64::max))
+    Ok(gaps.iter().map(|(_, gap)| *gap).reduce(f64::max))
 }
 
 /// The longest stretch within `window` without one of `times`.
