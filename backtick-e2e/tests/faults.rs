@@ -1,5 +1,5 @@
 //! The short fault profile: every scenario of [`backtick_e2e::faults`] on both backends, on a
-//! private cluster under `target/faults-short` (127.0.0.1:56201, stall proxy on 56202). Fails
+//! private cluster under `target/faults-short` (127.0.0.1:56201, stall proxy on the first free port of 56202-56209). Fails
 //! on any lost or stuck job, unexplained duplicate or runner that exited on its own. The long
 //! profile is `cargo xtask chaos`.
 

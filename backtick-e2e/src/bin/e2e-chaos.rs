@@ -1,5 +1,5 @@
 //! `cargo xtask chaos`: the long fault profile ([`backtick_e2e::faults::Profile::long`]) on a
-//! private cluster under `target/faults-chaos-<profile>` (127.0.0.1:56211, stall proxy on 56212); prints
+//! private cluster under `target/faults-chaos-<profile>` (127.0.0.1:56211, stall proxy on the first free port of 56212-56219); prints
 //! the table of scenario × backend and exits non-zero when an audit failed.
 //!
 //! ```text

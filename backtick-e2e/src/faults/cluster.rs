@@ -18,7 +18,7 @@ pub(crate) const MAX_CONNECTIONS: u32 = 64;
 pub struct Lab {
     cluster: LocalCluster,
     dir: PathBuf,
-    /// The port of the stall proxy.
+    /// The first port the stall proxy tries ([`super::StallProxy::start`]).
     pub proxy_port: u16,
     /// The `e2e-runner` executable.
     pub runner_exe: PathBuf,
@@ -122,9 +122,9 @@ impl Lab {
         Ok(())
     }
 
-    /// The URL of database `name` through the stall proxy.
-    pub fn proxied_url(&self, name: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{name}", self.proxy_port)
+    /// The URL of database `name` through the stall proxy on `port`.
+    pub fn proxied_url(&self, port: u16, name: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{port}/{name}")
     }
 
     /// Stop the cluster.

@@ -11,6 +11,9 @@ use tokio::task::JoinHandle;
 
 use crate::HarnessError;
 
+/// How many ports [`StallProxy::start`] tries.
+pub(crate) const PORTS_TRIED: u16 = 8;
+
 /// A running proxy from `127.0.0.1:<port>` to an upstream address; stops when dropped.
 pub struct StallProxy {
     port: u16,
@@ -19,12 +22,25 @@ pub struct StallProxy {
 }
 
 impl StallProxy {
-    /// Listen on `127.0.0.1:port` and forward to `127.0.0.1:upstream`.
+    /// Listen on the first of `127.0.0.1:port` and the seven ports after it that is
+    /// free, and forward to `127.0.0.1:upstream`. (The range is within the kernel's ephemeral
+    /// ports: a client's outgoing connection may hold one for a while.)
     ///
     /// # Errors
-    /// When the port cannot be bound.
+    /// When none of the ports can be bound.
     pub async fn start(port: u16, upstream: u16) -> Result<Self, HarnessError> {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let mut bound = None;
+        for candidate in port..port.saturating_add(PORTS_TRIED) {
+            match TcpListener::bind(("127.0.0.1", candidate)).await {
+                Ok(listener) => {
+                    bound = Some((listener, candidate));
+                    break;
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        let (listener, port) = bound.ok_or_else(|| format!("the {PORTS_TRIED} ports from {port} on are all in use"))?;
         let (paused, watch) = watch::channel(false);
         let upstream = SocketAddr::from(([127, 0, 0, 1], upstream));
         let task = tokio::spawn(accept(listener, upstream, watch));

@@ -177,7 +177,7 @@ impl Lab {
             backend,
             url: proxy
                 .as_ref()
-                .map_or_else(|| url.clone(), |_| self.proxied_url(&database)),
+                .map_or_else(|| url.clone(), |proxy| self.proxied_url(proxy.port(), &database)),
             lease_ms: profile.lease_ms,
             revive_ms: profile.revive_ms,
             concurrency: profile.concurrency,
