@@ -25,8 +25,8 @@ pub enum Scenario {
     TerminateBackends,
     /// Fast shutdown of the server, down for longer than the lease, then start again.
     PgRestart,
-    /// Another client takes every connection the server has left and the slots of the
-    /// runners' terminated sessions, then frees a few and holds the rest for a while.
+    /// Another client takes every connection the server has left, and every slot freed
+    /// meanwhile, for a while.
     Exhaustion,
     /// Payloads the worker cannot decode and workers that panic, among normal jobs.
     Poison,
@@ -135,10 +135,6 @@ impl Profile {
         Duration::from_millis(self.lease_ms + 1_500)
     }
 }
-
-/// How many connections the exhaustion scenario frees after taking them all: fewer than
-/// the runners' pools would like.
-const EXHAUSTION_SPARE: usize = 10;
 
 /// When a fault began and ended (wall clock, which the local server shares).
 #[derive(Debug, Clone, Copy)]
@@ -265,7 +261,7 @@ impl Target<'_> {
             Scenario::SigtermAll => self.sigterm_all().await?,
             Scenario::TerminateBackends => self.terminate_backends().await?,
             Scenario::PgRestart => self.restart().await?,
-            // Measured from when a few connections are free again.
+            // Measured from when the server is full.
             Scenario::Exhaustion => start = self.exhaust().await?,
             Scenario::NetworkStall => self.stall().await?,
             Scenario::Poison => {}
@@ -334,36 +330,23 @@ impl Target<'_> {
         Ok(())
     }
 
-    /// Open connections until the server refuses one; terminate the runners' sessions and
-    /// take the slots they free for a second, so that their pools must grow on a full
-    /// server; then free [`EXHAUSTION_SPARE`] connections and hold the rest for
-    /// `fault_for`. Returns when the spare connections were freed.
+    /// Open connections until the server refuses one, hold them for `fault_for`, then close
+    /// them. The runners keep the connections they had; a pool that wants more meets a full
+    /// server. Returns when the server was full.
     async fn exhaust(&mut self) -> Result<DateTime<Utc>, HarnessError> {
         let mut hog = Vec::new();
         self.grab(&mut hog).await;
-        if let Some(admin) = hog.last_mut() {
-            let _ = sqlx::query(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-                 WHERE datname = $1 AND pid <> pg_backend_pid()",
-            )
-            .bind(self.database)
-            .execute(admin)
-            .await;
-        }
-        let grab_until = tokio::time::Instant::now() + Duration::from_secs(1);
-        while tokio::time::Instant::now() < grab_until {
+        let full = Utc::now();
+        let until = tokio::time::Instant::now() + self.profile.fault_for;
+        // Take any slot freed meanwhile too: the server stays full.
+        while tokio::time::Instant::now() < until {
             self.grab(&mut hog).await;
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        for connection in hog.drain(..EXHAUSTION_SPARE.min(hog.len())) {
-            let _ = connection.close().await;
-        }
-        let freed = Utc::now();
-        tokio::time::sleep(self.profile.fault_for).await;
         for connection in hog {
             let _ = connection.close().await;
         }
-        Ok(freed)
+        Ok(full)
     }
 
     /// Open connections until the server refuses one.
