@@ -1,4 +1,4 @@
-//! Embeds `../migrations/*.sql` and checks them at build time: every file is named
+//! Embeds `migrations/*.sql` (a link to the repository's `migrations/`) and checks them at build time: every file is named
 //! `NNNN_name.{up,down}.sql`, versions are unique, and every up has a down (and vice versa).
 
 #[allow(dead_code, unreachable_pub)]
@@ -19,7 +19,9 @@ struct Pair {
 
 fn main() {
     let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-    let dir = Path::new(&manifest).join("..").join("migrations");
+    // `migrations` here is a link to the repository's `migrations/` (the single copy), which
+    // `cargo package` turns into files, so that the published crate builds on its own.
+    let dir = Path::new(&manifest).join("migrations");
     println!("cargo::rerun-if-changed={}", dir.display());
     let pairs = collect(&dir).unwrap_or_else(|problem| panic!("invalid migrations in {}: {problem}", dir.display()));
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");

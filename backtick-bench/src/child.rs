@@ -247,7 +247,7 @@ async fn with_worker(
             }))
         }
     };
-    builder.map_err(|e| e.to_string())
+    Ok(builder)
 }
 
 /// One line a child printed.

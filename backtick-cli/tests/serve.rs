@@ -177,7 +177,7 @@ fn get(address: &str, path: &str) -> String {
 /// gauges count those jobs per queue and state, and show the due job's lag and no runner.
 #[tokio::test]
 async fn the_binary_serves_prometheus_metrics_of_the_seeded_queue() {
-    use backtick_core::{NewJob, QueueStore, RunAt};
+    use backtick_core::{NewJob, RunAt};
     let db = TestDatabase::<pg::Sqlx>::migrated().await;
     let store = db.store().await;
     let job = |queue: &str| {
@@ -188,7 +188,7 @@ async fn the_binary_serves_prometheus_metrics_of_the_seeded_queue() {
     let mut later = job("reports");
     later.run_at = Some(RunAt::After(std::time::Duration::from_secs(3600)));
     store
-        .enqueue_many(vec![job("mail"), job("mail"), job("mail"), later], None)
+        .enqueue_many(vec![job("mail"), job("mail"), job("mail"), later])
         .await
         .unwrap();
     let served = Served::start(&db.url(), &["--metrics-interval", "100ms"]);
@@ -206,6 +206,8 @@ async fn the_binary_serves_prometheus_metrics_of_the_seeded_queue() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
     drop(served);
+    // The page as scraped (seen with `--nocapture`).
+    println!("{page}");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(
         response

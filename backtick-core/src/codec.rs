@@ -49,10 +49,15 @@ impl Codec {
                 })?;
                 Ok(out)
             }
-            Codec::Json => serde_json::to_vec(value).map_err(|e| EncodeError {
-                codec: self,
-                message: e.to_string(),
-            }),
+            Codec::Json => {
+                // serde_json writes NaN and the infinities as `null`, which then does not decode
+                // into the float the worker expects: refuse them here, at enqueue.
+                reject_non_finite_floats(value)?;
+                serde_json::to_vec(value).map_err(|e| EncodeError {
+                    codec: self,
+                    message: e.to_string(),
+                })
+            }
         }
     }
 
@@ -70,6 +75,33 @@ impl Codec {
             type_name: std::any::type_name::<T>(),
             message,
         })
+    }
+}
+
+/// [`EncodeError`] when `value` holds a NaN or an infinite float (JSON has no way to store them).
+fn reject_non_finite_floats<T: Serialize + ?Sized>(value: &T) -> Result<(), EncodeError> {
+    fn find(value: &ciborium::Value) -> Option<f64> {
+        match value {
+            ciborium::Value::Float(f) if !f.is_finite() => Some(*f),
+            ciborium::Value::Array(items) => items.iter().find_map(find),
+            ciborium::Value::Map(entries) => entries.iter().find_map(|(k, v)| find(k).or_else(|| find(v))),
+            ciborium::Value::Tag(_, inner) => find(inner),
+            _ => None,
+        }
+    }
+    // A value CBOR cannot represent either is left for serde_json to report.
+    let Ok(tree) = ciborium::Value::serialized(value) else {
+        return Ok(());
+    };
+    match find(&tree) {
+        None => Ok(()),
+        Some(bad) => Err(EncodeError {
+            codec: Codec::Json,
+            message: format!(
+                "the arguments hold the float {bad}, which JSON cannot store (it would become null): \
+                 pass a finite number, an Option, or use the CBOR codec"
+            ),
+        }),
     }
 }
 
@@ -127,6 +159,19 @@ mod tests {
     struct Args {
         x: i64,
         name: String,
+    }
+
+    #[test]
+    fn json_refuses_nan_and_infinity_and_cbor_keeps_them() {
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let error = Codec::Json.encode(&(1, vec![("x", bad)])).unwrap_err();
+            assert_eq!(error.codec, Codec::Json);
+            assert!(error.message.contains("JSON cannot store"), "{error}");
+            let bytes = Codec::Cbor.encode(&(bad,)).unwrap();
+            let (back,): (f64,) = Codec::Cbor.decode(&bytes).unwrap();
+            assert_eq!(back.to_bits(), bad.to_bits());
+        }
+        assert_eq!(Codec::Json.encode(&(1.5f64, -2.0f32)).unwrap(), b"[1.5,-2.0]");
     }
 
     #[test]

@@ -14,10 +14,11 @@ pub enum StoreError {
     #[error(transparent)]
     InvalidJob(#[from] InvalidJob),
     /// The database has no backtick schema, or an older one. Call the store's `migrate()`
-    /// (`PgStore::migrate`, `DieselStore::migrate`) on start-up, before the first job.
+    /// (`PgStore::migrate`, `DieselStore::migrate`) on start-up, before the first job, or run
+    /// `backtick migrate up` (the command line of `backtick-cli`) before deploying.
     #[error(
         "the database is not migrated: {message}; call the store's `migrate()` on start-up \
-         (e.g. `PgStore::migrate` or `DieselStore::migrate`) before using it"
+         (e.g. `PgStore::migrate` or `DieselStore::migrate`), or run `backtick migrate up`, before using it"
     )]
     NotMigrated {
         /// What is missing.

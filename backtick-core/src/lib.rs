@@ -1,8 +1,7 @@
 //! # backtick-core
 //!
 //! The core of backtick, a background job processor for Rust on PostgreSQL: the job types,
-//! the [`QueueStore`] contract every backend implements, the pure job state machine
-//! ([`state`]), retry backoff, payload codecs and the [`Worker`] trait, and the operators'
+//! the [`QueueStore`] contract every backend implements, the pure job state machine, retry backoff, payload codecs and the [`Worker`] trait, and the operators'
 //! contract [`QueueAdmin`] ([`admin`]).
 //!
 //! Applications normally depend on a backend crate (`backtick-postgres` or
@@ -15,6 +14,9 @@
 //! (`log_sum::schedule(&store, 3, 4)`), and submit it for [`Registry::discovered`] and
 //! [`RunnerBuilder::discovered`]. Their documentation lists every option.
 
+// Feature badges on docs.rs (which builds with `--cfg docsrs` on nightly).
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 // Lets `::backtick_core::...`, the path the attribute macros generate, resolve inside this
 // crate too.
 extern crate self as backtick_core;
@@ -23,17 +25,21 @@ extern crate self as backtick_core;
 #[path = "private.rs"]
 pub mod __private;
 pub mod admin;
+#[doc(hidden)]
+pub mod arg_check;
 mod backoff;
 mod cancel;
 mod clock;
 mod codec;
 mod error;
 mod job;
+#[doc(hidden)]
 pub mod maintenance;
 mod registry;
 mod retry;
 mod runner;
 pub mod schedule;
+#[doc(hidden)]
 pub mod state;
 mod store;
 pub mod telemetry;
@@ -42,9 +48,12 @@ mod typed;
 mod worker;
 
 pub use admin::{AdminError, QueueAdmin};
+/// The `#[async_trait]` attribute that implementations of [`Worker`] and [`QueueStore`] use
+/// (re-exported so that they need no dependency of their own).
 pub use async_trait::async_trait;
 pub use backoff::Backoff;
 #[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 pub use backtick_macros::{cron, recurring, worker};
 pub use cancel::{CancelReason, JobCancellation};
 pub use clock::{Clock, ManualClock, StoreClock};
@@ -57,7 +66,13 @@ pub use job::{
 pub use registry::{Registry, RegistryError};
 pub use retry::RetryPolicy;
 pub use runner::{Runner, RunnerBuilder, RunnerConfig, RunnerHandle, RunnerStats};
-pub use state::{Finish, Outcome, Transition};
-pub use store::{ClaimParams, FinishReport, JobFilter, QueueStore, StateCounts, WakeReceiver, single_id};
+// What runners and store implementations exchange: public for the stores of other crates,
+// hidden from the application's docs.
+pub use state::Outcome;
+#[doc(hidden)]
+pub use state::{Finish, Transition};
+#[doc(hidden)]
+pub use store::{ClaimParams, FinishReport, WakeReceiver, single_id};
+pub use store::{JobFilter, QueueStore, StateCounts};
 pub use typed::TypedJob;
 pub use worker::{FnWorker, JobContext, JobError, Worker, WorkerOptions, worker_fn};

@@ -21,16 +21,14 @@ pub use std::vec::Vec;
 pub use inventory;
 pub use serde;
 
-pub use crate::codec::Codec;
-pub use crate::error::{ConfigError, Error};
+pub use crate::arg_check::{Probe, ViaNotSerde, ViaSerde};
+pub use crate::codec::{Codec, DecodeError, EncodeError};
+pub use crate::error::{BoxError, ConfigError, Error};
 pub use crate::job::JobId;
 pub use crate::schedule::{CatchUp, Cron, Every, Periodic};
 pub use crate::store::QueueStore;
 pub use crate::typed::TypedJob;
 pub use crate::worker::{JobContext, JobError, Worker, WorkerOptions};
-
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 /// The future of one run of a generated worker.
 pub type BoxFuture = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send + 'static>>;
@@ -41,31 +39,29 @@ pub trait WorkerFn: Send + Sync + 'static {
     /// The worker's name.
     const NAME: &'static str;
     /// The arguments as the tuple they are encoded as.
-    type Args: JobArg;
+    type Args: Send + 'static;
     /// The options given on the attribute, over the defaults.
     fn options() -> WorkerOptions;
     /// Call the annotated function.
     fn perform(ctx: JobContext, args: Self::Args) -> BoxFuture;
+    /// Encode the arguments (through [`crate::arg_check`]).
+    ///
+    /// # Errors
+    /// When serde fails.
+    fn encode(args: &Self::Args, codec: Codec) -> Result<Vec<u8>, EncodeError>;
+    /// Decode the arguments (through [`crate::arg_check`]).
+    ///
+    /// # Errors
+    /// When the payload is not an encoding of the arguments.
+    fn decode(codec: Codec, bytes: &[u8]) -> Result<Self::Args, DecodeError>;
 }
 
-/// A job argument: serde both ways and owned, so it can be stored and decoded later.
+/// What an annotated function may return: `()` or `Result<(), E>` with `E: Into<JobError>`
+/// (the other errors, those that convert into a boxed error, go through [`ViaBoxError`]).
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be a job argument",
-    label = "job arguments must implement serde's `Serialize` and `Deserialize` and own their data",
-    note = "arguments are stored on the queue and decoded when the job runs: derive `serde::Serialize` and `serde::Deserialize`, or use an owned type such as `String`"
-)]
-pub trait JobArg: Serialize + DeserializeOwned + Send + 'static {}
-
-impl<T: Serialize + DeserializeOwned + Send + 'static> JobArg for T {}
-
-/// Fails to compile, pointing at the argument's type, when it is not a [`JobArg`].
-pub const fn assert_job_arg<T: JobArg>() {}
-
-/// What an annotated function may return: `()` or `Result<(), E>` with `E: Into<JobError>`.
-#[diagnostic::on_unimplemented(
-    message = "a worker must return `()` or `Result<(), E>` where `E: Into<JobError>`, not `{Self}`",
+    message = "a worker must return `()` or `Result<(), E>` where `E` is `JobError` or converts into `Box<dyn std::error::Error + Send + Sync>`, not `{Self}`",
     label = "this return type is not supported by backtick",
-    note = "return `Result<(), backtick::JobError>` to choose between retry, snooze, discard and cancel"
+    note = "return `Result<(), JobError>` to choose between retry, snooze, discard and cancel, or `anyhow::Result<()>` (any error type: a failure is retried)"
 )]
 pub trait IntoJobResult {
     /// The run's result.
@@ -86,6 +82,79 @@ impl<E: Into<JobError>> IntoJobResult for Result<(), E> {
         self.map_err(Into::into)
     }
 }
+
+// How the generated code turns whatever the function returned into a `Result<(), JobError>`,
+// chosen per return type by method resolution ("autoref specialization"; coherence forbids
+// one trait with an impl for `E: Into<JobError>` and another for `E: Into<BoxError>`, since
+// `anyhow::Error` or `Box<dyn Error>` could implement `Error` upstream one day):
+// `(&&&wrap(&result)).job_result_kind().into_job_result(result)` takes the first that applies:
+// 1. [`ViaJobError`]: `()` or `Result<(), E: Into<JobError>>` (JobError, any `std::error::Error`);
+// 2. [`ViaBoxError`]: `Result<(), E: Into<BoxError>>` (anyhow, eyre, `Box<dyn Error + Send + Sync>`);
+// 3. [`ViaFallback`]: anything else, which then fails on `IntoJobResult` with its message.
+
+/// The return value's type, for the choice of conversion.
+pub struct Wrap<R>(PhantomData<fn() -> R>);
+
+/// A [`Wrap`] of the type of `result`.
+pub fn wrap<R>(_result: &R) -> Wrap<R> {
+    Wrap(PhantomData)
+}
+
+/// Converts through [`IntoJobResult`].
+pub struct JobErrorTag;
+
+impl JobErrorTag {
+    /// The run's result.
+    ///
+    /// # Errors
+    /// The function's own error, converted.
+    pub fn into_job_result<R: IntoJobResult>(self, result: R) -> Result<(), JobError> {
+        result.into_job_result()
+    }
+}
+
+/// Converts a boxed error into a retryable failure.
+pub struct BoxErrorTag;
+
+impl BoxErrorTag {
+    /// The run's result.
+    ///
+    /// # Errors
+    /// The function's own error, as [`JobError::Retry`].
+    pub fn into_job_result<E: Into<BoxError>>(self, result: Result<(), E>) -> Result<(), JobError> {
+        result.map_err(|error| JobError::Retry(error.into()))
+    }
+}
+
+/// First choice: `()` or an error that converts into [`JobError`].
+pub trait ViaJobError {
+    /// The conversion to use.
+    fn job_result_kind(&self) -> JobErrorTag {
+        JobErrorTag
+    }
+}
+
+impl<R: IntoJobResult> ViaJobError for &&Wrap<R> {}
+
+/// Second choice: an error that converts into a boxed error.
+pub trait ViaBoxError {
+    /// The conversion to use.
+    fn job_result_kind(&self) -> BoxErrorTag {
+        BoxErrorTag
+    }
+}
+
+impl<E: Into<BoxError>> ViaBoxError for &Wrap<Result<(), E>> {}
+
+/// Last: an unsupported type, reported through [`IntoJobResult`]'s message.
+pub trait ViaFallback {
+    /// The conversion to use.
+    fn job_result_kind(&self) -> JobErrorTag {
+        JobErrorTag
+    }
+}
+
+impl<R> ViaFallback for Wrap<R> {}
 
 /// The worker of an annotated function.
 pub struct Generated<W>(PhantomData<fn() -> W>);
@@ -128,14 +197,16 @@ impl<W: WorkerFn> Worker for Generated<W> {
     }
 
     async fn perform(&self, ctx: JobContext) -> Result<(), JobError> {
-        let args = ctx.args::<W::Args>()?;
+        let job = ctx.job();
+        let args = W::decode(job.codec, &job.args).map_err(JobError::Undecodable)?;
         W::perform(ctx, args).await
     }
 }
 
 /// `name::job(args...)`: a job with the worker's defaults.
 pub fn job<W: WorkerFn>(args: &W::Args) -> TypedJob {
-    TypedJob::new(W::NAME, args, &W::options())
+    let options = W::options();
+    TypedJob::from_encoded(W::NAME, W::encode(args, options.codec), &options)
 }
 
 /// `name::schedule_many(store, items)`: one atomic enqueue of many jobs.

@@ -278,6 +278,17 @@ pub trait QueueStore: Send + Sync + 'static {
         Ok(false)
     }
 
+    /// Check that the store's schema is complete (every migration of this build applied).
+    /// A runner calls it when it starts ([`crate::Runner::try_start`]) and refuses to run on an
+    /// unmigrated database rather than retrying forever. The default, for stores without a
+    /// schema, is `Ok`.
+    ///
+    /// # Errors
+    /// [`StoreError::NotMigrated`] naming what is missing; others as for any store call.
+    async fn check_schema(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Wake-up hints: the name of a queue each time jobs are enqueued on it. A hint only,
     /// lossy by design: a runner still polls. `None` when the store has no such signal.
     fn subscribe(&self) -> Option<WakeReceiver> {

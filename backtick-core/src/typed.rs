@@ -57,6 +57,17 @@ impl TypedJob {
         TypedJob { job }
     }
 
+    /// A job for `worker` with arguments already encoded (or the error of encoding them).
+    pub(crate) fn from_encoded(worker: &str, args: Result<Vec<u8>, EncodeError>, options: &WorkerOptions) -> Self {
+        let job = args.map(|args| {
+            NewJob::from_encoded(worker, args, options.codec)
+                .queue(options.queue.clone())
+                .priority(options.priority)
+                .max_attempts(options.max_attempts)
+        });
+        TypedJob { job }
+    }
+
     fn map(self, change: impl FnOnce(NewJob) -> NewJob) -> Self {
         TypedJob {
             job: self.job.map(change),

@@ -140,6 +140,18 @@ impl JobContext {
 /// How a worker reports anything but success. Any `std::error::Error` converts into
 /// [`JobError::Retry`] through `?`.
 ///
+/// | variant | made by | what happens |
+/// |---|---|---|
+/// | [`Retry`](JobError::Retry) | [`JobError::retry`], `?` on any error | runs again after backoff while attempts remain, then dead |
+/// | [`RetryAt`](JobError::RetryAt) | [`JobError::retry_after`] | runs again at that time while attempts remain |
+/// | [`Snooze`](JobError::Snooze) | [`JobError::snooze`] | runs again later; the attempt does not count |
+/// | [`Discard`](JobError::Discard) | [`JobError::discard`] | dead at once |
+/// | [`Cancel`](JobError::Cancel) | [`JobError::cancel`] | cancelled |
+/// | [`Undecodable`](JobError::Undecodable) | the runner | dead at once: the arguments do not decode |
+///
+/// A `#[worker]` function that only ever retries may return `anyhow::Result<()>` or any
+/// `Result<(), E>` whose error converts into `Box<dyn Error + Send + Sync>` instead.
+///
 /// # Examples
 /// ```
 /// use std::time::Duration;
@@ -234,7 +246,7 @@ impl fmt::Display for JobError {
     }
 }
 
-/// A worker: runs the jobs scheduled under its name. `#[backtick::worker]` implements it for
+/// A worker: runs the jobs scheduled under its name. The `#[worker]` attribute implements it for
 /// you; implement it by hand for full control, or use [`worker_fn`].
 ///
 /// # Examples

@@ -84,7 +84,6 @@ async fn a_runner_of_instant_jobs_claims_ahead_of_its_free_slots_and_runs_each_j
             *seen.lock().expect("lock").entry(i).or_default() += 1;
             async { Ok(()) }
         }))
-        .expect("register")
         .build()
         .expect("build")
         .start();
@@ -117,7 +116,6 @@ async fn a_runner_of_slow_jobs_claims_only_its_free_slots() {
             tokio::time::sleep(Duration::from_millis(100)).await;
             Ok(())
         }))
-        .expect("register")
         .build()
         .expect("build")
         .start();
@@ -145,7 +143,6 @@ async fn jobs_held_ahead_are_given_back_at_shutdown_without_running() {
     let runner = Runner::builder(store.clone())
         .config(config(2))
         .worker(worker_fn("quick", |_: JobContext, _: u32| async { Ok(()) }))
-        .expect("register")
         .worker(worker_fn("block", move |ctx: JobContext, _: u32| {
             counted.fetch_add(1, Ordering::SeqCst);
             async move {
@@ -153,7 +150,6 @@ async fn jobs_held_ahead_are_given_back_at_shutdown_without_running() {
                 Err(JobError::retry("stopped by shutdown"))
             }
         }))
-        .expect("register")
         .build()
         .expect("build")
         .start();

@@ -75,6 +75,31 @@ async fn typed_error(fail: bool) -> Result<(), MailboxFull> {
     if fail { Err(MailboxFull) } else { Ok(()) }
 }
 
+/// `?` on everyday errors: anyhow, a boxed error, a custom enum.
+#[backtick_core::worker(name = "anyhow-error")]
+async fn anyhow_error(input: String) -> anyhow::Result<()> {
+    let n: i64 = input.parse()?; // a ParseIntError, through anyhow
+    anyhow::ensure!(n >= 0, "{n} is negative");
+    Ok(())
+}
+
+#[backtick_core::worker(name = "boxed-error")]
+async fn boxed_error(input: String) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let _n: i64 = input.parse()?;
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ImportError {
+    #[error("row {0} is malformed")]
+    Malformed(u32),
+}
+
+#[backtick_core::worker(name = "enum-error")]
+async fn enum_error(row: u32) -> Result<(), ImportError> {
+    Err(ImportError::Malformed(row))
+}
+
 #[backtick_core::worker(name = "by-value-context")]
 async fn by_value_context(ctx: JobContext) {
     see(format!("context job {}", ctx.job().id));
@@ -257,6 +282,38 @@ async fn errors_from_the_function_become_the_job_outcome() {
 }
 
 #[tokio::test]
+async fn workers_may_return_anyhow_boxed_and_custom_errors_which_are_retried() {
+    let store = MemoryStore::new();
+    let parse = anyhow_error::schedule(&store, "x".into()).await.expect("schedule");
+    let ensure = anyhow_error::schedule(&store, "-1".into()).await.expect("schedule");
+    let fine = anyhow_error::schedule(&store, "7".into()).await.expect("schedule");
+    let boxed = boxed_error::schedule(&store, "x".into()).await.expect("schedule");
+    let custom = enum_error::schedule(&store, 3).await.expect("schedule");
+
+    let retried = |result: Result<(), JobError>| match result {
+        Err(JobError::Retry(error)) => error.to_string(),
+        other => panic!("expected a retryable failure, got {other:?}"),
+    };
+    assert_eq!(
+        retried(perform(&store, &anyhow_error::worker(), parse).await),
+        "invalid digit found in string"
+    );
+    assert_eq!(
+        retried(perform(&store, &anyhow_error::worker(), ensure).await),
+        "-1 is negative"
+    );
+    assert!(perform(&store, &anyhow_error::worker(), fine).await.is_ok());
+    assert_eq!(
+        retried(perform(&store, &boxed_error::worker(), boxed).await),
+        "invalid digit found in string"
+    );
+    assert_eq!(
+        retried(perform(&store, &enum_error::worker(), custom).await),
+        "row 3 is malformed"
+    );
+}
+
+#[tokio::test]
 async fn a_payload_that_does_not_decode_is_undecodable() {
     let store = MemoryStore::new();
     let id = store
@@ -355,7 +412,6 @@ async fn a_discovered_runner_runs_scheduled_jobs() {
     let runner = Runner::builder(std::sync::Arc::new(store.clone()))
         .config(config)
         .discovered()
-        .expect("discovered")
         .build()
         .expect("build")
         .start();

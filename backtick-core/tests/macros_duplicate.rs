@@ -33,7 +33,13 @@ fn two_workers_with_one_name_fail_discovery() {
 #[test]
 fn a_runner_with_clashing_workers_does_not_start() {
     let builder = Runner::builder(Arc::new(MemoryStore::new()));
-    let error = builder.discovered().err().expect("the names clash");
+    // Registrations chain; the clash is reported by `build`.
+    let error = builder
+        .discovered()
+        .concurrency(4)
+        .build()
+        .err()
+        .expect("the names clash");
     assert!(
         matches!(error, Error::Registry(RegistryError::Duplicate(ref name)) if name == "send_invoice"),
         "{error}"

@@ -74,7 +74,6 @@ async fn ten_thousand_jobs_at_concurrency_32_all_run_exactly_once() {
                 Ok(())
             }
         }))
-        .expect("register")
         .build()
         .expect("build")
         .start();
@@ -113,7 +112,6 @@ async fn a_panicking_worker_is_retried_then_dead_after_max_attempts() {
                 Ok(())
             }
         }))
-        .expect("register")
         .build()
         .expect("build")
         .start();
@@ -155,7 +153,6 @@ async fn a_timed_out_job_is_retried_and_can_then_succeed() {
     let runner = Runner::builder(Arc::new(store.clone()))
         .config(fast_config())
         .worker(worker)
-        .expect("register")
         .build()
         .expect("build")
         .start();
@@ -194,7 +191,6 @@ async fn graceful_shutdown_leaves_no_job_running_and_loses_none() {
                 _ = ctx.cancelled() => Err(JobError::retry("stopped by shutdown")),
             }
         }))
-        .expect("register")
         .build()
         .expect("build")
         .start();
@@ -239,7 +235,6 @@ async fn shutdown_waits_for_running_jobs_within_the_timeout() {
                 Ok(())
             }
         }))
-        .expect("register")
         .build()
         .expect("build")
         .start();
@@ -263,7 +258,6 @@ async fn a_runner_without_a_jobs_worker_leaves_it_queued() {
     let runner = Runner::builder(Arc::new(store.clone()))
         .config(fast_config())
         .worker(worker_fn("mine", |_: JobContext, _: i32| async { Ok(()) }))
-        .expect("register")
         .build()
         .expect("build")
         .start();
@@ -285,7 +279,6 @@ async fn an_undecodable_payload_goes_dead_without_a_retry() {
     let runner = Runner::builder(Arc::new(store.clone()))
         .config(fast_config())
         .worker(worker_fn("typed", |_: JobContext, _: (String, u8)| async { Ok(()) }))
-        .expect("register")
         .build()
         .expect("build")
         .start();
@@ -324,7 +317,6 @@ async fn a_failing_job_is_retried_with_backoff_until_it_succeeds() {
                 }
             }
         }))
-        .expect("register")
         .build()
         .expect("build")
         .start();
@@ -349,7 +341,6 @@ async fn an_enqueue_wakes_an_idle_runner_before_its_next_poll() {
     let runner = Runner::builder(Arc::new(store.clone()))
         .config(config)
         .worker(worker_fn("quick", |_: JobContext, (): ()| async { Ok(()) }))
-        .expect("register")
         .build()
         .expect("build")
         .start();
@@ -406,7 +397,6 @@ async fn a_failing_store_makes_the_runner_back_off_not_spin_or_crash() {
     let runner = Runner::builder(store.clone())
         .config(fast_config())
         .worker(worker_fn("quick", |_: JobContext, (): ()| async { Ok(()) }))
-        .expect("register")
         .build()
         .expect("build")
         .start();
@@ -452,7 +442,6 @@ async fn a_runner_whose_lease_was_lost_cannot_mark_the_job_done() {
                 Ok(())
             }
         }))
-        .expect("register")
         .build()
         .expect("build")
         .start();
@@ -519,7 +508,6 @@ async fn a_job_due_later_and_its_retry_start_on_time_without_the_poll() {
                 Ok(())
             }
         }))
-        .expect("register")
         .build()
         .expect("build")
         .start();
@@ -545,5 +533,127 @@ async fn a_job_due_later_and_its_retry_start_on_time_without_the_poll() {
     assert!(
         late(starts[1], retry_due) < Duration::from_secs(5),
         "the retry starts after its 300 ms backoff, not at the poll: {starts:?}"
+    );
+}
+
+/// A store whose database has no backtick schema: the check and every claim say so.
+#[derive(Default)]
+struct Unmigrated {
+    claims: AtomicUsize,
+}
+
+fn not_migrated() -> StoreError {
+    StoreError::NotMigrated {
+        message: "relation \"backtick_jobs\" does not exist".to_owned(),
+    }
+}
+
+#[async_trait]
+impl Intercept for Unmigrated {
+    async fn claim(&self, _inner: &dyn QueueStore, _params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
+        self.claims.fetch_add(1, Ordering::SeqCst);
+        Err(not_migrated())
+    }
+
+    async fn check_schema(&self, _inner: &dyn QueueStore) -> Result<(), StoreError> {
+        Err(not_migrated())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_on_an_unmigrated_database_does_not_start_and_says_why() {
+    let store = Intercepted::new(MemoryStore::new(), Unmigrated::default());
+    let build = || {
+        Runner::builder(store.clone())
+            .config(fast_config())
+            .worker(worker_fn("quick", |_: JobContext, (): ()| async { Ok(()) }))
+            .build()
+            .expect("build")
+    };
+
+    let error = build()
+        .try_start()
+        .await
+        .err()
+        .expect("no runner on an unmigrated database");
+    let ran = build()
+        .run_until(std::future::pending())
+        .await
+        .expect_err("run_until returns at once");
+
+    for error in [error, ran] {
+        assert!(
+            matches!(error, backtick_core::Error::Store(StoreError::NotMigrated { .. })),
+            "{error:?}"
+        );
+        let text = error.to_string();
+        assert!(
+            text.contains("migrate()") && text.contains("backtick migrate up"),
+            "{text}"
+        );
+        assert!(!text.contains("xtask"), "an application has no xtask: {text}");
+    }
+    assert_eq!(store.hooks.claims.load(Ordering::SeqCst), 0, "nothing was claimed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_started_runner_whose_claim_finds_no_schema_stops_claiming() {
+    let store = Intercepted::new(MemoryStore::new(), Unmigrated::default());
+    let runner = Runner::builder(store.clone())
+        .config(fast_config())
+        .worker(worker_fn("quick", |_: JobContext, (): ()| async { Ok(()) }))
+        .build()
+        .expect("build")
+        .start();
+    // Backing off as for a transient error, it would claim again after 50ms, 100ms, 200ms...
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    runner.shutdown().await;
+    assert_eq!(
+        store.hooks.claims.load(Ordering::SeqCst),
+        1,
+        "one claim, then it stopped"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_of_a_worker_no_live_runner_has_are_reported_to_the_operator() {
+    use backtick_core::QueueAdmin;
+    let store = MemoryStore::new();
+    let ghost = store
+        .enqueue(NewJob::new("ghost.worker", &()).expect("encode"), None)
+        .await
+        .expect("enqueue");
+    let runner = Runner::builder(Arc::new(store.clone()))
+        .config(fast_config())
+        .worker(worker_fn("quick", |_: JobContext, (): ()| async { Ok(()) }))
+        .build()
+        .expect("build")
+        .start();
+    store
+        .enqueue(NewJob::new("quick", &()).expect("encode"), None)
+        .await
+        .expect("enqueue");
+    wait_until(&store, Duration::from_secs(10), "the served job to be done", |c| {
+        c.get(JobState::Done) == 1
+    })
+    .await;
+
+    let unserved = store.unserved_workers(Duration::ZERO, None).await.expect("report");
+    let waited_long = store
+        .unserved_workers(Duration::from_secs(3600), None)
+        .await
+        .expect("report");
+    runner.shutdown().await;
+
+    assert_eq!(unserved.len(), 1, "{unserved:?}");
+    assert_eq!(
+        (unserved[0].worker.as_str(), unserved[0].jobs, unserved[0].oldest_job),
+        ("ghost.worker", 1, ghost)
+    );
+    assert!(waited_long.is_empty(), "not due for an hour yet: {waited_long:?}");
+    assert_eq!(
+        store.get(ghost).await.expect("get").map(|job| job.state),
+        Some(JobState::Queued),
+        "it stays queued for a runner that has the worker"
     );
 }

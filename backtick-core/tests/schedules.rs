@@ -32,7 +32,6 @@ fn start(store: &MemoryStore, clock: &ManualClock, periodic: Periodic) -> Runner
         .config(config)
         .clock(clock.clone())
         .worker(worker_fn("tick", |_: JobContext, (): ()| async { Ok(()) }))
-        .expect("register")
         .periodic(periodic)
         .build()
         .expect("build")

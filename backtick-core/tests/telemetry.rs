@@ -37,8 +37,10 @@ fn fast_config() -> RunnerConfig {
 /// and gauges back to zero, histograms emptied): a later one shows only what came after.
 type Metrics = Vec<(String, Vec<(String, String)>, DebugValue)>;
 
+/// Also prints each metric with its value (seen with `--nocapture`: example values of every
+/// metric from a run).
 fn read(snapshotter: &Snapshotter) -> Metrics {
-    snapshotter
+    let metrics: Metrics = snapshotter
         .snapshot()
         .into_vec()
         .into_iter()
@@ -50,7 +52,21 @@ fn read(snapshotter: &Snapshotter) -> Metrics {
                 .collect();
             (key.name().to_owned(), labels, value)
         })
-        .collect()
+        .collect();
+    for (name, labels, value) in &metrics {
+        let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+        let value = match value {
+            DebugValue::Counter(n) => n.to_string(),
+            DebugValue::Gauge(v) => v.to_string(),
+            DebugValue::Histogram(values) => {
+                let values: Vec<f64> = values.iter().map(|v| v.into_inner()).collect();
+                let sum: f64 = values.iter().sum();
+                format!("count={} sum={sum:.6}", values.len())
+            }
+        };
+        println!("metric {name}{{{}}} {value}", labels.join(","));
+    }
+    metrics
 }
 
 /// The value of `name` whose labels include `labels`; panics when there is not exactly one.
@@ -140,7 +156,6 @@ async fn run_until_finished(store: Arc<dyn QueueStore>, memory: &MemoryStore, co
         .config(fast_config())
         .concurrency(concurrency)
         .worker(outcomes_worker(Arc::default()))
-        .expect("register")
         .build()
         .expect("build")
         .start();
@@ -249,7 +264,6 @@ async fn a_revived_job_and_its_refused_stale_completion_are_counted() {
                 Ok(())
             }
         }))
-        .expect("register")
         .build()
         .expect("build")
         .start();
@@ -433,4 +447,62 @@ async fn failed_store_calls_of_the_runner_are_counted_by_transience() {
     run_until_finished(store, &inner, 1, 1).await;
     let metrics = read(&snapshotter);
     assert_eq!(counter(&metrics, STORE_ERRORS, &[("transient", "true")]), 2);
+}
+
+/// A `MakeWriter` into a shared buffer: what the fmt subscriber printed.
+#[derive(Default, Clone)]
+struct Printed(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Printed {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Printed {
+    type Writer = Printed;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn at_info_a_workers_own_log_line_carries_the_job_id() {
+    let printed = Printed::default();
+    // The README's subscriber line, writing into `printed`.
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter("info")
+        .with_writer(printed.clone())
+        .with_ansi(false)
+        .finish();
+    let _subscriber = tracing::subscriber::set_default(subscriber);
+    let store = MemoryStore::new();
+    let id = store
+        .enqueue(NewJob::new("says_hello", &()).expect("encode"), None)
+        .await
+        .expect("enqueue");
+    let runner = Runner::builder(Arc::new(store.clone()))
+        .config(fast_config())
+        .worker(worker_fn("says_hello", |_: JobContext, (): ()| async {
+            tracing::info!("hello from the worker");
+            Ok(())
+        }))
+        .build()
+        .expect("build")
+        .start();
+    wait_for_finished(&store, 1).await;
+    runner.shutdown().await;
+
+    let text = String::from_utf8(printed.0.lock().expect("lock").clone()).expect("utf-8");
+    let line = text
+        .lines()
+        .find(|line| line.contains("hello from the worker"))
+        .unwrap_or_else(|| panic!("the worker's line is printed at info: {text}"));
+    assert!(line.contains("backtick.job"), "{line}");
+    assert!(line.contains(&format!("job_id={id}")), "{line}");
+    assert!(line.contains("worker=says_hello"), "{line}");
 }

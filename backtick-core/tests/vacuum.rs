@@ -32,7 +32,6 @@ async fn vacuums_during_a_short_run(vacuum_interval: Option<Duration>) -> usize 
             ..RunnerConfig::default()
         })
         .worker(worker_fn("noop", |_: JobContext, (): ()| async { Ok(()) }))
-        .expect("register")
         .build()
         .expect("build")
         .start();

@@ -6,12 +6,12 @@
 //! dependency a diesel application needs.
 //!
 //! ```no_run
-//! use backtick_diesel::{DieselStore, NewJob, QueueStore};
+//! use backtick_diesel::{DieselStore, NewJob};
 //!
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! let store = DieselStore::from_env().await?; // BT_DATABASE_URL, else DATABASE_URL
 //! store.migrate().await?;                     // safe from many processes at once
-//! store.enqueue(NewJob::new("resize_image", &("cat.png", 640))?, None).await?;
+//! store.enqueue(NewJob::new("resize_image", &("cat.png", 640))?).await?;
 //! # Ok(())
 //! # }
 //! ```
@@ -43,7 +43,7 @@
 //! .await?; // the job exists only if this commits
 //! drop(conn);
 //! let store: Arc<dyn QueueStore> = Arc::new(store);
-//! let runner = Runner::builder(store).discovered()?.build()?.start();
+//! let runner = Runner::builder(store).discovered().build()?.start();
 //! # runner.shutdown().await;
 //! # Ok(())
 //! # }
@@ -101,6 +101,7 @@
 //!   `application_name`; every statement goes through diesel.
 
 mod admin_rows;
+mod app;
 mod config;
 mod connect;
 mod enqueue;
@@ -116,9 +117,11 @@ mod sql;
 mod store;
 
 pub use backtick_core::*;
+#[doc(hidden)]
 pub use backtick_pg_common;
 /// The shared schema crate under its former name, [`backtick_pg_common`]: code written as
 /// `backtick_migrations::migrations()` or `backtick_migrations::Migrator` keeps compiling.
+#[doc(hidden)]
 pub use backtick_pg_common as backtick_migrations;
 pub use backtick_pg_common::{CHANNEL, FALLBACK_URL_VAR, URL_VAR};
 pub use backtick_pg_common::{Direction, MigrateError, Migration, MigrationState, MigrationStatus, Migrator};

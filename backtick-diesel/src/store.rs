@@ -40,10 +40,10 @@ type Pooled =
 /// # Examples
 /// ```no_run
 /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
-/// use backtick_diesel::{DieselStore, NewJob, QueueStore};
+/// use backtick_diesel::{DieselStore, NewJob};
 /// let store = DieselStore::from_env().await?; // BT_DATABASE_URL, else DATABASE_URL
 /// store.migrate().await?;
-/// let id = store.enqueue(NewJob::new("send_mail", &"alice@example.com")?, None).await?;
+/// let id = store.enqueue(NewJob::new("send_mail", &"alice@example.com")?).await?;
 /// println!("enqueued job {id}");
 /// # Ok(())
 /// # }
@@ -155,6 +155,10 @@ fn bind_claim(query: SqlQuery, params: &ClaimParams) -> BoxedSqlQuery<'static, d
 
 #[async_trait]
 impl QueueStore for DieselStore {
+    async fn check_schema(&self) -> Result<(), StoreError> {
+        DieselStore::check_schema(self).await
+    }
+
     async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
         if jobs.is_empty() {
             return Ok(Vec::new());

@@ -32,7 +32,7 @@ async fn four_runners_fire_a_schedule_exactly_once_per_second_for_twenty_seconds
         };
         let runner = Runner::builder(store)
             .config(config)
-            .worker(worker_fn(WORKER, |_: JobContext, (): ()| async { Ok(()) }))?
+            .worker(worker_fn(WORKER, |_: JobContext, (): ()| async { Ok(()) }))
             .periodic(every_second()?)
             .build()?
             .start();

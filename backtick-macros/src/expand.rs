@@ -143,16 +143,21 @@ fn spec_impl(item: &ItemFn, options: &Options, sig: &Signature, p: &TokenStream)
     let mut callee = ident.clone();
     callee.set_span(sig.output_span);
     let at_return = respanned(p, sig.output_span);
-    let call = quote_spanned!(sig.output_span=> #at_return::IntoJobResult::into_job_result(super::#callee(#(#call_args),*).await));
+    let call = quote_spanned!(sig.output_span=> {
+        #[allow(unused_imports)]
+        use #at_return::{ViaBoxError as _, ViaFallback as _, ViaJobError as _};
+        let __result = super::#callee(#(#call_args),*).await;
+        (&&&#at_return::wrap(&__result)).job_result_kind().into_job_result(__result)
+    });
     let at_name = respanned(p, ident.span());
     let boxed = quote_spanned!(ident.span()=> #at_name::Box::pin(async move { #call }));
-    // Each argument type must be a `JobArg`, asserted with the type's span so that the error
-    // points at it with JobArg's message. The argument tuple's own check then fails too: its
-    // parentheses carry the span of the function's argument list, so that error points there
-    // rather than at the attribute.
-    let asserts = types.iter().map(|ty| {
+    // Each argument type must be serde, checked with the type's span so that the one error
+    // points at it with `SerdeJobArgument`'s message. Nothing else in the expansion requires
+    // serde of the arguments: encoding and decoding go through the same check's choice
+    // (`arg_check`), so a non-serde argument is reported once.
+    let checks = types.iter().map(|ty| {
         let at_type = respanned(p, ty.span());
-        quote_spanned!(ty.span()=> #at_type::assert_job_arg::<#ty>();)
+        quote_spanned!(ty.span()=> (&#at_type::Probe::<#ty>::new()).args_codec().check::<#ty>();)
     });
     let args_tuple = {
         let mut group = Group::new(Delimiter::Parenthesis, quote!(#(#types,)*));
@@ -164,7 +169,12 @@ fn spec_impl(item: &ItemFn, options: &Options, sig: &Signature, p: &TokenStream)
         // Private: the impl's `Args` may name types private to the parent module.
         struct __Spec;
 
-        const _: () = { #(#asserts)* };
+        #[allow(dead_code)]
+        fn __check_arguments() {
+            #[allow(unused_imports)]
+            use #p::{ViaNotSerde as _, ViaSerde as _};
+            #(#checks)*
+        }
 
         impl #p::WorkerFn for __Spec {
             const NAME: &'static str = NAME;
@@ -172,6 +182,18 @@ fn spec_impl(item: &ItemFn, options: &Options, sig: &Signature, p: &TokenStream)
 
             fn options() -> #p::WorkerOptions {
                 #worker_options
+            }
+
+            fn encode(__args: &Self::Args, __codec: #p::Codec) -> #p::Result<#p::Vec<u8>, #p::EncodeError> {
+                #[allow(unused_imports)]
+                use #p::{ViaNotSerde as _, ViaSerde as _};
+                (&#p::Probe::<Self::Args>::new()).args_codec().encode(__codec, __args)
+            }
+
+            fn decode(__codec: #p::Codec, __bytes: &[u8]) -> #p::Result<Self::Args, #p::DecodeError> {
+                #[allow(unused_imports)]
+                use #p::{ViaNotSerde as _, ViaSerde as _};
+                (&#p::Probe::<Self::Args>::new()).args_codec().decode(__codec, __bytes)
             }
 
             fn perform(#ctx_param: #p::JobContext, __args: Self::Args) -> #p::BoxFuture {

@@ -24,9 +24,10 @@ use crate::attr::Kind;
 /// The function stays a plain function. Its arguments are the job's arguments: serde types that
 /// own their data, stored as a tuple in argument order (`(x, y)`; `(x,)` for one; `()` for none)
 /// with the worker's codec. One argument may instead be the job's `JobContext` (by value or
-/// `&`); it is not stored. The function returns `()` or `Result<(), E>` with
-/// `E: Into<JobError>` (any `std::error::Error` retries; return a `JobError` to snooze,
-/// discard or cancel).
+/// `&`); it is not stored. The function returns `()`, `Result<(), JobError>` (to retry,
+/// snooze, discard or cancel), or `Result<(), E>` for any `E` that converts into
+/// `Box<dyn std::error::Error + Send + Sync>`: `anyhow::Result<()>`, an eyre report, a boxed
+/// error, your own error enum. Such an error, `?` included, is a retryable failure.
 ///
 /// Next to the function, a module of the same name holds:
 ///
@@ -38,7 +39,7 @@ use crate::attr::Kind;
 /// | `schedule(&store, args...)` | enqueue a job due now, as the original's `(schedule log-sum 3 4)` |
 /// | `schedule_many(&store, items)` | enqueue many in one atomic write; an item is the argument, or a tuple of them |
 ///
-/// The worker is also submitted for discovery: `Runner::builder(store).discovered()?` registers
+/// The worker is also submitted for discovery: `Runner::builder(store).discovered()` registers
 /// every annotated function of the program (two workers with one name fail there).
 ///
 /// # Options
@@ -91,7 +92,7 @@ pub fn worker(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// On an `async fn` with no job arguments (a `JobContext` argument is allowed). Everything
 /// [`macro@worker`] generates is generated too, plus `periodic() -> Result<Periodic, Error>`,
-/// and the schedule is submitted for discovery: `Runner::builder(store).discovered()?` fires it.
+/// and the schedule is submitted for discovery: `Runner::builder(store).discovered()` fires it.
 /// Each interval is counted from the previous fire time; every runner may fire it, and each fire
 /// time enqueues exactly one job.
 ///

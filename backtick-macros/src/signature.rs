@@ -132,7 +132,7 @@ pub(crate) fn analyze(kind: Kind, item: &ItemFn, errors: &mut Errors) -> Signatu
     }
 }
 
-/// `JobContext` or `&JobContext` (by the last path segment, so `backtick::JobContext` works).
+/// `JobContext` or `&JobContext` (by the last path segment, so `backtick_postgres::JobContext` works).
 fn context_arg(ty: &Type, errors: &mut Errors) -> Option<ContextArg> {
     match ty {
         Type::Path(path) if is_context(path) => Some(ContextArg::ByValue),

@@ -1,5 +1,5 @@
 //! The fenced writes to running jobs (finish, revive, heartbeat), less the driver: each batch
-//! as the columns [`crate::sql::FINISH`], [`crate::sql::REVIVE`] and [`crate::sql::HEARTBEAT`]
+//! as the columns [`crate::admin_sql::FINISH`], [`crate::admin_sql::REVIVE`] and [`crate::sql::HEARTBEAT`]
 //! take, and the [`FinishReport`] from the rows a finish or revive returned. A backend binds
 //! the columns with its driver's types and decodes the rows.
 

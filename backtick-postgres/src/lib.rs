@@ -5,12 +5,12 @@
 //! the only backtick dependency an application needs.
 //!
 //! ```no_run
-//! use backtick_postgres::{NewJob, PgStore, QueueStore};
+//! use backtick_postgres::{NewJob, PgStore};
 //!
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! let store = PgStore::from_env().await?; // BT_DATABASE_URL, else DATABASE_URL
 //! store.migrate().await?;                 // safe from many processes at once
-//! store.enqueue(NewJob::new("resize_image", &("cat.png", 640))?, None).await?;
+//! store.enqueue(NewJob::new("resize_image", &("cat.png", 640))?).await?;
 //! # Ok(())
 //! # }
 //! ```
@@ -47,6 +47,7 @@
 //! - `tls`: TLS connections through rustls (`?sslmode=require` in the url).
 
 mod acquire;
+mod app;
 mod config;
 mod connect;
 mod enqueue;
@@ -61,9 +62,11 @@ mod sql;
 mod store;
 
 pub use backtick_core::*;
+#[doc(hidden)]
 pub use backtick_pg_common;
 /// The shared schema crate under its former name, [`backtick_pg_common`]: code written as
 /// `backtick_migrations::migrations()` or `backtick_migrations::Migrator` keeps compiling.
+#[doc(hidden)]
 pub use backtick_pg_common as backtick_migrations;
 pub use backtick_pg_common::{CHANNEL, FALLBACK_URL_VAR, URL_VAR};
 pub use backtick_pg_common::{Direction, MigrateError, Migration, MigrationState, MigrationStatus, Migrator};

@@ -36,10 +36,10 @@ type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, PgArguments>;
 /// # Examples
 /// ```no_run
 /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
-/// use backtick_postgres::{NewJob, PgStore, QueueStore};
+/// use backtick_postgres::{NewJob, PgStore};
 /// let store = PgStore::from_env().await?; // BT_DATABASE_URL, else DATABASE_URL
 /// store.migrate().await?;
-/// let id = store.enqueue(NewJob::new("send_mail", &"alice@example.com")?, None).await?;
+/// let id = store.enqueue(NewJob::new("send_mail", &"alice@example.com")?).await?;
 /// println!("enqueued job {id}");
 /// # Ok(())
 /// # }
@@ -185,6 +185,10 @@ fn as_i64(n: u32) -> i64 {
 
 #[async_trait]
 impl QueueStore for PgStore {
+    async fn check_schema(&self) -> Result<(), StoreError> {
+        PgStore::check_schema(self).await
+    }
+
     async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
         if jobs.is_empty() {
             return Ok(Vec::new());

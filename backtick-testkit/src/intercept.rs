@@ -45,6 +45,11 @@ pub trait Intercept: Send + Sync + 'static {
     async fn vacuum(&self, inner: &dyn QueueStore) -> Result<bool, StoreError> {
         inner.vacuum().await
     }
+
+    /// Intercept [`QueueStore::check_schema`].
+    async fn check_schema(&self, inner: &dyn QueueStore) -> Result<(), StoreError> {
+        inner.check_schema().await
+    }
 }
 
 /// `inner`, with `hooks` intercepting the calls of [`Intercept`].
@@ -72,6 +77,9 @@ impl<H: Intercept> QueueStore for Intercepted<H> {
     }
     async fn claim(&self, params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
         self.hooks.claim(self.inner.as_ref(), params).await
+    }
+    async fn check_schema(&self) -> Result<(), StoreError> {
+        self.hooks.check_schema(self.inner.as_ref()).await
     }
     async fn finish_many(&self, finishes: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
         self.inner.finish_many(finishes, now).await

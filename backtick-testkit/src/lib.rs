@@ -43,6 +43,9 @@
 //! model::check_against_model(fresh_store);
 //! ```
 
+// Feature badges on docs.rs (which builds with `--cfg docsrs` on nightly).
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod assert;
 pub mod conformance;
 pub mod intercept;

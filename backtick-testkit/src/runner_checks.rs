@@ -53,7 +53,6 @@ pub async fn cancel_a_running_job_through_the_admin(admin: Arc<dyn QueueAdmin>) 
                 Err(JobError::retry("stopped on request"))
             },
         ))
-        .expect("register the worker")
         .build()
         .expect("build the runner")
         .start();

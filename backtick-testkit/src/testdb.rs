@@ -8,8 +8,11 @@
 //!    `testcontainers`; without the feature this is an error, never a silent fallback);
 //! 2. `BACKTICK_TEST_DATABASE_URL`, else `DATABASE_URL`, returned as is ([`configured_url`]);
 //! 3. a throwaway [`LocalCluster`] in `<target dir>/backtick-pg`, started with the system's
-//!    `initdb` and `pg_ctl` on `127.0.0.1:55432` ([`DEFAULT_PORT`]) and shared by every test
-//!    binary and run of the workspace;
+//!    `initdb` and `pg_ctl` on `127.0.0.1:55432` ([`DEFAULT_PORT`]; when another checkout's
+//!    cluster or any other server holds that port, on the next free one, remembered in
+//!    `<target dir>/backtick-pg/port`) and shared by every test binary and run of the
+//!    workspace. It keeps running after the tests, for the next run: `cargo xtask db stop`
+//!    stops it, and `cargo xtask test` and `cargo xtask demo` stop a cluster they started;
 //! 4. else [`TestDbError::PostgresNotFound`], whose message says how to provide a server.
 //!
 //! So CI runs a backend's existing suites on a container by setting a variable, without
@@ -72,13 +75,15 @@ pub use cluster::{ClusterStatus, LocalCluster};
 pub use container_mode::DEFAULT_POSTGRES_IMAGE;
 pub use error::TestDbError;
 #[cfg(feature = "testcontainers")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testcontainers")))]
 pub use test_postgres::TestPostgres;
 
 use container_mode::{ContainerMode, ImageRef};
 
 /// Port of the workspace cluster, unless `BACKTICK_TEST_PG_PORT` says otherwise.
 ///
-/// Fixed so that every test binary, run and `cargo xtask db` command finds the same server.
+/// Every test binary, run and `cargo xtask db` command of a checkout finds the same server: a
+/// checkout whose cluster had to move to another port (this one being taken) remembers it.
 pub const DEFAULT_PORT: u16 = 55432;
 
 /// Returns the URL of a PostgreSQL server for tests, finding or starting one on first use.
@@ -130,9 +135,7 @@ fn find_or_start_server() -> Result<String, TestDbError> {
     if let Some(url) = configured_url() {
         return Ok(url);
     }
-    let cluster = LocalCluster::workspace_default()?;
-    cluster.ensure_running()?;
-    Ok(cluster.url())
+    Ok(LocalCluster::workspace_running()?.url())
 }
 
 /// Starts the container [`server_url`] hands out for the rest of the process. It is kept in a
@@ -213,13 +216,14 @@ fn target_dir_from(cargo_target_dir: Option<OsString>, start: &Path) -> Result<P
     }
 }
 
-fn default_port() -> Result<u16, TestDbError> {
+/// `BACKTICK_TEST_PG_PORT`, when set: the workspace cluster's port, pinned (never moved).
+fn pinned_port() -> Result<Option<u16>, TestDbError> {
     match std::env::var("BACKTICK_TEST_PG_PORT") {
         Ok(value) if !value.trim().is_empty() => match value.trim().parse::<u16>() {
-            Ok(port) if port > 0 => Ok(port),
+            Ok(port) if port > 0 => Ok(Some(port)),
             _ => Err(TestDbError::InvalidPort { value }),
         },
-        _ => Ok(DEFAULT_PORT),
+        _ => Ok(None),
     }
 }
 

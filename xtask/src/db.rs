@@ -1,7 +1,9 @@
 //! `cargo xtask db start|stop|url|status`: the workspace's development PostgreSQL cluster.
 //!
 //! The cluster is backtick-testkit's `LocalCluster::workspace_default()`: `<target dir>/backtick-pg`
-//! on 127.0.0.1:55432 (or `BACKTICK_TEST_PG_PORT`), started from the system's PostgreSQL binaries.
+//! on 127.0.0.1:55432 (or `BACKTICK_TEST_PG_PORT`; without it, the next free port when another
+//! server, such as another checkout's cluster, holds 55432), started from the system's PostgreSQL
+//! binaries.
 //! It is the same server that tests start on their own when `BACKTICK_TEST_DATABASE_URL` and
 //! `DATABASE_URL` are unset, so `db start` before `cargo test` only saves the first test a second.
 
@@ -14,8 +16,10 @@ const USAGE: &str = "usage: cargo xtask db <start|stop|url|status>
   url      print the cluster's url
   status   print whether the cluster runs, its url and its directory
 
-The cluster listens on 127.0.0.1:55432 (set BACKTICK_TEST_PG_PORT to change it) and lives in
-$CARGO_TARGET_DIR/backtick-pg, else target/backtick-pg of the workspace.";
+The cluster listens on 127.0.0.1:55432, or on the next free port when another server (another
+checkout's cluster) holds it (set BACKTICK_TEST_PG_PORT to pin a port), and lives in
+$CARGO_TARGET_DIR/backtick-pg, else target/backtick-pg of the workspace. As root, when the
+postgres user cannot enter that directory, its data lives in /tmp/backtick-pg-<hash>.";
 
 /// Runs `cargo xtask db ARGS`; `args` are the words after `db`.
 ///
@@ -46,7 +50,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 
 fn start(cluster: &LocalCluster) -> Result<(), String> {
     let was = cluster.status();
-    cluster.ensure_running().map_err(|e| e.to_string())?;
+    let cluster = LocalCluster::workspace_running().map_err(|e| e.to_string())?;
     if was != ClusterStatus::Running {
         eprintln!("xtask: started the postgresql cluster in {}", cluster.dir().display());
     }

@@ -49,7 +49,6 @@ pub(super) async fn first_job(env: Env<'_>) -> Result<Vec<Figure>, String> {
                 record.record(&ctx);
                 async { Ok(()) }
             }))
-            .map_err(|e| e.to_string())?
             .build()
             .map_err(|e| e.to_string())?
             .start();
@@ -162,33 +161,26 @@ fn due_runner(
             at.record_since(ctx.job().run_at);
             async { Ok(()) }
         }))
-        .and_then(|b| {
-            b.worker(worker_fn(DUE_RETRY, move |ctx: JobContext, _: Args| {
-                let first = ctx.attempt() == 1;
-                if !first {
-                    retry.record_since(ctx.job().run_at);
+        .worker(worker_fn(DUE_RETRY, move |ctx: JobContext, _: Args| {
+            let first = ctx.attempt() == 1;
+            if !first {
+                retry.record_since(ctx.job().run_at);
+            }
+            async move {
+                match first {
+                    true => Err(JobError::retry("the first attempt fails on purpose")),
+                    false => Ok(()),
                 }
-                async move {
-                    match first {
-                        true => Err(JobError::retry("the first attempt fails on purpose")),
-                        false => Ok(()),
-                    }
-                }
-            }))
-        })
-        .and_then(|b| {
-            b.worker(worker_fn(DUE_RECURRING, move |ctx: JobContext, _: Args| {
-                on_recurring.record_since(ctx.job().run_at);
-                async { Ok(()) }
-            }))
-        })
-        .and_then(|b| {
-            b.worker(worker_fn(DUE_CRON, move |ctx: JobContext, _: Args| {
-                on_cron.record_since(ctx.job().run_at);
-                async { Ok(()) }
-            }))
-        })
-        .map_err(|e| e.to_string())?
+            }
+        }))
+        .worker(worker_fn(DUE_RECURRING, move |ctx: JobContext, _: Args| {
+            on_recurring.record_since(ctx.job().run_at);
+            async { Ok(()) }
+        }))
+        .worker(worker_fn(DUE_CRON, move |ctx: JobContext, _: Args| {
+            on_cron.record_since(ctx.job().run_at);
+            async { Ok(()) }
+        }))
         .periodic(schedule(DUE_RECURRING, Arc::new(every), "every 250ms".to_owned())?)
         .periodic(schedule(DUE_CRON, Arc::new(cron), cron_spec)?)
         .build()

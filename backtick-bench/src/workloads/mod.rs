@@ -204,7 +204,6 @@ pub(crate) async fn timed_runner(
             record.record(&ctx);
             async { Ok(()) }
         }))
-        .map_err(|e| e.to_string())?
         .concurrency(concurrency)
         .build()
         .map_err(|e| e.to_string())?

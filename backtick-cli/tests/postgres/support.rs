@@ -143,7 +143,6 @@ impl Db {
         Runner::builder(store)
             .config(config)
             .discovered()
-            .expect("the test's workers")
             .build()
             .expect("build the runner")
             .start()

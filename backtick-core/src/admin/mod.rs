@@ -8,7 +8,7 @@
 //! | actions | [`apply_to_job`](QueueAdmin::apply_to_job), [`apply_bulk`](QueueAdmin::apply_bulk), [`apply_to_jobs`](QueueAdmin::apply_to_jobs) |
 //! | queues | [`list_queues`](QueueAdmin::list_queues), [`pause_queue`](QueueAdmin::pause_queue), [`resume_queue`](QueueAdmin::resume_queue) |
 //! | schedules | [`list_schedules`](QueueAdmin::list_schedules), [`apply_to_schedule`](QueueAdmin::apply_to_schedule) (or [`pause_schedule`](QueueAdmin::pause_schedule), [`resume_schedule`](QueueAdmin::resume_schedule), [`run_schedule_now`](QueueAdmin::run_schedule_now), [`remove_schedule`](QueueAdmin::remove_schedule)) |
-//! | runners | [`list_runners`](QueueAdmin::list_runners) |
+//! | runners | [`list_runners`](QueueAdmin::list_runners), [`unserved_workers`](QueueAdmin::unserved_workers) |
 //! | database | [`database_diagnostics`](QueueAdmin::database_diagnostics) |
 //! | payloads | [`payload_to_json`] |
 //!
@@ -44,8 +44,28 @@ pub use queues::{QueueInfo, assemble_queues};
 pub use runners::{RUNNER_RETENTION, RunnerInfo, RunnerStatus};
 pub use schedules::{ScheduleAction, ScheduleInfo, ScheduleRunRequest, spec_time_zone};
 
+use std::time::Duration;
+
 use crate::job::{JobId, Timestamp};
 use crate::store::QueueStore;
+
+/// How many of the oldest queued jobs [`QueueAdmin::unserved_workers`] looks at.
+pub const UNSERVED_SCAN: u32 = 500;
+
+/// Due jobs of a worker that no live runner has ([`QueueAdmin::unserved_workers`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnservedWorker {
+    /// The worker name the jobs were enqueued under.
+    pub worker: String,
+    /// Their queue.
+    pub queue: String,
+    /// How many of the jobs looked at are this worker's on this queue.
+    pub jobs: u64,
+    /// When the oldest of them fell due.
+    pub oldest_due: Timestamp,
+    /// The oldest of them.
+    pub oldest_job: JobId,
+}
 
 /// A hint that an operator asked for a running job to be cancelled: its id. See
 /// [`QueueStore::subscribe_cancels`].
@@ -310,6 +330,60 @@ pub trait QueueAdmin: QueueStore {
     /// # Errors
     /// Only [`AdminError::Store`].
     async fn list_runners(&self, now: Option<Timestamp>) -> Result<Vec<RunnerStatus>, AdminError>;
+
+    /// Workers that have due jobs waiting longer than `waited` and no live runner to run them
+    /// (a worker name no deployed runner has: misspelt, removed, or not deployed yet). Such
+    /// jobs stay queued for a runner that has the worker, by design; this is how an operator
+    /// (or an alert) finds them. Looks at the oldest queued jobs, at most [`UNSERVED_SCAN`] of
+    /// them; one entry per worker and queue, oldest due time first.
+    ///
+    /// # Errors
+    /// Only [`AdminError::Store`].
+    async fn unserved_workers(
+        &self,
+        waited: Duration,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<UnservedWorker>, AdminError> {
+        let runners = self.list_runners(now).await?;
+        let served: std::collections::HashSet<&str> = runners
+            .iter()
+            .filter(|runner| !runner.stale)
+            .flat_map(|runner| runner.info.workers.iter().map(String::as_str))
+            .collect();
+        let page = self
+            .list_jobs(
+                &JobQuery::default().state(crate::job::JobState::Queued),
+                &PageRequest {
+                    order: Order::OldestFirst,
+                    ..PageRequest::first(UNSERVED_SCAN)
+                },
+            )
+            .await?;
+        let waited = chrono::Duration::from_std(waited).unwrap_or(chrono::Duration::MAX);
+        let due_before = now.unwrap_or_else(chrono::Utc::now) - waited;
+        let mut found: Vec<UnservedWorker> = Vec::new();
+        for job in page
+            .jobs
+            .iter()
+            .filter(|job| job.run_at <= due_before && !served.contains(job.worker.as_str()))
+        {
+            match found
+                .iter_mut()
+                .find(|u| u.worker == job.worker && u.queue == job.queue)
+            {
+                Some(entry) => entry.jobs += 1,
+                None => found.push(UnservedWorker {
+                    worker: job.worker.clone(),
+                    queue: job.queue.clone(),
+                    jobs: 1,
+                    oldest_due: job.run_at,
+                    oldest_job: job.id,
+                }),
+            }
+        }
+        found.sort_by_key(|u| u.oldest_due);
+        Ok(found)
+    }
 
     /// What the database says about its own health, for `backtick doctor`: the claim
     /// statement's plan, the jobs table's indexes, its dead rows and its autovacuum settings

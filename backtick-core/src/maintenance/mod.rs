@@ -1,7 +1,7 @@
 //! Maintenance services: the [`Reviver`], the [`Pruner`], the [`Vacuumer`] and the
 //! [`ScheduleFirer`]. Each is one file of the same shape: built with a store and a clock,
 //! and `run_once(now)` does one pass and returns a report. Tests call `run_once` directly;
-//! a runner drives each in the one loop helper, [`every`]. Every runner runs them; they are
+//! a runner drives each in the one loop helper, `every`. Every runner runs them; they are
 //! safe to run on many runners at once because each write is guarded in the store.
 
 mod contact;

@@ -16,12 +16,18 @@ use crate::store::QueueStore;
 use crate::worker::Worker;
 
 /// Builds a [`Runner`]: workers, schedules, configuration and clock.
+///
+/// Every method chains; a registration that fails (a duplicate or empty worker name, a
+/// schedule that cannot be built) is kept and reported by [`RunnerBuilder::build`], the first
+/// one first.
 pub struct RunnerBuilder {
     store: Arc<dyn QueueStore>,
     registry: Registry,
     periodics: Vec<Periodic>,
     config: RunnerConfig,
     clock: Arc<dyn Clock>,
+    /// The first registration that failed, reported by `build`.
+    error: Option<Error>,
 }
 
 impl RunnerBuilder {
@@ -33,25 +39,31 @@ impl RunnerBuilder {
             periodics: Vec::new(),
             config: RunnerConfig::default(),
             clock: Arc::new(StoreClock),
+            error: None,
         }
     }
 
-    /// Register a worker.
-    ///
-    /// # Errors
-    /// [`Error::Registry`] when a worker with the same name is already registered.
-    pub fn worker(mut self, worker: impl Worker) -> Result<Self, Error> {
-        self.registry.register(worker)?;
-        Ok(self)
+    /// Keeps the first failed registration for `build`.
+    fn keep<E: Into<Error>>(mut self, result: Result<(), E>) -> Self {
+        if let Err(error) = result
+            && self.error.is_none()
+        {
+            self.error = Some(error.into());
+        }
+        self
     }
 
-    /// Register a shared worker.
-    ///
-    /// # Errors
-    /// [`Error::Registry`] when a worker with the same name is already registered.
-    pub fn worker_arc(mut self, worker: Arc<dyn Worker>) -> Result<Self, Error> {
-        self.registry.register_arc(worker)?;
-        Ok(self)
+    /// Register a worker. A worker whose name is already registered (or empty) makes
+    /// [`RunnerBuilder::build`] fail with [`Error::Registry`].
+    pub fn worker(mut self, worker: impl Worker) -> Self {
+        let result = self.registry.register(worker);
+        self.keep(result)
+    }
+
+    /// Register a shared worker, as [`RunnerBuilder::worker`].
+    pub fn worker_arc(mut self, worker: Arc<dyn Worker>) -> Self {
+        let result = self.registry.register_arc(worker);
+        self.keep(result)
     }
 
     /// Fire a recurring or cron schedule. Its worker must be registered too.
@@ -61,40 +73,33 @@ impl RunnerBuilder {
     }
 
     /// Register every worker declared with `#[worker]`, `#[recurring]` or `#[cron]` in the
-    /// program (see [`Registry::discovered`]).
-    ///
-    /// # Errors
-    /// [`Error::Registry`] when two workers share a name.
-    pub fn discovered_workers(mut self) -> Result<Self, Error> {
-        self.registry.register_discovered()?;
-        Ok(self)
+    /// program (see [`Registry::discovered`]). Two workers sharing a name make
+    /// [`RunnerBuilder::build`] fail with [`Error::Registry`].
+    pub fn discovered_workers(mut self) -> Self {
+        let result = self.registry.register_discovered();
+        self.keep(result)
     }
 
     /// Fire every schedule declared with `#[recurring]` or `#[cron]` in the program (see
-    /// [`Periodic::discovered`]).
-    ///
-    /// # Errors
-    /// [`Error::Config`] when a schedule cannot be built.
-    pub fn discovered_periodics(mut self) -> Result<Self, Error> {
-        self.periodics.extend(Periodic::discovered()?);
-        Ok(self)
+    /// [`Periodic::discovered`]). A schedule that cannot be built makes
+    /// [`RunnerBuilder::build`] fail with [`Error::Config`].
+    pub fn discovered_periodics(mut self) -> Self {
+        let result = Periodic::discovered().map(|found| self.periodics.extend(found));
+        self.keep(result)
     }
 
     /// Everything the attribute macros declared: [`RunnerBuilder::discovered_workers`] and
     /// [`RunnerBuilder::discovered_periodics`] in one call.
     ///
-    /// # Errors
-    /// As those two.
-    ///
     /// # Examples
     /// ```no_run
     /// # async fn example(store: std::sync::Arc<dyn backtick_core::QueueStore>) -> Result<(), backtick_core::Error> {
-    /// let handle = backtick_core::Runner::builder(store).discovered()?.build()?.start();
+    /// let handle = backtick_core::Runner::builder(store).discovered().concurrency(20).build()?.start();
     /// # Ok(())
     /// # }
     /// ```
-    pub fn discovered(self) -> Result<Self, Error> {
-        self.discovered_workers()?.discovered_periodics()
+    pub fn discovered(self) -> Self {
+        self.discovered_workers().discovered_periodics()
     }
 
     /// Use every worker of `registry` (replacing those registered so far).
@@ -130,8 +135,13 @@ impl RunnerBuilder {
     /// Validate and build.
     ///
     /// # Errors
-    /// [`Error::Config`] naming the invalid option.
+    /// The first failed registration ([`Error::Registry`] for a duplicate or empty worker
+    /// name, [`Error::Config`] for a schedule), else [`Error::Config`] naming the invalid
+    /// option.
     pub fn build(self) -> Result<Runner, Error> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
         self.config.validate()?;
         check_periodics(&self.periodics, &self.registry)?;
         let worker_names = self.registry.names();

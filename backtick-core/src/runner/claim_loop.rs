@@ -206,6 +206,12 @@ impl ClaimLoop {
     }
 
     async fn back_off(&mut self, error: crate::StoreError) {
+        if matches!(error, crate::StoreError::NotMigrated { .. }) {
+            // Retrying cannot create the schema: say so once and stop claiming.
+            tracing::error!(%error, runner_id = %self.shared.config.runner_id, "the runner stops claiming");
+            self.stop.cancel();
+            return;
+        }
         let delay = self.error_backoff.next_delay();
         self.trouble.failed("claiming jobs", &error);
         tokio::select! {

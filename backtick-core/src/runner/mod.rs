@@ -29,6 +29,7 @@ mod wakeups;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
@@ -41,6 +42,7 @@ pub use stats::RunnerStats;
 
 use crate::admin::RunnerInfo;
 use crate::clock::Clock;
+use crate::error::Error;
 use crate::maintenance::{self, Pruner, Reviver, ScheduleFirer, Vacuumer};
 use crate::registry::Registry;
 use crate::runner::claims::Claims;
@@ -61,7 +63,7 @@ use crate::store::{QueueStore, WakeReceiver};
 ///     .worker(worker_fn("log_sum", |_: JobContext, (x, y): (i64, i64)| async move {
 ///         tracing::info!("sum {x} + {y} = {}", x + y);
 ///         Ok(())
-///     }))?
+///     }))
 ///     .concurrency(20)
 ///     .build()?
 ///     .start();
@@ -84,6 +86,9 @@ impl Runner {
     }
 
     /// Start claiming and running jobs on the current tokio runtime.
+    ///
+    /// The schema is not checked first ([`Runner::try_start`] does); a claim that finds the
+    /// database unmigrated stops the claim loop with an error in the log.
     pub fn start(self) -> RunnerHandle {
         let Runner { shared, periodics } = self;
         tracing::info!(runner_id = %shared.config.runner_id, workers = ?shared.worker_names, "runner starting");
@@ -103,11 +108,26 @@ impl Runner {
         }
     }
 
-    /// Start, run until `signal` completes, then shut down gracefully.
-    pub async fn run_until(self, signal: impl Future<Output = ()>) -> RunnerStats {
-        let handle = self.start();
+    /// Check the store's schema ([`QueueStore::check_schema`]), then [`Runner::start`].
+    ///
+    /// # Errors
+    /// [`Error::Store`] with [`StoreError::NotMigrated`](crate::StoreError::NotMigrated) when
+    /// the database is not migrated (nothing is started), or the store's error when it cannot
+    /// be asked.
+    pub async fn try_start(self) -> Result<RunnerHandle, Error> {
+        self.shared.store.check_schema().await?;
+        Ok(self.start())
+    }
+
+    /// Check the schema and start ([`Runner::try_start`]), run until `signal` completes, then
+    /// shut down gracefully and return the final counters.
+    ///
+    /// # Errors
+    /// As [`Runner::try_start`]: the runner never started.
+    pub async fn run_until(self, signal: impl Future<Output = ()>) -> Result<RunnerStats, Error> {
+        let handle = self.try_start().await?;
         signal.await;
-        handle.shutdown().await
+        Ok(handle.shutdown().await)
     }
 }
 
@@ -151,12 +171,12 @@ fn spawn_maintenance(shared: &Shared, periodics: Vec<Periodic>, stop: &Cancellat
     let reviver = Reviver::new(store.clone(), clock.clone()).contact(shared.contact.clone());
     let pruner = Pruner::new(store.clone(), clock.clone()).retention(config.retention);
     let mut loops = vec![
-        maintenance::spawn(reviver, config.revive_interval, stop),
-        maintenance::spawn(pruner, config.prune_interval, stop),
+        spawn_settled(reviver, config.revive_interval, stop),
+        spawn_settled(pruner, config.prune_interval, stop),
     ];
     if let Some(interval) = config.vacuum_interval {
         let vacuumer = Vacuumer::new(store.clone(), clock.clone());
-        loops.push(maintenance::spawn(vacuumer, interval, stop));
+        loops.push(spawn_settled(vacuumer, interval, stop));
     }
     if !periodics.is_empty() {
         let firer = ScheduleFirer::new(store.clone(), clock.clone(), periodics)
@@ -165,6 +185,41 @@ fn spawn_maintenance(shared: &Shared, periodics: Vec<Periodic>, stop: &Cancellat
         loops.push(maintenance::spawn(firer, config.schedule_interval, stop));
     }
     loops
+}
+
+/// Run the housekeeping `service` every `interval` like [`maintenance::spawn`], but with its
+/// first pass after a random part of the interval (between a quarter and a half of it, at
+/// most [`MAX_SETTLE`]) instead of at once. A starting runner's first claims and its wake-up
+/// listener then get the store's connections, rather than queueing behind the reviver, the
+/// pruner and the vacuum asking for theirs at the same instant (on a newly connected pool
+/// each of those is a new connection, milliseconds apiece); and runners started together do
+/// not all revive, prune and vacuum at the same moments.
+fn spawn_settled(service: impl maintenance::Service, interval: Duration, stop: &CancellationToken) -> JoinHandle<()> {
+    let settle = settle_delay(interval, random_fraction());
+    let stop = stop.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = stop.cancelled() => {}
+            _ = tokio::time::sleep(settle) => maintenance::every(service, interval, stop).await,
+        }
+    })
+}
+
+/// The longest [`spawn_settled`] waits before a service's first pass.
+const MAX_SETTLE: Duration = Duration::from_secs(5);
+
+/// A quarter of `interval`, plus `fraction` (in `[0, 1)`) of another quarter, at most
+/// [`MAX_SETTLE`].
+fn settle_delay(interval: Duration, fraction: f64) -> Duration {
+    (interval / 4 + (interval / 4).mul_f64(fraction.clamp(0.0, 1.0))).min(MAX_SETTLE)
+}
+
+/// A number in `[0, 1)` that differs between calls and processes (from the standard
+/// library's randomly seeded hasher; no cryptographic use).
+fn random_fraction() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let bits = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// What the runner's tasks share.
@@ -198,5 +253,22 @@ impl Shared {
             .queues
             .as_ref()
             .is_none_or(|queues| queues.iter().any(|q| q == queue))
+    }
+}
+
+#[cfg(test)]
+mod settle_tests {
+    use super::*;
+
+    #[test]
+    fn the_first_housekeeping_pass_waits_between_a_quarter_and_a_half_of_its_interval() {
+        let interval = Duration::from_secs(8);
+        assert_eq!(settle_delay(interval, 0.0), Duration::from_secs(2));
+        assert_eq!(settle_delay(interval, 0.5), Duration::from_secs(3));
+        assert_eq!(settle_delay(Duration::from_secs(60), 0.9), MAX_SETTLE, "capped");
+        for _ in 0..100 {
+            let fraction = random_fraction();
+            assert!((0.0..1.0).contains(&fraction), "{fraction}");
+        }
     }
 }

@@ -9,7 +9,7 @@
 //!
 //! | name | kind | labels | recorded by |
 //! |---|---|---|---|
-//! | `backtick_jobs_enqueued_total` | counter | queue, worker | the store's enqueue path ([`record_enqueued`]) |
+//! | `backtick_jobs_enqueued_total` | counter | queue, worker | the store's enqueue path ([`EnqueueCount`]) |
 //! | `backtick_jobs_finished_total` | counter | queue, worker, outcome | the runner, when a run ends |
 //! | `backtick_jobs_revived_total` | counter | queue, worker | the reviver |
 //! | `backtick_completions_fenced_total` | counter | — | the completer: stale writes refused |

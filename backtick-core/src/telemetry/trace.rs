@@ -73,7 +73,7 @@ static PROPAGATION: OnceLock<Box<dyn TracePropagation>> = OnceLock::new();
 pub struct PropagationAlreadyInstalled;
 
 /// Install the process's trace propagation (once, at start-up, before jobs are built and
-/// runners started). See the [module documentation](self).
+/// runners started). See the [module documentation](crate::telemetry).
 ///
 /// # Errors
 /// [`PropagationAlreadyInstalled`] when one is installed already.

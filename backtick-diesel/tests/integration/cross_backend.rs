@@ -71,7 +71,6 @@ async fn run_all(store: Arc<dyn QueueStore>, expected: usize) -> Vec<Order> {
     let handle = Runner::builder(store.clone())
         .config(config)
         .worker(record)
-        .unwrap()
         .build()
         .unwrap()
         .start();
@@ -90,10 +89,10 @@ async fn run_all(store: Arc<dyn QueueStore>, expected: usize) -> Vec<Order> {
 async fn a_job_enqueued_through_pg_store_is_run_by_a_runner_on_diesel_store() {
     let db = TestDatabase::<Diesel>::migrated().await;
     let pg = pg_store(&db).await;
-    let ids = pg.enqueue_many(jobs(), None).await.unwrap();
+    let ids = pg.enqueue_many(jobs()).await.unwrap();
     let diesel = db.store().await;
     let same_key = diesel
-        .enqueue(NewJob::new("ship", &order(99)).unwrap().unique_key("order-3"), None)
+        .enqueue(NewJob::new("ship", &order(99)).unwrap().unique_key("order-3"))
         .await
         .unwrap();
     assert_eq!(same_key, ids[2], "DieselStore sees the unique key PgStore stored");
@@ -113,7 +112,7 @@ async fn a_job_enqueued_through_pg_store_is_run_by_a_runner_on_diesel_store() {
 async fn a_job_enqueued_through_diesel_store_is_run_by_a_runner_on_pg_store() {
     let db = TestDatabase::<Diesel>::migrated().await;
     let diesel = db.store().await;
-    let ids = diesel.enqueue_many(jobs(), None).await.unwrap();
+    let ids = diesel.enqueue_many(jobs()).await.unwrap();
     let pg = pg_store(&db).await;
     let ran = run_all(Arc::new(pg.clone()), ids.len()).await;
     assert_eq!(ran, vec![order(1), order(2), order(3)]);
@@ -131,7 +130,7 @@ async fn a_job_enqueued_through_diesel_store_is_run_by_a_runner_on_pg_store() {
 async fn a_claim_by_one_backend_fences_the_other() {
     let db = TestDatabase::<Diesel>::migrated().await;
     let (diesel, pg) = (db.store().await, pg_store(&db).await);
-    let id: JobId = pg.enqueue(NewJob::new("ship", &order(5)).unwrap(), None).await.unwrap();
+    let id: JobId = pg.enqueue(NewJob::new("ship", &order(5)).unwrap()).await.unwrap();
     let params = backtick_diesel::ClaimParams {
         runner_id: RunnerId::new("diesel-runner"),
         workers: vec!["ship".into()],

@@ -201,8 +201,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let runner = Runner::builder(store)
         .config(config)
-        .worker(record)?
-        .worker(ledger)?
+        .worker(record)
+        .worker(ledger)
         .build()?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     println!("ready");
@@ -210,7 +210,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .run_until(async move {
             term.recv().await;
         })
-        .await;
+        .await?;
     println!("stopped: {stats:?}");
     Ok(())
 }

@@ -126,7 +126,7 @@ mod tests {
 
     #[test]
     fn embedded_migrations_match_the_files_in_the_migrations_folder() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
         for m in migrations() {
             let up = std::fs::read_to_string(dir.join(format!("{:04}_{}.up.sql", m.version, m.name))).unwrap();
             let down = std::fs::read_to_string(dir.join(format!("{:04}_{}.down.sql", m.version, m.name))).unwrap();

@@ -96,7 +96,7 @@ pub enum ConnectFailure {
 }
 
 /// A Postgres backend as the harness drives it: connect a store, reach the few parts of its API
-/// beyond [`QueueStore`], and open a plain connection of its driver for raw SQL.
+/// beyond [`QueueStore`](backtick_core::QueueStore), and open a plain connection of its driver for raw SQL.
 ///
 /// A backend's tests implement it on a unit struct, usually with [`pg_backend!`](crate::pg_backend),
 /// and hand that type to [`conformance`](super::conformance), [`check_against_model`](super::check_against_model)

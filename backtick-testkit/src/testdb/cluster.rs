@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::os::{RunAs, lock_file, run};
-use super::{PgBinaries, TestDbError, default_port, workspace_target_dir};
+use super::{DEFAULT_PORT, PgBinaries, TestDbError, pinned_port, workspace_target_dir};
 
 /// Database superuser created by `initdb` and used in [`LocalCluster::url`].
 const SUPERUSER: &str = "postgres";
@@ -19,6 +19,16 @@ const MAX_SOCKET_PATH: usize = 107;
 const PG_CTL_TIMEOUT_SECS: u64 = 60;
 /// How long to wait for a started server to accept connections.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How many taken ports a cluster whose port is not pinned moves past before giving up.
+const PORT_ATTEMPTS: usize = 50;
+/// File in the cluster directory naming the directory that holds `data/` and the log, when they
+/// live elsewhere (root, and the `postgres` OS user cannot reach the cluster directory).
+const SERVER_DIR_FILE: &str = "server-dir";
+/// File in the cluster directory holding the port the workspace cluster last started on.
+const PORT_FILE: &str = "port";
+/// Where the data of a cluster the `postgres` OS user cannot reach goes: world-traversable on
+/// every unix (a private `TMPDIR` would not do).
+const REACHABLE_BASE: &str = "/tmp";
 
 /// Whether a cluster's server runs, as told by [`LocalCluster::status`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +58,10 @@ impl std::fmt::Display for ClusterStatus {
 /// every local connection, listens on 127.0.0.1 and on a unix socket in `data/` (when the path is
 /// short enough), and trades durability for speed (`fsync`, `synchronous_commit` and
 /// `full_page_writes` off), with `max_connections = 300`. When run as root, the binaries run as the
-/// `postgres` OS user, which then owns `dir`.
+/// `postgres` OS user, which then owns `dir`; when that user cannot reach `dir` (a parent
+/// directory it may not traverse, such as a private home or temporary directory), `data/` and
+/// the log live in `/tmp/backtick-pg-<hash of dir>/` instead, named by the file `dir/server-dir`
+/// ([`LocalCluster::data_dir`] says where).
 ///
 /// The server outlives the process that started it: it is reused by later test binaries and runs
 /// until [`LocalCluster::stop`]. Starting and stopping hold a file lock on `dir/lock`, so parallel
@@ -76,16 +89,90 @@ impl LocalCluster {
         Self { dir: dir.into(), port }
     }
 
-    /// The workspace cluster used by [`server_url`](super::server_url) and `cargo xtask db`.
+    /// The workspace cluster used by [`server_url`](super::server_url) and `cargo xtask db`, as
+    /// it stands; touches nothing ([`LocalCluster::workspace_running`] starts it).
     ///
-    /// Lives in `<workspace_target_dir()>/backtick-pg` on `BACKTICK_TEST_PG_PORT`, default
-    /// [`DEFAULT_PORT`](super::DEFAULT_PORT).
+    /// Lives in `<workspace_target_dir()>/backtick-pg`, on `BACKTICK_TEST_PG_PORT` when set;
+    /// otherwise on the port its server runs on, else the port it last started on (the file
+    /// `port` in its directory), else [`DEFAULT_PORT`](super::DEFAULT_PORT).
     ///
     /// # Errors
     ///
     /// [`TestDbError::TargetDirNotFound`] or [`TestDbError::InvalidPort`].
     pub fn workspace_default() -> Result<Self, TestDbError> {
-        Ok(Self::new(workspace_target_dir()?.join("backtick-pg"), default_port()?))
+        let dir = workspace_target_dir()?.join("backtick-pg");
+        Ok(match pinned_port()? {
+            Some(port) => Self::new(dir, port),
+            None => Self::new(&dir, Self::preferred_port(&dir, DEFAULT_PORT)),
+        })
+    }
+
+    /// Starts the workspace cluster ([`LocalCluster::workspace_default`]) if it is not running, and
+    /// returns it.
+    ///
+    /// Unless `BACKTICK_TEST_PG_PORT` pins the port, a port held by another server (another
+    /// checkout's cluster, say) does not stop it: the cluster starts on the next free port
+    /// and remembers it for the next run. A running cluster of this checkout is reused.
+    ///
+    /// # Errors
+    ///
+    /// As [`LocalCluster::ensure_running`]; [`TestDbError::PortInUse`] only for a pinned port
+    /// (or when 50 ports in a row are taken).
+    pub fn workspace_running() -> Result<Self, TestDbError> {
+        let dir = workspace_target_dir()?.join("backtick-pg");
+        match pinned_port()? {
+            Some(port) => Self::start(dir, port),
+            None => Self::start_on_free_port(dir, DEFAULT_PORT),
+        }
+    }
+
+    /// Starts the cluster in `dir` on the port it runs or last ran on, else on `first_port`, and
+    /// moves on to the next free port while the one tried is taken by another server.
+    ///
+    /// # Errors
+    ///
+    /// As [`LocalCluster::ensure_running`].
+    pub fn start_on_free_port(dir: impl Into<PathBuf>, first_port: u16) -> Result<Self, TestDbError> {
+        let dir = dir.into();
+        let mut cluster = Self::new(&dir, Self::preferred_port(&dir, first_port));
+        for _ in 0..PORT_ATTEMPTS {
+            match cluster.ensure_running() {
+                Ok(()) => {
+                    cluster.remember_port();
+                    return Ok(cluster);
+                }
+                Err(TestDbError::PortInUse { port, .. }) if port < u16::MAX => {
+                    let next = next_free_port(port + 1).unwrap_or(port + 1);
+                    tracing::info!(taken = port, next, dir = %dir.display(), "port taken by another server; trying the next");
+                    cluster = Self::new(&dir, next);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        cluster.ensure_running().map(|()| cluster)
+    }
+
+    /// The port of the cluster in `dir`: the one its server runs on, else the one it last started
+    /// on, else `fallback`.
+    fn preferred_port(dir: &Path, fallback: u16) -> u16 {
+        let probe = Self::new(dir, fallback);
+        if let Some(info) = probe.postmaster() {
+            return info.port;
+        }
+        fs::read_to_string(dir.join(PORT_FILE))
+            .ok()
+            .and_then(|text| text.trim().parse::<u16>().ok())
+            .filter(|port| *port > 0)
+            .unwrap_or(fallback)
+    }
+
+    /// Records the port for [`LocalCluster::preferred_port`]; a failure only costs the next run a
+    /// look for a free port, so it is logged, not returned.
+    fn remember_port(&self) {
+        let path = self.dir.join(PORT_FILE);
+        if let Err(error) = fs::write(&path, format!("{}\n", self.port)) {
+            tracing::warn!(path = %path.display(), %error, "cannot record the cluster's port");
+        }
     }
 
     /// Starts the cluster in `dir` on `port` ([`LocalCluster::ensure_running`]) and returns it.
@@ -134,6 +221,7 @@ impl LocalCluster {
             None => self.remove_stale_files()?,
         }
         run_as.give(&self.dir)?;
+        self.place_server_dir(&run_as)?;
         if !self.is_initialized() {
             self.init(&bins, &run_as)?;
         }
@@ -182,14 +270,53 @@ impl LocalCluster {
         &self.dir
     }
 
-    /// The data directory, `dir/data`.
+    /// The data directory: `dir/data`, or `/tmp/backtick-pg-<hash>/data` when it had to move
+    /// where the `postgres` OS user can reach it (see [`LocalCluster`]).
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.join("data")
+        self.server_dir().join("data")
     }
 
-    /// The server log, `dir/postgres.log`.
+    /// The server log, `postgres.log` beside [`LocalCluster::data_dir`].
     pub fn log_file(&self) -> PathBuf {
-        self.dir.join("postgres.log")
+        self.server_dir().join("postgres.log")
+    }
+
+    /// The directory holding `data/` and the log: `dir`, unless `dir/server-dir` names another.
+    fn server_dir(&self) -> PathBuf {
+        fs::read_to_string(self.dir.join(SERVER_DIR_FILE))
+            .ok()
+            .map(|text| PathBuf::from(text.trim_end_matches('\n')))
+            .filter(|path| path.is_absolute())
+            .unwrap_or_else(|| self.dir.clone())
+    }
+
+    /// As root, when the `postgres` OS user cannot enter `dir` (a parent it may not traverse),
+    /// moves where the server's files go to a directory of its own under [`REACHABLE_BASE`],
+    /// named after `dir`, and records it in `dir/server-dir`. Only under the cluster lock.
+    fn place_server_dir(&self, run_as: &RunAs) -> Result<(), TestDbError> {
+        let recorded = self.server_dir();
+        if recorded != self.dir {
+            // Recorded by an earlier start; `/tmp` may have been cleaned since.
+            fs::create_dir_all(&recorded).map_err(|e| TestDbError::io("create directory", &recorded, e))?;
+            return run_as.give(&recorded);
+        }
+        if *run_as == RunAs::CurrentUser || run_as.can_enter(&self.dir) {
+            return Ok(());
+        }
+        let canonical = fs::canonicalize(&self.dir).unwrap_or_else(|_| self.dir.clone());
+        let mut hasher = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&canonical, &mut hasher);
+        let server_dir =
+            Path::new(REACHABLE_BASE).join(format!("backtick-pg-{:016x}", std::hash::Hasher::finish(&hasher)));
+        fs::create_dir_all(&server_dir).map_err(|e| TestDbError::io("create directory", &server_dir, e))?;
+        run_as.give(&server_dir)?;
+        tracing::info!(
+            dir = %self.dir.display(),
+            data = %server_dir.display(),
+            "the postgres user cannot reach the cluster directory; its data lives elsewhere"
+        );
+        let pointer = self.dir.join(SERVER_DIR_FILE);
+        fs::write(&pointer, format!("{}\n", server_dir.display())).map_err(|e| TestDbError::io("write", &pointer, e))
     }
 
     /// The TCP port on 127.0.0.1.
@@ -248,7 +375,7 @@ impl LocalCluster {
         }
         let mut args: Vec<OsString> = vec!["-D".into(), data.clone().into()];
         args.extend(["-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"].map(OsString::from));
-        run(run_as.command(&bins.initdb(), &args, &self.dir), None)?;
+        run(run_as.command(&bins.initdb(), &args, &self.server_dir()), None)?;
         let conf = data.join("postgresql.conf");
         let mut file = fs::OpenOptions::new()
             .append(true)
@@ -281,7 +408,11 @@ impl LocalCluster {
             ],
         );
         tracing::info!(dir = %self.dir.display(), port = self.port, "starting postgresql test cluster");
-        run(run_as.command(&bins.pg_ctl(), &args, &self.dir), Some(&self.log_file())).map(drop)
+        run(
+            run_as.command(&bins.pg_ctl(), &args, &self.server_dir()),
+            Some(&self.log_file()),
+        )
+        .map(drop)
     }
 
     fn pg_ctl_stop(&self, bins: &PgBinaries, run_as: &RunAs) -> Result<(), TestDbError> {
@@ -297,7 +428,11 @@ impl LocalCluster {
             ],
         );
         tracing::info!(dir = %self.dir.display(), "stopping postgresql test cluster");
-        run(run_as.command(&bins.pg_ctl(), &args, &self.dir), Some(&self.log_file())).map(drop)
+        run(
+            run_as.command(&bins.pg_ctl(), &args, &self.server_dir()),
+            Some(&self.log_file()),
+        )
+        .map(drop)
     }
 
     /// Polls with `pg_isready` (or a TCP connect when it is missing) until the server accepts connections.
@@ -381,6 +516,13 @@ fn process_is_postgres(pid: u32) -> bool {
     (comm.starts_with("postgres") || comm.starts_with("postmaster")) && !matches!(state, Some('Z' | 'X') | None)
 }
 
+/// The first port from `from` on that 127.0.0.1 lets us bind (so no server listens there).
+fn next_free_port(from: u16) -> Option<u16> {
+    (from..=u16::MAX)
+        .take(1000)
+        .find(|port| std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, *port)).is_ok())
+}
+
 fn tcp_answers(port: u16) -> bool {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
@@ -409,6 +551,119 @@ mod tests {
             .local_addr()
             .unwrap()
             .port()
+    }
+
+    /// A free port from `base` on; each test has its own base in 56100..56200 (a range no other
+    /// test uses), so tests running at once do not race for one port.
+    fn free_port_from(base: u16) -> u16 {
+        next_free_port(base).unwrap()
+    }
+
+    fn select_one(port: u16) -> Option<String> {
+        let psql = PgBinaries::find().unwrap().tool("psql").expect("psql next to initdb");
+        command_stdout(
+            Command::new(&psql)
+                .args([
+                    "-X",
+                    "-At",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &port.to_string(),
+                    "-U",
+                    "postgres",
+                ])
+                .args(["-d", "postgres", "-c", "select 1"]),
+        )
+    }
+
+    #[test]
+    fn a_second_checkout_starts_on_the_next_free_port_and_keeps_it() {
+        // Two checkouts side by side, each with its cluster in its own target directory; the
+        // first holds the port both would take by default.
+        let tmp = TempDir::new("checkouts");
+        let first_dir = tmp.0.join("first").join("target").join("backtick-pg");
+        let second_dir = tmp.0.join("second").join("target").join("backtick-pg");
+        let port = free_port_from(56100);
+        let first = StopOnDrop(LocalCluster::start_on_free_port(&first_dir, port).unwrap());
+        assert_eq!(first.0.port(), port);
+
+        let second = StopOnDrop(LocalCluster::start_on_free_port(&second_dir, port).unwrap());
+
+        assert_ne!(
+            second.0.port(),
+            port,
+            "the second checkout must not fight over the port"
+        );
+        assert_eq!(first.0.status(), ClusterStatus::Running);
+        assert_eq!(second.0.status(), ClusterStatus::Running);
+        assert_eq!(select_one(port).as_deref(), Some("1"));
+        assert_eq!(select_one(second.0.port()).as_deref(), Some("1"));
+        // The next run of the second checkout finds its own cluster (running, then stopped).
+        let again = LocalCluster::start_on_free_port(&second_dir, port).unwrap();
+        assert_eq!(again, second.0, "a running cluster of this checkout is reused");
+        second.0.stop().unwrap();
+        assert_eq!(LocalCluster::preferred_port(&second_dir, port), second.0.port());
+        let restarted = LocalCluster::start_on_free_port(&second_dir, port).unwrap();
+        assert_eq!(restarted.port(), second.0.port(), "the remembered port is used again");
+        assert_eq!(restarted.status(), ClusterStatus::Running);
+    }
+
+    #[test]
+    fn a_pinned_port_taken_by_another_server_is_refused_by_start() {
+        let tmp = TempDir::new("pinned");
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, free_port_from(56160))).unwrap();
+        let port = listener.local_addr().unwrap().port();
+
+        let error = LocalCluster::start(tmp.0.join("pg"), port).unwrap_err();
+
+        assert!(
+            matches!(error, TestDbError::PortInUse { port: p, .. } if p == port),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_cluster_under_a_parent_directory_only_its_owner_may_enter_starts() {
+        use std::os::unix::fs::PermissionsExt as _;
+        // A checkout in a private directory (a home directory, a private TMPDIR): as root, the
+        // `postgres` OS user that runs the server cannot traverse it.
+        let tmp = TempDir::new("private");
+        fs::set_permissions(&tmp.0, fs::Permissions::from_mode(0o700)).unwrap();
+        let dir = tmp.0.join("checkout").join("target").join("backtick-pg");
+        let port = free_port_from(56140);
+
+        let cluster = StopOnDrop(LocalCluster::start_on_free_port(&dir, port).unwrap());
+
+        assert_eq!(cluster.0.status(), ClusterStatus::Running);
+        assert_eq!(select_one(cluster.0.port()).as_deref(), Some("1"));
+        let run_as = RunAs::detect().unwrap();
+        let data = cluster.0.data_dir();
+        if run_as == RunAs::CurrentUser {
+            assert_eq!(data, dir.join("data"), "no need to move it");
+        } else {
+            assert!(
+                !run_as.can_enter(&dir),
+                "the test's premise: postgres cannot enter {}",
+                dir.display()
+            );
+            assert!(
+                !data.starts_with(&tmp.0),
+                "{} must be outside the private directory",
+                data.display()
+            );
+            assert!(run_as.can_enter(&data), "postgres owns {}", data.display());
+            assert!(cluster.0.log_file().is_file());
+        }
+        // Stopped and started again, it finds its data where it put it.
+        cluster.0.stop().unwrap();
+        assert_eq!(cluster.0.status(), ClusterStatus::Stopped);
+        cluster.0.ensure_running().unwrap();
+        assert_eq!(cluster.0.data_dir(), data);
+        cluster.0.stop().unwrap();
+        if data.parent() != Some(dir.as_path()) {
+            fs::remove_dir_all(data.parent().unwrap()).unwrap();
+        }
     }
 
     #[test]

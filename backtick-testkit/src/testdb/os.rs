@@ -92,6 +92,22 @@ impl RunAs {
         command
     }
 
+    /// Whether the user that runs the server can enter `dir` (traverse every parent and `dir`).
+    pub(super) fn can_enter(&self, dir: &Path) -> bool {
+        match self {
+            Self::CurrentUser => true,
+            Self::Postgres { .. } => {
+                let args = [OsString::from("-x"), dir.as_os_str().to_os_string()];
+                self.command(Path::new("test"), &args, Path::new("/"))
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|status| status.success())
+            }
+        }
+    }
+
     /// Gives `path` to the user that runs the server.
     pub(super) fn give(&self, path: &Path) -> Result<(), TestDbError> {
         match self {

@@ -150,7 +150,7 @@ fn start_runner(store: Arc<dyn QueueStore>) -> Result<backtick_postgres::RunnerH
         },
         ..RunnerConfig::default()
     };
-    Ok(Runner::builder(store).config(config).discovered()?.build()?.start())
+    Ok(Runner::builder(store).config(config).discovered().build()?.start())
 }
 
 /// Print a progress line until every job of `queue` is finished.

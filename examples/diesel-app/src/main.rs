@@ -72,7 +72,7 @@ async fn main() -> Result<(), BoxError> {
     drop(conn);
 
     let store: Arc<dyn QueueStore> = Arc::new(store);
-    let runner = Runner::builder(store.clone()).discovered()?.build()?.start();
+    let runner = Runner::builder(store.clone()).discovered().build()?.start();
     while store.count_by_state(Some("mail")).await?.get(JobState::Queued) > 0 {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -48,7 +48,7 @@ fn telemetry() -> &'static Telemetry {
 /// Run every job on `store` with a real runner until `id` is done; then every span of it has
 /// ended and been exported.
 async fn run_until_done(store: Arc<MemoryStore>, id: JobId) -> Result<Vec<SpanData>, BoxError> {
-    let runner = Runner::builder(store.clone()).discovered()?.build()?.start();
+    let runner = Runner::builder(store.clone()).discovered().build()?.start();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let state = loop {
         let state = store.get(id).await?.map(|job| job.state);

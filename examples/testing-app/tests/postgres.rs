@@ -21,7 +21,7 @@ async fn a_runner_charges_placed_orders_and_discards_empty_ones() -> Result<(), 
     let paid = place_order(&*store, 1, 500).await?;
     let empty = place_order(&*store, 2, 0).await?;
 
-    let runner = Runner::builder(store.clone()).discovered()?.build()?.start();
+    let runner = Runner::builder(store.clone()).discovered().build()?.start();
     let finished = wait_until_nothing_is_left(&*store).await;
     runner.shutdown().await;
     finished?;

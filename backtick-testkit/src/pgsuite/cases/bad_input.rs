@@ -111,6 +111,11 @@ async fn an_unmigrated_database_says_not_migrated_and_how_to_fix_it<B: PgBackend
         B::check_schema(&store).await,
         Err(StoreError::NotMigrated { .. })
     ));
+    // What a runner asks when it starts (`Runner::try_start`).
+    assert!(matches!(
+        QueueStore::check_schema(&store).await,
+        Err(StoreError::NotMigrated { .. })
+    ));
     B::migrate(&store).await.expect("migrate");
     B::check_schema(&store).await.expect("migrated now");
     store.enqueue(job(), None).await.expect("works once migrated");

@@ -54,7 +54,6 @@ fn start(store: Arc<dyn QueueStore>, runs: Arc<AtomicU32>) -> RunnerHandle {
                 Ok(())
             }
         }))
-        .expect("one worker")
         .build()
         .expect("a valid runner")
         .start()
@@ -156,7 +155,6 @@ fn ticking_runner(store: Arc<dyn QueueStore>, name: &str) -> Runner {
     Runner::builder(store)
         .config(config)
         .worker(tick)
-        .expect("one worker")
         .periodic(periodic)
         .build()
         .expect("a valid runner")
