@@ -314,9 +314,11 @@ impl QueueStore for DieselStore {
         if !due.is_some_and(|row| row.due) {
             return Ok(false);
         }
-        diesel_async::SimpleAsyncConnection::batch_execute(&mut *conn, sql::VACUUM)
-            .await
-            .map_err(store_error)?;
+        for statement in [sql::VACUUM_QUIET, sql::VACUUM, sql::VACUUM_LOUD_AGAIN] {
+            diesel_async::SimpleAsyncConnection::batch_execute(&mut *conn, statement)
+                .await
+                .map_err(store_error)?;
+        }
         Ok(true)
     }
 
