@@ -43,6 +43,7 @@ pub mod schedule;
 pub mod state;
 mod store;
 pub mod telemetry;
+mod trouble;
 mod typed;
 mod worker;
 

@@ -68,9 +68,11 @@ impl DieselStore {
         validate(&config)?;
         let options = with_config(&config, options);
         probe(&options, config.connect_timeout).await?;
+        let lifeline = pool(options.clone(), &lifeline_config(&config))?;
         let pool = pool(options.clone(), &config)?;
         Ok(Self::build(
             pool,
+            lifeline,
             Connector::Options(Box::new(options)),
             config.admin_statement_timeout,
         ))
@@ -90,7 +92,12 @@ impl DieselStore {
     /// `admin_statement_timeout` (`None`: no bound), as [`DieselStoreConfig`]'s option of that
     /// name.
     pub fn from_pool_with(pool: DieselPool, admin_statement_timeout: Option<std::time::Duration>) -> Self {
-        Self::build(pool.clone(), Connector::Pool(pool), admin_statement_timeout)
+        Self::build(
+            pool.clone(),
+            pool.clone(),
+            Connector::Pool(pool),
+            admin_statement_timeout,
+        )
     }
 
     async fn open(url: &str, variable: Option<&'static str>, config: DieselStoreConfig) -> Result<Self, DieselError> {
@@ -106,6 +113,20 @@ pub(crate) async fn open(options: &tokio_postgres::Config) -> ConnectionResult<A
         .await
         .map_err(|e| connect_error(&e))?;
     AsyncPgConnection::try_from_client_and_connection(client, connection).await
+}
+
+/// The size of the lifeline pool of a store that opens its own pools: two, so that a
+/// completion batch and a heartbeat never wait for each other (as `PgStore`'s).
+pub(crate) const LIFELINE_CONNECTIONS: u32 = 2;
+
+/// `config` for the lifeline pool: [`LIFELINE_CONNECTIONS`] connections, kept open (no idle
+/// timeout), the rest as configured.
+fn lifeline_config(config: &DieselStoreConfig) -> DieselStoreConfig {
+    DieselStoreConfig {
+        max_connections: LIFELINE_CONNECTIONS,
+        idle_timeout: None,
+        ..config.clone()
+    }
 }
 
 /// A pool that opens its connections with `options`, sized and timed by `config`.

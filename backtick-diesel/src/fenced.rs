@@ -39,7 +39,7 @@ pub(crate) async fn apply(
         .bind::<Array<Nullable<BigInt>>, _>(c.delay_us)
         .bind::<Array<Nullable<Text>>, _>(c.error)
         .bind::<Array<Bool>, _>(c.refund)
-        .load(&mut *store.conn().await?)
+        .load(&mut *store.lifeline_conn().await?)
         .await
         .map_err(store_error)?;
     let applied: HashSet<i64> = rows.into_iter().map(|row| row.ord).collect();
@@ -63,7 +63,7 @@ pub(crate) async fn heartbeat(
         .bind::<Array<Integer>, _>(c.attempt)
         .bind::<Array<Text>, _>(c.owner)
         .bind::<BigInt, _>(micros(lease_ttl))
-        .load(&mut *store.conn().await?)
+        .load(&mut *store.lifeline_conn().await?)
         .await
         .map_err(store_error)?;
     Ok(rows.into_iter().map(|row| JobId(row.job_id)).collect())

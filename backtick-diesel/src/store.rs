@@ -55,6 +55,11 @@ pub struct DieselStore {
 
 pub(crate) struct Inner {
     pub(crate) pool: DieselPool,
+    /// The runner's lifeline: completions, heartbeats and registrations, on connections of
+    /// their own, so that a full server or an exhausted `pool` (claims, enqueues and the
+    /// application's own queries) never keeps finished work from being recorded or leases from
+    /// being kept. The same pool as `pool` for a store made [`DieselStore::from_pool`].
+    pub(crate) lifeline: DieselPool,
     pub(crate) connector: Connector,
     /// What an admin read sets first: `backtick_pg_common::admin_sql::admin_read_settings`.
     pub(crate) admin_read_settings: Option<String>,
@@ -71,10 +76,16 @@ impl fmt::Debug for DieselStore {
 }
 
 impl DieselStore {
-    pub(crate) fn build(pool: DieselPool, connector: Connector, admin_statement_timeout: Option<Duration>) -> Self {
+    pub(crate) fn build(
+        pool: DieselPool,
+        lifeline: DieselPool,
+        connector: Connector,
+        admin_statement_timeout: Option<Duration>,
+    ) -> Self {
         DieselStore {
             inner: Arc::new(Inner {
                 pool,
+                lifeline,
                 connector,
                 admin_read_settings: admin_sql::admin_read_settings(admin_statement_timeout),
                 wake: Wake::new(),
@@ -126,11 +137,17 @@ impl DieselStore {
     pub async fn close(&self) {
         self.inner.wake.stop();
         self.inner.pool.close();
+        self.inner.lifeline.close();
     }
 
     /// A pooled connection.
     pub(crate) async fn conn(&self) -> Result<Pooled, StoreError> {
         self.inner.pool.get().await.map_err(store_error)
+    }
+
+    /// A connection of the lifeline pool, for completions, heartbeats and registrations.
+    pub(crate) async fn lifeline_conn(&self) -> Result<Pooled, StoreError> {
+        self.inner.lifeline.get().await.map_err(store_error)
     }
 
     /// Start the listener task once, if there is a runtime to run it on.
@@ -318,9 +335,11 @@ impl QueueStore for DieselStore {
         if !due.is_some_and(|row| row.due) {
             return Ok(false);
         }
-        diesel_async::SimpleAsyncConnection::batch_execute(&mut *conn, sql::VACUUM)
-            .await
-            .map_err(store_error)?;
+        for statement in [sql::VACUUM_QUIET, sql::VACUUM, sql::VACUUM_LOUD_AGAIN] {
+            diesel_async::SimpleAsyncConnection::batch_execute(&mut *conn, statement)
+                .await
+                .map_err(store_error)?;
+        }
         Ok(true)
     }
 
@@ -333,7 +352,7 @@ impl QueueStore for DieselStore {
         diesel::sql_query(admin_sql::REGISTER_RUNNER)
             .bind::<Text, _>(runner_record(runner, ttl))
             .bind::<Nullable<Timestamptz>, _>(now)
-            .execute(&mut *self.conn().await?)
+            .execute(&mut *self.lifeline_conn().await?)
             .await
             .map_err(store_error)?;
         Ok(())

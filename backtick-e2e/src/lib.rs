@@ -5,6 +5,8 @@
 //! on one database, kill some, and check what the `e2e_runs` table says. Every scenario runs
 //! on each [`Backend`]: the same test code drives `PgStore` and `DieselStore`.
 
+pub mod faults;
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -256,6 +256,15 @@ WHERE c.oid = 'backtick_jobs'::regclass"
 /// a transaction: run with the simple protocol.
 pub const VACUUM: &str = "VACUUM (SKIP_LOCKED) backtick_jobs";
 
+/// Run on the vacuum's connection before [`VACUUM`]: a vacuum that finds the table locked
+/// (another runner's vacuum, say) is skipped with a WARNING the drivers would log at warn
+/// level on every collision; it is routine, so the server does not send it.
+pub const VACUUM_QUIET: &str = "SET client_min_messages = error";
+
+/// Run on the vacuum's connection after [`VACUUM`]: the connection goes back to the pool as
+/// it came.
+pub const VACUUM_LOUD_AGAIN: &str = "RESET client_min_messages";
+
 /// The database clock.
 pub const NOW: &str = "SELECT now() AS now";
 

@@ -28,6 +28,21 @@ pub(crate) fn pool_options(config: &PgStoreConfig) -> PgPoolOptions {
         .max_lifetime(config.max_lifetime)
 }
 
+/// The lifeline pool of a store that opens its own pools: completions, heartbeats and
+/// registrations on up to [`LIFELINE_CONNECTIONS`] connections of their own, one kept open.
+pub(crate) fn lifeline_options(config: &PgStoreConfig) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(LIFELINE_CONNECTIONS)
+        .min_connections(1)
+        .acquire_timeout(config.acquire_timeout)
+        .idle_timeout(None)
+        .max_lifetime(config.max_lifetime)
+}
+
+/// The size of the lifeline pool: two, so that a completion batch and a heartbeat never wait
+/// for each other.
+pub(crate) const LIFELINE_CONNECTIONS: u32 = 2;
+
 /// `options` with `config`'s application name, unless they set one.
 pub(crate) fn with_application_name(config: &PgStoreConfig, options: PgConnectOptions) -> PgConnectOptions {
     if options.get_application_name().is_some() {

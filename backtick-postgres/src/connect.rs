@@ -6,7 +6,7 @@ use backtick_pg_common::{Target, url_from_env};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
 
-use crate::config::{PgStoreConfig, parse_url, pool_options, with_application_name};
+use crate::config::{PgStoreConfig, lifeline_options, parse_url, pool_options, with_application_name};
 use crate::error::{PgError, store_error};
 use crate::store::PgStore;
 
@@ -56,8 +56,9 @@ impl PgStore {
         config.validate()?;
         let options = with_application_name(&config, options);
         probe(&options, config.connect_timeout).await?;
-        Ok(Self::from_pool_with(
-            pool_options(&config).connect_lazy_with(options),
+        Ok(Self::from_pools(
+            pool_options(&config).connect_lazy_with(options.clone()),
+            lifeline_options(&config).connect_lazy_with(options),
             config.admin_statement_timeout,
         ))
     }

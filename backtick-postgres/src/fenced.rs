@@ -9,7 +9,7 @@ use std::time::Duration;
 use backtick_core::{ClaimToken, Finish, FinishReport, JobId, StoreError, Timestamp};
 use backtick_pg_common::fenced::{FinishColumns, TokenColumns, finish_report};
 use backtick_pg_common::micros;
-use sqlx::{PgPool, Row};
+use sqlx::{PgConnection, Row};
 
 use crate::error::store_error;
 use crate::sql;
@@ -17,7 +17,7 @@ use crate::sql;
 /// Apply `finishes` with `statement` ([`sql::FINISH`] or [`sql::REVIVE`]); the statement
 /// returns the 1-based input positions that took effect, every other one is stale.
 pub(crate) async fn apply(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     statement: &'static str,
     finishes: &[Finish],
     now: Option<Timestamp>,
@@ -36,7 +36,7 @@ pub(crate) async fn apply(
         .bind(c.delay_us)
         .bind(c.error)
         .bind(c.refund)
-        .fetch_all(pool)
+        .fetch_all(conn)
         .await
         .map_err(store_error)?;
     let applied: HashSet<i64> = rows
@@ -49,7 +49,7 @@ pub(crate) async fn apply(
 
 /// Extend the lease of each live token; returns their job ids in input order.
 pub(crate) async fn heartbeat(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     tokens: &[ClaimToken],
     lease_ttl: Duration,
     now: Option<Timestamp>,
@@ -64,7 +64,7 @@ pub(crate) async fn heartbeat(
         .bind(c.attempt)
         .bind(c.owner)
         .bind(micros(lease_ttl))
-        .fetch_all(pool)
+        .fetch_all(conn)
         .await
         .map_err(store_error)?;
     rows.iter()

@@ -46,6 +46,7 @@
 //!
 //! - `tls`: TLS connections through rustls (`?sslmode=require` in the url).
 
+mod acquire;
 mod app;
 mod config;
 mod connect;

@@ -17,6 +17,7 @@ use backtick_pg_common::{Wake, decode, enqueue, micros};
 use sqlx::postgres::PgArguments;
 use sqlx::{PgPool, Row};
 
+use crate::acquire::{acquire, close_if_broken};
 use crate::enqueue::EnqueueStatements;
 use crate::error::store_error;
 use crate::listen::ListenPool;
@@ -50,6 +51,11 @@ pub struct PgStore {
 
 pub(crate) struct Inner {
     pub(crate) pool: PgPool,
+    /// The runner's lifeline: completions, heartbeats and registrations, on a connection of
+    /// their own (a pool of one, opened by [`PgStore::connect`]), so that finished work is
+    /// recorded and leases kept while claims wait for the main pool or a full server. The
+    /// main pool when the store was made from a pool.
+    pub(crate) lifeline: PgPool,
     /// How admin reads begin: `backtick_pg_common::admin_sql::admin_read_begin`.
     pub(crate) admin_read_begin: String,
     wake: Wake,
@@ -75,9 +81,15 @@ impl PgStore {
     /// [`PgStore::from_pool`] whose admin reads the server cancels after
     /// `admin_statement_timeout` (`None`: no bound), as [`crate::PgStoreConfig`]'s option of that name.
     pub fn from_pool_with(pool: PgPool, admin_statement_timeout: Option<Duration>) -> Self {
+        Self::from_pools(pool.clone(), pool, admin_statement_timeout)
+    }
+
+    /// A store on `pool` whose completions, heartbeats and registrations use `lifeline`.
+    pub(crate) fn from_pools(pool: PgPool, lifeline: PgPool, admin_statement_timeout: Option<Duration>) -> Self {
         PgStore {
             inner: Arc::new(Inner {
                 pool,
+                lifeline,
                 admin_read_begin: backtick_pg_common::admin_sql::admin_read_begin(admin_statement_timeout),
                 wake: Wake::new(),
             }),
@@ -136,6 +148,7 @@ impl PgStore {
     pub async fn close(&self) {
         self.inner.wake.stop();
         self.inner.pool.close().await;
+        self.inner.lifeline.close().await;
     }
 
     /// Start the listener task once, if there is a runtime to run it on.
@@ -184,18 +197,23 @@ impl QueueStore for PgStore {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
-        let mut conn = self.inner.pool.acquire().await.map_err(store_error)?;
-        enqueue(&mut EnqueueStatements(&mut conn), jobs, now).await
+        let mut conn = acquire(&self.inner.pool).await.map_err(store_error)?;
+        let ids = enqueue(&mut EnqueueStatements(&mut conn), jobs, now).await;
+        close_if_broken(&mut conn, &ids);
+        ids
     }
 
     async fn claim(&self, params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
         if params.limit == 0 || params.workers.is_empty() {
             return Ok(Vec::new());
         }
+        let mut conn = acquire(&self.inner.pool).await.map_err(store_error)?;
         let rows = bind_claim(sqlx::query(sql::CLAIM), params)
-            .fetch_all(&self.inner.pool)
+            .fetch_all(&mut *conn)
             .await
-            .map_err(store_error)?;
+            .map_err(store_error);
+        close_if_broken(&mut conn, &rows);
+        let rows = rows?;
         let mut jobs = jobs_from_rows(&rows)?;
         // UPDATE ... RETURNING has no order: give the jobs back in claim order.
         jobs.sort_by_key(|job| (job.priority, job.run_at, job.id));
@@ -203,7 +221,13 @@ impl QueueStore for PgStore {
     }
 
     async fn finish_many(&self, finishes: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
-        fenced::apply(&self.inner.pool, sql::FINISH, finishes, now).await
+        if finishes.is_empty() {
+            return Ok(FinishReport::default());
+        }
+        let mut conn = acquire(&self.inner.lifeline).await.map_err(store_error)?;
+        let report = fenced::apply(&mut conn, sql::FINISH, finishes, now).await;
+        close_if_broken(&mut conn, &report);
+        report
     }
 
     async fn heartbeat_many(
@@ -212,21 +236,36 @@ impl QueueStore for PgStore {
         lease_ttl: Duration,
         now: Option<Timestamp>,
     ) -> Result<Vec<JobId>, StoreError> {
-        fenced::heartbeat(&self.inner.pool, tokens, lease_ttl, now).await
+        if tokens.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = acquire(&self.inner.lifeline).await.map_err(store_error)?;
+        let extended = fenced::heartbeat(&mut conn, tokens, lease_ttl, now).await;
+        close_if_broken(&mut conn, &extended);
+        extended
     }
 
     async fn expired_leases(&self, limit: u32, now: Option<Timestamp>) -> Result<Vec<Job>, StoreError> {
+        let mut conn = acquire(&self.inner.pool).await.map_err(store_error)?;
         let rows = sqlx::query(sql::EXPIRED_LEASES)
             .bind(now)
             .bind(as_i64(limit))
-            .fetch_all(&self.inner.pool)
+            .fetch_all(&mut *conn)
             .await
-            .map_err(store_error)?;
+            .map_err(store_error);
+        close_if_broken(&mut conn, &rows);
+        let rows = rows?;
         jobs_from_rows(&rows)
     }
 
     async fn revive_many(&self, revivals: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
-        fenced::apply(&self.inner.pool, sql::REVIVE, revivals, now).await
+        if revivals.is_empty() {
+            return Ok(FinishReport::default());
+        }
+        let mut conn = acquire(&self.inner.pool).await.map_err(store_error)?;
+        let report = fenced::apply(&mut conn, sql::REVIVE, revivals, now).await;
+        close_if_broken(&mut conn, &report);
+        report
     }
 
     async fn cancel(&self, id: JobId, reason: &str, now: Option<Timestamp>) -> Result<bool, StoreError> {
@@ -372,10 +411,13 @@ impl QueueStore for PgStore {
         if due != Some(true) {
             return Ok(false);
         }
-        sqlx::raw_sql(sql::VACUUM)
-            .execute(&self.inner.pool)
-            .await
-            .map_err(store_error)?;
+        let mut conn = acquire(&self.inner.pool).await.map_err(store_error)?;
+        for statement in [sql::VACUUM_QUIET, sql::VACUUM, sql::VACUUM_LOUD_AGAIN] {
+            sqlx::raw_sql(statement)
+                .execute(&mut *conn)
+                .await
+                .map_err(store_error)?;
+        }
         Ok(true)
     }
 
@@ -385,13 +427,15 @@ impl QueueStore for PgStore {
         ttl: Duration,
         now: Option<Timestamp>,
     ) -> Result<(), StoreError> {
-        sqlx::query(admin_sql::REGISTER_RUNNER)
+        let mut conn = acquire(&self.inner.lifeline).await.map_err(store_error)?;
+        let registered = sqlx::query(admin_sql::REGISTER_RUNNER)
             .bind(runner_record(runner, ttl))
             .bind(now)
-            .execute(&self.inner.pool)
+            .execute(&mut *conn)
             .await
-            .map_err(store_error)?;
-        Ok(())
+            .map_err(store_error);
+        close_if_broken(&mut conn, &registered);
+        registered.map(drop)
     }
 
     async fn deregister_runner(&self, runner: &RunnerId) -> Result<(), StoreError> {

@@ -4,6 +4,7 @@
 //! cargo xtask demo                       the demo, on the configured database or a throwaway one
 //!                                        (stopped afterwards when the demo started it)
 //! cargo xtask test                       every test (a throwaway cluster it started is stopped)
+//! cargo xtask chaos [ARGS]              the long fault profile: every fault scenario on both backends
 //! cargo xtask ci                         cargo fmt --check, clippy -D warnings, test, package, semver,
 //!                                        the outside example, demo, bench --quick
 //! cargo xtask package                    cargo package of every library crate (dependency order)
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
     };
     let result = match command.as_str() {
         "test" => test(rest),
+        "chaos" => chaos(rest),
         "ci" => ci(),
         "demo" => demo(),
         "package" => package(),
@@ -67,6 +69,10 @@ commands:
                              was running before)
   test [ARGS]                run every test of the workspace (extra ARGS go to `cargo test`; a
                              throwaway cluster the tests started is stopped afterwards)
+  chaos [--profile short|long] [--only SCENARIO] [--backend pg|diesel]
+                             the fault suite's long profile on a private cluster under target/
+                             (127.0.0.1:56211): prints scenario x lost, duplicates, explained,
+                             stuck, self-exits, recovery seconds; fails on a failed audit
   ci                         cargo fmt --check, cargo clippy --all-targets -D warnings, `test`,
                              `package`, `semver`, the outside example, `demo`, `bench --quick`
   package                    `cargo package` of every library crate, in dependency order, each
@@ -104,6 +110,23 @@ fn test(extra: &[String]) -> Result<(), String> {
     match cluster {
         Some(cluster) => cluster.after(result),
         None => result,
+    }
+}
+
+/// The long fault profile: build the e2e binaries, then run `e2e-chaos` (which starts the
+/// `e2e-runner` processes next to it).
+fn chaos(extra: &[String]) -> Result<(), String> {
+    cargo(&["build", "--locked", "--package", "backtick-e2e", "--bins"])?;
+    let target = backtick_testkit::testdb::workspace_target_dir().map_err(|e| e.to_string())?;
+    let exe = target.join("debug").join("e2e-chaos");
+    let status = Command::new(&exe)
+        .args(extra)
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("the fault suite failed ({status})"))
     }
 }
 

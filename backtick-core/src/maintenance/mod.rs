@@ -4,6 +4,7 @@
 //! a runner drives each in the one loop helper, `every`. Every runner runs them; they are
 //! safe to run on many runners at once because each write is guarded in the store.
 
+mod contact;
 mod pruner;
 mod reviver;
 mod scheduler;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use contact::Contact;
 pub use pruner::{PruneReport, Pruner};
 pub use reviver::{ReviveReport, Reviver};
 pub(crate) use scheduler::check_periodics;
@@ -66,6 +68,8 @@ pub(crate) fn spawn(service: impl Service, interval: Duration, stop: &Cancellati
 /// stop a runner.
 pub(crate) async fn every<S: Service>(service: S, interval: Duration, stop: CancellationToken) {
     let mut next_pass = tokio::time::Instant::now();
+    let mut trouble = crate::trouble::Trouble::default();
+    let what = format!("the {} maintenance tick", S::NAME);
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -74,6 +78,7 @@ pub(crate) async fn every<S: Service>(service: S, interval: Duration, stop: Canc
         let started = tokio::time::Instant::now();
         let wait = match service.run_once(service.clock().now()).await {
             Ok(report) => {
+                trouble.worked(&what);
                 tracing::debug!(service = S::NAME, %report, "maintenance tick");
                 service.next_pass_in().map_or(interval, |sooner| {
                     sooner.clamp(MIN_PASS_GAP, interval.max(MIN_PASS_GAP))
@@ -81,7 +86,7 @@ pub(crate) async fn every<S: Service>(service: S, interval: Duration, stop: Canc
             }
             Err(error) => {
                 crate::telemetry::record_store_error(&error);
-                tracing::warn!(service = S::NAME, %error, "maintenance tick failed; will retry next interval");
+                trouble.failed(&what, &error);
                 interval
             }
         };

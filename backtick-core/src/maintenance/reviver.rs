@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::error::StoreError;
 use crate::job::{Job, Timestamp};
+use crate::maintenance::Contact;
 use crate::maintenance::Service;
 use crate::state::{self, Finish, Transition};
 use crate::store::{FinishReport, QueueStore};
@@ -17,6 +18,10 @@ const BATCH: u32 = 1000;
 /// Revives jobs whose lease expired: another attempt if any remain, else dead
 /// ([`state::transition_for_expired_lease`]). The write is fenced by the claim token and by the
 /// lease still being expired, so a late heartbeat wins and two revivers never both act.
+///
+/// With a [`Contact`] ([`Reviver::contact`], as every runner's reviver has), a pass reviving
+/// nothing while the contact is lost or in its grace: leases that expired while the database
+/// could not be reached are left to their owners for one more lease.
 ///
 /// # Examples
 /// ```no_run
@@ -33,6 +38,7 @@ const BATCH: u32 = 1000;
 pub struct Reviver {
     store: Arc<dyn QueueStore>,
     clock: Arc<dyn Clock>,
+    contact: Option<Arc<Contact>>,
 }
 
 /// What one reviver pass did.
@@ -44,17 +50,21 @@ pub struct ReviveReport {
     pub dead: usize,
     /// Jobs that were no longer expired when written (a heartbeat or another reviver won).
     pub skipped: usize,
+    /// Expired leases left alone because contact with the database was lost or had just come
+    /// back ([`Contact`]): revived by a later pass unless their owner heartbeats first.
+    pub deferred: usize,
 }
 
 impl fmt::Display for ReviveReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "revived {} (requeued {}, dead {}), skipped {}",
+            "revived {} (requeued {}, dead {}), skipped {}, deferred {}",
             self.requeued + self.dead,
             self.requeued,
             self.dead,
-            self.skipped
+            self.skipped,
+            self.deferred
         )
     }
 }
@@ -62,7 +72,18 @@ impl fmt::Display for ReviveReport {
 impl Reviver {
     /// A reviver over `store`; a runner's loop reads each pass's time from `clock`.
     pub fn new(store: Arc<dyn QueueStore>, clock: Arc<dyn Clock>) -> Self {
-        Reviver { store, clock }
+        Reviver {
+            store,
+            clock,
+            contact: None,
+        }
+    }
+
+    /// Defer reviving while `contact` says the database was just lost (see [`Contact`]); every
+    /// read of expired leases is recorded in it.
+    pub fn contact(mut self, contact: Arc<Contact>) -> Self {
+        self.contact = Some(contact);
+        self
     }
 
     /// One pass at `now` (`None` for the store's clock): revive every job whose lease has
@@ -78,9 +99,18 @@ impl Reviver {
 
     /// Revive up to [`BATCH`] expired leases; `true` if there may be more.
     async fn revive_batch(&self, now: Option<Timestamp>, report: &mut ReviveReport) -> Result<bool, StoreError> {
-        let expired = self.store.expired_leases(BATCH, now).await?;
+        let started = tokio::time::Instant::now();
+        let expired = self.store.expired_leases(BATCH, now).await;
+        if let Some(contact) = &self.contact {
+            contact.observe(started.elapsed(), expired.is_ok());
+        }
+        let expired = expired?;
         let revivals: Vec<_> = expired.iter().filter_map(state::revive).collect();
         if revivals.is_empty() {
+            return Ok(false);
+        }
+        if self.contact.as_ref().is_some_and(|contact| !contact.reviving_allowed()) {
+            report.deferred += revivals.len();
             return Ok(false);
         }
         let written = self.store.revive_many(&revivals, now).await?;

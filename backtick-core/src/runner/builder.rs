@@ -154,6 +154,10 @@ impl RunnerBuilder {
                 store: self.store,
                 worker_names,
                 registry: self.registry,
+                contact: Arc::new(crate::maintenance::Contact::new(
+                    self.config.heartbeat_interval,
+                    self.config.lease_ttl,
+                )),
                 config: self.config,
                 clock: self.clock,
                 claims: Claims::default(),

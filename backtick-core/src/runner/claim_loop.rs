@@ -37,8 +37,9 @@ const REFILL_WAIT: Duration = Duration::from_millis(2);
 /// is connecting, a few milliseconds after start): a job enqueued then is not hinted, and
 /// this bounds its wait without a fast poll for the rest of the runner's life.
 pub(crate) const STARTUP_POLL: Duration = Duration::from_millis(1);
-/// The waits after failed claims.
-const ERROR_BACKOFF: Backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(5));
+/// The waits after failed claims: capped at a second, so that a runner claims again within a
+/// second of the database having a connection for it (a full server, a restart).
+const ERROR_BACKOFF: Backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(1));
 
 /// Claim and run jobs until `stop` fires, then release the held jobs and drain: wait for
 /// running jobs up to the shutdown timeout, stop the rest and release them.
@@ -60,6 +61,8 @@ struct ClaimLoop {
     held: VecDeque<Claimed>,
     ahead: ClaimAhead,
     error_backoff: Backoff,
+    /// The failed claims since the last success, logged as one episode.
+    trouble: crate::trouble::Trouble,
 }
 
 impl ClaimLoop {
@@ -75,6 +78,7 @@ impl ClaimLoop {
             held: VecDeque::new(),
             ahead: ClaimAhead::new(concurrency),
             error_backoff: ERROR_BACKOFF,
+            trouble: crate::trouble::Trouble::default(),
         }
     }
 
@@ -147,6 +151,7 @@ impl ClaimLoop {
         match claim(&self.shared, limit).await {
             Ok(jobs) => {
                 self.error_backoff.reset();
+                self.trouble.worked("claiming jobs");
                 let full = jobs.len() == limit;
                 self.ahead.answered(asked_at, full);
                 self.take(jobs, permits.len());
@@ -208,7 +213,7 @@ impl ClaimLoop {
             return;
         }
         let delay = self.error_backoff.next_delay();
-        tracing::warn!(%error, retry_in = ?delay, "claiming jobs failed; backing off");
+        self.trouble.failed("claiming jobs", &error);
         tokio::select! {
             _ = self.stop.cancelled() => {}
             _ = tokio::time::sleep(delay) => {}

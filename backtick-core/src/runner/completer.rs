@@ -18,10 +18,14 @@ use crate::telemetry::{COMPLETIONS_FENCED, record_store_error};
 /// commit, the next is already being written. Batches hold different jobs, so their order
 /// does not matter.
 const WRITES_IN_FLIGHT: usize = 2;
-/// How many times a batch is tried before it is given up on.
-const WRITE_TRIES: u32 = 8;
-/// The waits between tries of a batch.
-const WRITE_BACKOFF: Backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(5));
+/// How long a batch is retried on transient errors, beyond two leases, before it is given up
+/// on. Until then the heartbeat keeps the batch's leases (its claims stay tracked), so a
+/// database outage shorter than this loses no finished result: the batch is written when the
+/// database is back, and the job does not run again.
+const WRITE_PATIENCE: Duration = Duration::from_secs(30);
+/// The waits between tries of a batch: short, so that a database that is back gets the
+/// results soon.
+const WRITE_BACKOFF: Backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(1));
 
 /// Write finishes from `inbox` until it closes and is empty, then wait for the writes under
 /// way. A batch is written once it holds `batch_size` finishes or its first finish has
@@ -57,17 +61,24 @@ async fn fill(inbox: &mut mpsc::UnboundedReceiver<Finish>, batch: &mut Vec<Finis
     }
 }
 
-/// Write one batch, retrying transient errors with backoff. A batch is only given up on
-/// when the error is permanent: its jobs stay running until their leases expire and the
-/// reviver puts them back, so no job is lost either way.
+/// Write one batch, retrying transient errors with backoff for two leases plus
+/// [`WRITE_PATIENCE`]. A batch is only given up on when the error is permanent or the
+/// patience is spent: its jobs stay running until their leases expire and the reviver puts
+/// them back, so no job is lost either way.
 async fn write(shared: &Shared, batch: &[Finish]) {
     let mut backoff = WRITE_BACKOFF;
-    for attempt in 1..=WRITE_TRIES {
+    let give_up_at = tokio::time::Instant::now() + shared.config.lease_ttl * 2 + WRITE_PATIENCE;
+    for attempt in 1u32.. {
         match shared.store.finish_many(batch, shared.clock.now()).await {
             Ok(report) => return written(shared, batch, &report),
-            Err(error) if error.is_transient() && attempt < WRITE_TRIES => {
+            Err(error) if error.is_transient() && tokio::time::Instant::now() < give_up_at => {
                 record_store_error(&error);
-                tracing::warn!(%error, attempt, jobs = batch.len(), "writing completions failed; retrying");
+                // One line when the trouble starts, not one per try.
+                if attempt == 1 {
+                    tracing::warn!(%error, jobs = batch.len(), "writing completions failed; retrying until the database answers");
+                } else {
+                    tracing::debug!(%error, attempt, jobs = batch.len(), "writing completions failed again; retrying");
+                }
                 tokio::time::sleep(backoff.next_delay()).await;
             }
             Err(error) => {

@@ -9,19 +9,24 @@ use tokio_util::sync::CancellationToken;
 
 use crate::admin::RunnerInfo;
 use crate::runner::{Shared, cancels};
+use crate::trouble::Trouble;
+
+/// The heartbeat's failures (registering or extending leases) in logs: one episode.
+const HEARTBEAT: &str = "the heartbeat (registering the runner, extending its leases)";
 
 /// Register, then beat every `heartbeat_interval` until `stop`.
 pub(crate) async fn run(shared: Arc<Shared>, registration: RunnerInfo, stop: CancellationToken) {
     let mut ticks = tokio::time::interval(shared.config.heartbeat_interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await;
-    register(&shared, &registration).await;
+    let mut trouble = Trouble::default();
+    register(&shared, &registration, &mut trouble).await;
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = ticks.tick() => {
-                register(&shared, &registration).await;
-                beat(&shared).await;
+                register(&shared, &registration, &mut trouble).await;
+                beat(&shared, &mut trouble).await;
             }
         }
     }
@@ -29,17 +34,20 @@ pub(crate) async fn run(shared: Arc<Shared>, registration: RunnerInfo, stop: Can
 
 /// Register or refresh the runner, live for one lease TTL. Errors are logged: a runner that
 /// cannot register still runs its jobs.
-async fn register(shared: &Shared, registration: &RunnerInfo) {
-    if let Err(error) = shared
+async fn register(shared: &Shared, registration: &RunnerInfo, trouble: &mut Trouble) {
+    let started = tokio::time::Instant::now();
+    let registered = shared
         .store
         .register_runner(registration, shared.config.lease_ttl, shared.clock.now())
-        .await
-    {
-        tracing::warn!(%error, "registering the runner failed; will retry next interval");
+        .await;
+    shared.contact.observe(started.elapsed(), registered.is_ok());
+    match registered {
+        Ok(()) => trouble.worked(HEARTBEAT),
+        Err(error) => trouble.failed(HEARTBEAT, &error),
     }
 }
 
-async fn beat(shared: &Shared) {
+async fn beat(shared: &Shared, trouble: &mut Trouble) {
     let tokens = shared.claims.tokens();
     if tokens.is_empty() {
         return;
@@ -60,7 +68,7 @@ async fn beat(shared: &Shared) {
         }
         Err(error) => {
             crate::telemetry::record_store_error(&error);
-            tracing::warn!(%error, jobs = tokens.len(), "heartbeat failed; will retry next interval");
+            trouble.failed(HEARTBEAT, &error);
         }
     }
 }

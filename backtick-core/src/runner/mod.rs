@@ -169,7 +169,7 @@ fn registration(shared: &Shared, periodics: &[Periodic]) -> RunnerInfo {
 
 fn spawn_maintenance(shared: &Shared, periodics: Vec<Periodic>, stop: &CancellationToken) -> Vec<JoinHandle<()>> {
     let (store, clock, config) = (&shared.store, &shared.clock, &shared.config);
-    let reviver = Reviver::new(store.clone(), clock.clone());
+    let reviver = Reviver::new(store.clone(), clock.clone()).contact(shared.contact.clone());
     let pruner = Pruner::new(store.clone(), clock.clone()).retention(config.retention);
     let mut loops = vec![
         spawn_settled(reviver, config.revive_interval, stop),
@@ -236,6 +236,9 @@ pub(crate) struct Shared {
     clock: Arc<dyn Clock>,
     /// Every claim this runner holds, in its phase.
     claims: Claims,
+    /// Whether the heartbeat and the reviver have been hearing the database: the reviver's
+    /// grace after an outage.
+    contact: Arc<maintenance::Contact>,
     stats: stats::Stats,
     wake: Notify,
     /// Set once the store's hints are live (or given up on): until then an idle claim loop

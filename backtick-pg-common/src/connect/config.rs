@@ -9,7 +9,7 @@ use backtick_core::ConfigError;
 ///
 /// | option | default | unit | meaning |
 /// |---|---|---|---|
-/// | `max_connections` | 10 | connections | pool size; the wake-up listener uses one more, outside the pool |
+/// | `max_connections` | 10 | connections | pool size; the wake-up listener uses one more, outside the pool, and each store keeps up to two more for completions, heartbeats and registrations (its lifeline; `PgStore` keeps one open) |
 /// | `min_connections` | 0 | connections | idle connections kept open (`PgStore`; `DieselStore` opens connections on demand and accepts only 0) |
 /// | `connect_timeout` | 5 s | | how long connecting waits for the server before [`crate::ConnectError::Unreachable`] |
 /// | `acquire_timeout` | 10 s | | how long a call waits for a free connection before a transient error |

@@ -49,17 +49,31 @@ impl Listener {
 /// Connect, LISTEN, forward; on any failure wait (exponential backoff) and start over.
 async fn run<S: ListenSource>(source: S, hints: Hints, listening: watch::Sender<bool>) {
     let mut backoff = FIRST_BACKOFF;
+    // Failed connects since the connection was lost: the first is a warning, the rest debug.
+    let mut failed_connects = 0u32;
+    let mut lost = false;
     loop {
         match source.listen().await {
             Ok(connection) => {
                 backoff = FIRST_BACKOFF;
+                if lost {
+                    tracing::info!(failed_connects, "backtick wake-up listener reconnected");
+                }
+                failed_connects = 0;
                 listening.send_replace(true);
                 let error = forward(connection, &hints).await;
                 listening.send_replace(false);
-                tracing::warn!(%error, "backtick wake-up listener lost its connection; reconnecting");
+                lost = true;
+                tracing::warn!(%error, "backtick wake-up listener lost its connection; reconnecting (runners poll meanwhile)");
             }
             Err(error) => {
-                tracing::warn!(%error, retry_in = ?backoff, "backtick wake-up listener cannot connect; runners fall back to polling");
+                failed_connects += 1;
+                if failed_connects == 1 {
+                    tracing::warn!(%error, retry_in = ?backoff, "backtick wake-up listener cannot connect; runners fall back to polling");
+                } else {
+                    tracing::debug!(%error, failed_connects, retry_in = ?backoff, "backtick wake-up listener still cannot connect");
+                }
+                lost = true;
             }
         }
         tokio::time::sleep(backoff).await;
