@@ -4,7 +4,7 @@
 //! CPU.
 
 use backtick_postgres::RunnerId;
-use backtick_postgres::admin::{CancelReceiver, CancelRequest, RunnerInfo, ScheduleRunRequest};
+use backtick_postgres::admin::{CancelReceiver, CancelRequest, RunnerInfo, ScheduleRunRequest, UnservedWorker};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use backtick_postgres::schedule::{ScheduleFire, ScheduleRecord};
 use backtick_postgres::sqlx::{self, Connection, PgConnection};
 use backtick_postgres::{
-    ClaimParams, ClaimToken, Finish, FinishReport, Job, JobFilter, JobId, NewJob, QueueStore, StateCounts, StoreError,
-    Timestamp, WakeReceiver, async_trait,
+    ClaimParams, ClaimToken, Enqueued, Finish, FinishReport, Job, JobFilter, JobId, NewJob, QueueStore, StateCounts,
+    StoreError, Timestamp, WakeReceiver, async_trait,
 };
 
 /// Calls, rows and time of one store method.
@@ -75,9 +75,13 @@ impl QueueStore for CountingStore {
         result
     }
 
-    async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
+    async fn enqueue_many_reporting(
+        &self,
+        jobs: Vec<NewJob>,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<Enqueued>, StoreError> {
         let (started, n) = (Instant::now(), jobs.len());
-        let result = self.inner.enqueue_many(jobs, now).await;
+        let result = self.inner.enqueue_many_reporting(jobs, now).await;
         self.count("enqueue_many", n, started);
         result
     }
@@ -239,6 +243,9 @@ impl QueueStore for CountingStore {
 
     async fn deregister_runner(&self, runner: &RunnerId) -> Result<(), StoreError> {
         self.inner.deregister_runner(runner).await
+    }
+    async fn unserved_jobs(&self, waited: Duration, now: Option<Timestamp>) -> Result<Vec<UnservedWorker>, StoreError> {
+        self.inner.unserved_jobs(waited, now).await
     }
 
     async fn cancel_requests(&self, jobs: &[JobId]) -> Result<Vec<CancelRequest>, StoreError> {

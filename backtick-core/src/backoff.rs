@@ -12,8 +12,9 @@ use std::time::Duration;
 ///
 /// # Examples
 /// ```
+/// # extern crate backtick_core as backtick_postgres;
 /// use std::time::Duration;
-/// use backtick_core::Backoff;
+/// use backtick_postgres::Backoff;
 /// let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_millis(300));
 /// assert_eq!(backoff.next_delay(), Duration::from_millis(100));
 /// assert_eq!(backoff.next_delay(), Duration::from_millis(200));

@@ -9,7 +9,8 @@ use tokio_util::sync::CancellationToken;
 ///
 /// # Examples
 /// ```
-/// use backtick_core::CancelReason;
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::CancelReason;
 /// let reason = CancelReason::Requested { reason: "duplicate order".into() };
 /// assert_eq!(reason.to_string(), "cancellation requested: duplicate order");
 /// ```
@@ -49,7 +50,8 @@ impl std::fmt::Display for CancelReason {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::{CancelReason, JobCancellation};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{CancelReason, JobCancellation};
 /// let cancellation = JobCancellation::new(tokio_util::sync::CancellationToken::new());
 /// assert!(cancellation.cancel(CancelReason::Requested { reason: "stop".into() }));
 /// assert!(!cancellation.cancel(CancelReason::TimedOut), "the first reason wins");

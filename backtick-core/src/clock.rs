@@ -19,7 +19,8 @@ pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::{Clock, StoreClock};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{Clock, StoreClock};
 /// assert_eq!(StoreClock.now(), None);
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
@@ -35,8 +36,9 @@ impl Clock for StoreClock {
 ///
 /// # Examples
 /// ```
+/// # extern crate backtick_core as backtick_postgres;
 /// use std::time::Duration;
-/// use backtick_core::{Clock, ManualClock};
+/// use backtick_postgres::{Clock, ManualClock};
 /// let clock = ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap());
 /// clock.advance(Duration::from_secs(90));
 /// assert_eq!(clock.now().unwrap().to_rfc3339(), "2026-01-01T00:01:30+00:00");

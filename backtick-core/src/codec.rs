@@ -10,7 +10,8 @@ use serde::de::DeserializeOwned;
 ///
 /// # Examples
 /// ```
-/// use backtick_core::Codec;
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::Codec;
 /// let bytes = Codec::Json.encode(&(3, 4))?;
 /// assert_eq!(bytes, b"[3,4]");
 /// let back: (i32, i32) = Codec::Json.decode(&bytes)?;

@@ -25,7 +25,8 @@ pub const DEFAULT_PRIORITY: i16 = 0;
 ///
 /// # Examples
 /// ```
-/// use backtick_core::JobId;
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::JobId;
 /// let id = JobId(42);
 /// assert_eq!(id.to_string(), "42");
 /// ```
@@ -44,7 +45,8 @@ impl fmt::Display for JobId {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::JobState;
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::JobState;
 /// assert_eq!("running".parse::<JobState>().unwrap(), JobState::Running);
 /// assert!(JobState::Done.is_finished());
 /// ```
@@ -118,7 +120,8 @@ impl FromStr for JobState {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::RunnerId;
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::RunnerId;
 /// let a = RunnerId::generate();
 /// let b = RunnerId::generate();
 /// assert_ne!(a, b);
@@ -157,7 +160,8 @@ impl fmt::Display for RunnerId {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::{ClaimToken, JobId, RunnerId};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{ClaimToken, JobId, RunnerId};
 /// let token = ClaimToken { job_id: JobId(7), attempt: 1, runner_id: RunnerId::new("r1") };
 /// assert_eq!(token.to_string(), "job 7 attempt 1 by r1");
 /// ```
@@ -235,13 +239,22 @@ impl Job {
 
 /// A job to put on the queue: the builder for [`crate::QueueStore::enqueue`].
 ///
+/// Most code never builds one: a `#[worker]` function's typed path, `my_worker::job(args)` (a
+/// [`crate::TypedJob`]) and `my_worker::schedule(store, args)`, takes the arguments with their
+/// types and needs no `?` per job; an argument that fails to encode surfaces once, as the
+/// enqueue's [`crate::Error::Encode`]. [`NewJob::new`] returns a `Result` by design: it
+/// serializes arbitrary `Serialize` values on the spot, and serialization can fail (a map with
+/// non-string keys for JSON, a `Serialize` impl that returns an error), which a builder that
+/// cannot fail would have to hide or panic on.
+///
 /// # Examples
 /// ```
-/// use backtick_core::{Codec, NewJob};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{Codec, NewJob};
 /// let job = NewJob::new("log_sum", &(3, 4))?.queue("math").priority(1).max_attempts(5);
 /// assert_eq!(job.worker, "log_sum");
 /// assert_eq!(job.codec, Codec::Cbor);
-/// # Ok::<(), backtick_core::EncodeError>(())
+/// # Ok::<(), backtick_postgres::EncodeError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewJob {
@@ -277,7 +290,8 @@ pub enum RunAt {
 }
 
 impl NewJob {
-    /// A job for `worker` with `args` encoded as CBOR.
+    /// A job for `worker` with `args` encoded as CBOR. Fallible because encoding is (see
+    /// [`NewJob`]); the typed path `my_worker::job(args)` defers the error to the enqueue.
     ///
     /// # Errors
     /// [`EncodeError`] when the arguments cannot be serialized.

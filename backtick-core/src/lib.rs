@@ -72,7 +72,7 @@ pub use state::Outcome;
 #[doc(hidden)]
 pub use state::{Finish, Transition};
 #[doc(hidden)]
-pub use store::{ClaimParams, FinishReport, WakeReceiver, single_id};
+pub use store::{ClaimParams, Enqueued, FinishReport, WakeReceiver, single_enqueued, single_id};
 pub use store::{JobFilter, QueueStore, StateCounts};
 pub use typed::TypedJob;
 pub use worker::{FnWorker, JobContext, JobError, Worker, WorkerOptions, worker_fn};

@@ -9,12 +9,13 @@ use crate::worker::Worker;
 ///
 /// # Examples
 /// ```
-/// use backtick_core::{JobContext, Registry, worker_fn};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{JobContext, Registry, worker_fn};
 /// let mut registry = Registry::new();
 /// registry.register(worker_fn("a", |_: JobContext, (): ()| async { Ok(()) }))?;
 /// assert!(registry.get("a").is_some());
 /// assert!(registry.register(worker_fn("a", |_: JobContext, (): ()| async { Ok(()) })).is_err());
-/// # Ok::<(), backtick_core::RegistryError>(())
+/// # Ok::<(), backtick_postgres::RegistryError>(())
 /// ```
 #[derive(Clone, Default)]
 pub struct Registry {

@@ -15,8 +15,9 @@ use std::time::Duration;
 ///
 /// # Examples
 /// ```
+/// # extern crate backtick_core as backtick_postgres;
 /// use std::time::Duration;
-/// use backtick_core::RetryPolicy;
+/// use backtick_postgres::RetryPolicy;
 /// let policy = RetryPolicy { jitter: 0.0, ..RetryPolicy::default() };
 /// assert_eq!(policy.backoff(1, 0.5), Duration::from_secs(1));
 /// assert_eq!(policy.backoff(4, 0.5), Duration::from_secs(8));

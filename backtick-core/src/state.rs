@@ -102,7 +102,8 @@ pub struct Finish {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::{Outcome, RetryPolicy, Transition, state::transition_for};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{Outcome, RetryPolicy, Transition, state::transition_for};
 /// let policy = RetryPolicy::default();
 /// let failed = Outcome::Failed { error: "boom".into() };
 /// assert!(matches!(transition_for(&failed, 1, 3, &policy, 0.5), Transition::Queued { .. }));
@@ -156,7 +157,8 @@ pub fn transition_for(
 ///
 /// # Examples
 /// ```
-/// use backtick_core::{RunAt, Transition, state::transition_for_expired_lease};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{RunAt, Transition, state::transition_for_expired_lease};
 /// let due = chrono::Utc::now();
 /// assert!(matches!(
 ///     transition_for_expired_lease(1, 3, "r1", due),
@@ -196,7 +198,8 @@ pub fn transition_for_release() -> Transition {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::{Outcome, state::outcome_after_cancel_request};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{Outcome, state::outcome_after_cancel_request};
 /// let failed = Outcome::Failed { error: "interrupted".into() };
 /// assert_eq!(
 ///     outcome_after_cancel_request(failed, "duplicate"),

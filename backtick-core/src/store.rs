@@ -48,7 +48,8 @@ pub struct FinishReport {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::{JobFilter, JobState};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{JobFilter, JobState};
 /// let filter = JobFilter::default().state(JobState::Dead).queue("mail").limit(10);
 /// assert_eq!(filter.limit, 10);
 /// ```
@@ -105,7 +106,8 @@ impl JobFilter {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::{JobState, StateCounts};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{JobState, StateCounts};
 /// let counts = StateCounts::default();
 /// assert_eq!(counts.get(JobState::Queued), 0);
 /// ```
@@ -133,12 +135,63 @@ impl StateCounts {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::{JobId, single_id};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{JobId, single_id};
 /// assert_eq!(single_id(vec![JobId(7)]).unwrap(), JobId(7));
 /// assert!(single_id(Vec::new()).is_err());
 /// ```
 pub fn single_id(ids: Vec<JobId>) -> Result<JobId, StoreError> {
     ids.into_iter().next().ok_or_else(|| StoreError::Other {
+        source: "the enqueue returned no id for its one job".into(),
+    })
+}
+
+/// What an enqueue did with one job: its id, and whether it was a duplicate (its unique key
+/// was already held, nothing was inserted, and `id` is the holder's). See
+/// [`QueueStore::enqueue_many_reporting`].
+///
+/// # Examples
+/// ```
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{Enqueued, JobId};
+/// let fresh = Enqueued::fresh(JobId(7));
+/// assert!(!fresh.duplicate);
+/// assert_eq!(Enqueued::duplicate_of(JobId(7)).id, fresh.id);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Enqueued {
+    /// The job's id: the new job's, or for a duplicate that of the job holding the key.
+    pub id: JobId,
+    /// True when the job's `unique_key` was already held and nothing was inserted.
+    pub duplicate: bool,
+}
+
+impl Enqueued {
+    /// A job that was inserted as `id`.
+    pub fn fresh(id: JobId) -> Self {
+        Enqueued { id, duplicate: false }
+    }
+
+    /// A job that was not inserted because job `id` holds its unique key.
+    pub fn duplicate_of(id: JobId) -> Self {
+        Enqueued { id, duplicate: true }
+    }
+}
+
+/// The one report of an enqueue of one job, as [`single_id`] for ids.
+///
+/// # Errors
+/// [`StoreError::Other`] when `enqueued` is empty: the batch stored no job.
+///
+/// # Examples
+/// ```
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{Enqueued, JobId, single_enqueued};
+/// assert_eq!(single_enqueued(vec![Enqueued::fresh(JobId(7))]).unwrap().id, JobId(7));
+/// assert!(single_enqueued(Vec::new()).is_err());
+/// ```
+pub fn single_enqueued(enqueued: Vec<Enqueued>) -> Result<Enqueued, StoreError> {
+    enqueued.into_iter().next().ok_or_else(|| StoreError::Other {
         source: "the enqueue returned no id for its one job".into(),
     })
 }
@@ -163,19 +216,42 @@ pub type WakeReceiver = tokio::sync::broadcast::Receiver<String>;
 pub trait QueueStore: Send + Sync + 'static {
     /// Put one job on the queue, due at its `run_at` (default now). With a `unique_key`
     /// that an existing job already holds, nothing is inserted and the existing job's id is
-    /// returned.
+    /// returned; [`QueueStore::enqueue_reporting`] tells the two apart.
     ///
-    /// Provided as [`QueueStore::enqueue_many`] of one job; a store overrides it only where a
-    /// statement of its own for one job is measurably faster.
+    /// Provided as [`QueueStore::enqueue_many_reporting`] of one job.
     async fn enqueue(&self, job: NewJob, now: Option<Timestamp>) -> Result<JobId, StoreError> {
-        single_id(self.enqueue_many(vec![job], now).await?)
+        Ok(self.enqueue_reporting(job, now).await?.id)
     }
 
     /// Put many jobs on the queue in one atomic write: all are stored, or none. Ids are
     /// returned in input order. A unique key held by a stored job, or by an earlier job of the
     /// same batch, returns that job's id, as if the jobs were enqueued one by one. An empty
-    /// input returns an empty list.
-    async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError>;
+    /// input returns an empty list; [`QueueStore::enqueue_many_reporting`] also tells which
+    /// jobs were duplicates.
+    ///
+    /// Provided as [`QueueStore::enqueue_many_reporting`], keeping the ids.
+    async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
+        let enqueued = self.enqueue_many_reporting(jobs, now).await?;
+        Ok(enqueued.into_iter().map(|e| e.id).collect())
+    }
+
+    /// [`QueueStore::enqueue`], reporting whether the job was inserted or its `unique_key` was
+    /// already held by another job, whose id is returned ([`Enqueued::duplicate`]).
+    ///
+    /// Provided as [`QueueStore::enqueue_many_reporting`] of one job.
+    async fn enqueue_reporting(&self, job: NewJob, now: Option<Timestamp>) -> Result<Enqueued, StoreError> {
+        single_enqueued(self.enqueue_many_reporting(vec![job], now).await?)
+    }
+
+    /// [`QueueStore::enqueue_many`], reporting for each job, in input order, its id and whether
+    /// it was a duplicate: its `unique_key` was held by a stored job or by an earlier job of
+    /// the same batch, and nothing was inserted for it. Of many concurrent enqueues of one
+    /// key, exactly one reports a fresh job.
+    async fn enqueue_many_reporting(
+        &self,
+        jobs: Vec<NewJob>,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<Enqueued>, StoreError>;
 
     /// Claim up to `limit` due jobs (`queued` with `run_at <= now`) whose worker is in
     /// `workers` and whose queue is in `queues`, lowest priority number first, then earliest
@@ -341,6 +417,18 @@ pub trait QueueStore: Send + Sync + 'static {
 
     /// Forget a runner's registration: it is shutting down. Unknown ids are ignored.
     async fn deregister_runner(&self, runner: &RunnerId) -> Result<(), StoreError>;
+
+    /// Workers whose jobs nobody runs: among the queued jobs due for at least `waited` (due at
+    /// or before `now - waited`), the first [`crate::admin::UNSERVED_SCAN`] in claim order
+    /// (priority, due time, id), those whose worker no live runner registers
+    /// ([`QueueStore::register_runner`]'s `workers`); one entry per worker and queue, oldest
+    /// due time first, then oldest job. Reads only; a runner's maintenance warns of them, and
+    /// [`crate::admin::QueueAdmin::unserved_workers`] reports them to operators.
+    async fn unserved_jobs(
+        &self,
+        waited: Duration,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<crate::admin::UnservedWorker>, StoreError>;
 
     /// The pending cancellation requests among `jobs`: one for each job that is running and
     /// that an operator asked to cancel ([`crate::admin::QueueAdmin::apply_to_jobs`] with

@@ -22,8 +22,9 @@ use crate::worker::WorkerOptions;
 ///
 /// # Examples
 /// ```
+/// # extern crate backtick_core as backtick_postgres;
 /// use std::time::Duration;
-/// use backtick_core::{QueueStore, TypedJob, WorkerOptions};
+/// use backtick_postgres::{QueueStore, TypedJob, WorkerOptions};
 /// use backtick_testkit::MemoryStore;
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -36,7 +37,7 @@ use crate::worker::WorkerOptions;
 ///     .await?;
 /// let job = store.get(id).await?.expect("stored");
 /// assert_eq!((job.worker.as_str(), job.queue.as_str()), ("my_app::log_sum", "math"));
-/// # Ok::<(), backtick_core::Error>(())
+/// # Ok::<(), backtick_postgres::Error>(())
 /// # }).unwrap();
 /// ```
 #[derive(Debug, Clone)]
@@ -119,6 +120,15 @@ impl TypedJob {
     /// store rejected or failed the write.
     pub async fn enqueue<S: QueueStore + ?Sized>(self, store: &S) -> Result<JobId, Error> {
         Ok(store.enqueue(self.job?, None).await?)
+    }
+
+    /// Put it on the queue now, reporting whether it was inserted or its unique key was already
+    /// held by another job, whose id is returned ([`crate::Enqueued::duplicate`]).
+    ///
+    /// # Errors
+    /// As [`TypedJob::enqueue`].
+    pub async fn enqueue_reporting<S: QueueStore + ?Sized>(self, store: &S) -> Result<crate::Enqueued, Error> {
+        Ok(store.enqueue_reporting(self.job?, None).await?)
     }
 
     /// Put many jobs on the queue in one atomic write: all are stored, or none. Ids come back in

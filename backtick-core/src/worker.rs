@@ -62,7 +62,8 @@ impl Default for WorkerOptions {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::{JobContext, JobError, worker_fn};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{JobContext, JobError, worker_fn};
 /// let export = worker_fn("export", |ctx: JobContext, rows: u64| async move {
 ///     for _row in 0..rows {
 ///         if let Some(reason) = ctx.cancel_requested() {
@@ -154,8 +155,9 @@ impl JobContext {
 ///
 /// # Examples
 /// ```
+/// # extern crate backtick_core as backtick_postgres;
 /// use std::time::Duration;
-/// use backtick_core::JobError;
+/// use backtick_postgres::JobError;
 /// fn parse(s: &str) -> Result<i32, JobError> {
 ///     Ok(s.parse::<i32>()?) // a ParseIntError becomes a retryable failure
 /// }
@@ -251,7 +253,8 @@ impl fmt::Display for JobError {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::{JobContext, JobError, Worker, async_trait};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{JobContext, JobError, Worker, async_trait};
 ///
 /// struct LogSum;
 ///
@@ -287,7 +290,8 @@ pub trait Worker: Send + Sync + 'static {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::{JobContext, Worker, worker_fn};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{JobContext, Worker, worker_fn};
 /// let worker = worker_fn("log_sum", |_ctx: JobContext, (x, y): (i64, i64)| async move {
 ///     println!("{}", x + y);
 ///     Ok(())

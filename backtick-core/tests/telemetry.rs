@@ -506,3 +506,58 @@ async fn at_info_a_workers_own_log_line_carries_the_job_id() {
     assert!(line.contains(&format!("job_id={id}")), "{line}");
     assert!(line.contains("worker=says_hello"), "{line}");
 }
+
+#[tokio::test]
+async fn a_runner_warns_once_of_due_jobs_of_a_worker_no_live_runner_has() {
+    let printed = Printed::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter("warn")
+        .with_writer(printed.clone())
+        .with_ansi(false)
+        .finish();
+    let _subscriber = tracing::subscriber::set_default(subscriber);
+    let store = MemoryStore::new();
+    let ghost = store
+        .enqueue(NewJob::new("ghost.worker", &()).expect("encode"), None)
+        .await
+        .expect("enqueue");
+    // Due in an hour: not waiting yet.
+    let later = NewJob::new("ghost.later", &()).expect("encode");
+    store
+        .enqueue(later.run_after(Duration::from_secs(3600)), None)
+        .await
+        .expect("enqueue");
+    // A worker this runner registers, on a queue it does not serve: served elsewhere, by name.
+    let elsewhere = NewJob::new("quick", &()).expect("encode").queue("elsewhere");
+    store.enqueue(elsewhere, None).await.expect("enqueue");
+    let runner = Runner::builder(Arc::new(store.clone()))
+        .config(RunnerConfig {
+            queues: Some(vec!["default".to_owned()]),
+            unserved_warning: Some(Duration::from_millis(100)),
+            ..fast_config()
+        })
+        .worker(worker_fn("quick", |_: JobContext, (): ()| async { Ok(()) }))
+        .build()
+        .expect("build")
+        .start();
+    // Settled after at most half the interval, then a pass every 100 ms: about ten passes.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    runner.shutdown().await;
+
+    let text = String::from_utf8(printed.0.lock().expect("lock").clone()).expect("utf-8");
+    let warnings: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("no live runner has"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "one warning, not one per pass:\n{text}");
+    assert!(
+        warnings[0].contains("WARN")
+            && warnings[0].contains("worker=ghost.worker")
+            && warnings[0].contains(&format!("oldest_job={ghost}")),
+        "{text}"
+    );
+    assert!(
+        !text.contains("ghost.later") && !text.contains("worker=quick"),
+        "{text}"
+    );
+}

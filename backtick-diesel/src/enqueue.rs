@@ -3,13 +3,13 @@
 
 use std::collections::HashMap;
 
-use backtick_core::{JobId, NewJob, StoreError, Timestamp, single_id};
+use backtick_core::{Enqueued, JobId, NewJob, StoreError, Timestamp, single_enqueued, single_id};
 use backtick_pg_common::enqueue::{EnqueueConnection, JobColumns, UniqueKeys, enqueue, ids_in_input_order, missing_id};
 use diesel::sql_types::{Array, BigInt, Bytea, Integer, Nullable, SmallInt, Text, Timestamptz};
 use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, TransactionManager};
 
 use crate::error::store_error;
-use crate::row::{KeyedId, MaybeId};
+use crate::row::{EnqueuedRow, KeyedId, MaybeId};
 use crate::sql;
 
 /// Put `job` on the queue inside the caller's transaction: the job exists only if the caller
@@ -54,6 +54,29 @@ pub async fn enqueue_in(conn: &mut AsyncPgConnection, job: NewJob) -> Result<Job
 /// # Errors
 /// As [`enqueue_in`]; on error nothing of this call is left in the transaction.
 pub async fn enqueue_many_in(conn: &mut AsyncPgConnection, jobs: Vec<NewJob>) -> Result<Vec<JobId>, StoreError> {
+    let enqueued = enqueue_many_in_reporting(conn, jobs).await?;
+    Ok(enqueued.into_iter().map(|e| e.id).collect())
+}
+
+/// [`enqueue_in`], reporting whether the job was inserted or its `unique_key` was already held
+/// by a job, whose id is returned ([`Enqueued::duplicate`]). A key held by a job another
+/// transaction has not committed yet waits for that transaction, as any unique insert does.
+///
+/// # Errors
+/// As [`enqueue_in`].
+pub async fn enqueue_in_reporting(conn: &mut AsyncPgConnection, job: NewJob) -> Result<Enqueued, StoreError> {
+    single_enqueued(enqueue_many_in_reporting(conn, vec![job]).await?)
+}
+
+/// [`enqueue_many_in`], reporting for each job, in input order, its id and whether it was a
+/// duplicate of a stored job or of an earlier job of the batch.
+///
+/// # Errors
+/// As [`enqueue_many_in`].
+pub async fn enqueue_many_in_reporting(
+    conn: &mut AsyncPgConnection,
+    jobs: Vec<NewJob>,
+) -> Result<Vec<Enqueued>, StoreError> {
     enqueue(&mut EnqueueStatements(conn), jobs, None).await
 }
 
@@ -91,7 +114,7 @@ impl EnqueueConnection for EnqueueStatements<'_> {
         columns: JobColumns,
         keys: UniqueKeys,
         now: Option<Timestamp>,
-    ) -> Result<Vec<JobId>, StoreError> {
+    ) -> Result<Vec<Enqueued>, StoreError> {
         let conn = &mut *self.0;
         AnsiTransactionManager::begin_transaction(conn)
             .await
@@ -119,19 +142,19 @@ async fn insert_and_resolve(
     columns: JobColumns,
     keys: UniqueKeys,
     now: Option<Timestamp>,
-) -> Result<Vec<JobId>, StoreError> {
+) -> Result<Vec<Enqueued>, StoreError> {
     let ids = insert(&mut *conn, columns, now).await?;
     keys.resolve(ids, move |unresolved| ids_by_key(conn, unresolved)).await
 }
 
-/// Insert with [`sql::ENQUEUE`]; an id per job, NULL where a concurrent holder of its key
-/// is not visible yet.
+/// Insert with [`sql::ENQUEUE`]; per job an id, NULL where a concurrent holder of its key
+/// is not visible yet, and whether this statement inserted it.
 async fn insert(
     conn: &mut AsyncPgConnection,
     c: JobColumns,
     now: Option<Timestamp>,
-) -> Result<Vec<Option<i64>>, StoreError> {
-    let rows: Vec<MaybeId> = diesel::sql_query(sql::ENQUEUE)
+) -> Result<Vec<(Option<i64>, bool)>, StoreError> {
+    let rows: Vec<EnqueuedRow> = diesel::sql_query(sql::ENQUEUE)
         .bind::<Nullable<Timestamptz>, _>(now)
         .bind::<Array<Text>, _>(c.worker)
         .bind::<Array<Text>, _>(c.queue)
@@ -146,7 +169,7 @@ async fn insert(
         .load(conn)
         .await
         .map_err(store_error)?;
-    Ok(rows.into_iter().map(|row| row.id).collect())
+    Ok(rows.into_iter().map(|row| (row.id, row.inserted)).collect())
 }
 
 async fn ids_by_key(conn: &mut AsyncPgConnection, keys: Vec<String>) -> Result<HashMap<String, i64>, StoreError> {

@@ -86,6 +86,15 @@ pub(crate) struct MaybeId {
     pub(crate) id: Option<i64>,
 }
 
+/// A row of [`crate::sql::ENQUEUE`]: an id that may be missing, and whether it was inserted.
+#[derive(Debug, QueryableByName)]
+pub(crate) struct EnqueuedRow {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub(crate) id: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub(crate) inserted: bool,
+}
+
 /// A job id and the unique key it holds.
 #[derive(Debug, QueryableByName)]
 pub(crate) struct KeyedId {
@@ -158,4 +167,19 @@ pub(crate) struct FunctionSource {
 pub(crate) struct DueIn {
     #[diesel(sql_type = Nullable<BigInt>)]
     pub(crate) due_in_us: Option<i64>,
+}
+
+/// A row of [`backtick_pg_common::admin_sql::UNSERVED_JOBS`].
+#[derive(Debug, QueryableByName)]
+pub(crate) struct UnservedRow {
+    #[diesel(sql_type = Text)]
+    pub(crate) worker: String,
+    #[diesel(sql_type = Text)]
+    pub(crate) queue: String,
+    #[diesel(sql_type = BigInt)]
+    pub(crate) jobs: i64,
+    #[diesel(sql_type = Timestamptz)]
+    pub(crate) oldest_due: Timestamp,
+    #[diesel(sql_type = BigInt)]
+    pub(crate) oldest_job: i64,
 }

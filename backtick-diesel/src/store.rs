@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use backtick_core::admin::{CancelReceiver, CancelRequest, RunnerInfo, ScheduleRunRequest};
 use backtick_core::schedule::{ScheduleFire, ScheduleRecord};
 use backtick_core::{
-    ClaimParams, ClaimToken, Finish, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore, RunnerId,
-    StateCounts, StoreError, Timestamp, WakeReceiver,
+    ClaimParams, ClaimToken, Enqueued, Finish, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore,
+    RunnerId, StateCounts, StoreError, Timestamp, WakeReceiver,
 };
 use backtick_pg_common::admin::{cancel_request, runner_record};
 use backtick_pg_common::admin_sql;
@@ -176,7 +176,11 @@ impl QueueStore for DieselStore {
         DieselStore::check_schema(self).await
     }
 
-    async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
+    async fn enqueue_many_reporting(
+        &self,
+        jobs: Vec<NewJob>,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<Enqueued>, StoreError> {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
@@ -361,6 +365,30 @@ impl QueueStore for DieselStore {
             .await
             .map_err(store_error)?;
         Ok(())
+    }
+
+    async fn unserved_jobs(
+        &self,
+        waited: Duration,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<backtick_core::admin::UnservedWorker>, StoreError> {
+        let rows: Vec<crate::row::UnservedRow> = diesel::sql_query(admin_sql::UNSERVED_JOBS)
+            .bind::<Nullable<Timestamptz>, _>(now)
+            .bind::<BigInt, _>(micros(waited))
+            .bind::<BigInt, _>(i64::from(backtick_core::admin::UNSERVED_SCAN))
+            .load(&mut *self.conn().await?)
+            .await
+            .map_err(store_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| backtick_core::admin::UnservedWorker {
+                worker: row.worker,
+                queue: row.queue,
+                jobs: u64::try_from(row.jobs).unwrap_or(0),
+                oldest_due: row.oldest_due,
+                oldest_job: JobId(row.oldest_job),
+            })
+            .collect())
     }
 
     async fn cancel_requests(&self, jobs: &[JobId]) -> Result<Vec<CancelRequest>, StoreError> {

@@ -58,20 +58,21 @@ use crate::attr::Kind;
 ///
 /// # Examples
 /// ```
-/// use backtick_core::{JobContext, JobError, QueueStore};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{JobContext, JobError, QueueStore};
 ///
-/// #[backtick_core::worker(queue = "math", max_attempts = 5, timeout = "30s")]
+/// #[backtick_postgres::worker(queue = "math", max_attempts = 5, timeout = "30s")]
 /// async fn log_sum(x: i64, y: i64) -> Result<(), JobError> {
 ///     println!("sum {x} + {y} = {}", x + y);
 ///     Ok(())
 /// }
 ///
-/// #[backtick_core::worker(name = "mail.send", codec = "json")]
+/// #[backtick_postgres::worker(name = "mail.send", codec = "json")]
 /// async fn send_mail(ctx: &JobContext, to: String) {
 ///     println!("attempt {} to {to}", ctx.attempt());
 /// }
 ///
-/// async fn enqueue(store: &dyn QueueStore) -> Result<(), backtick_core::Error> {
+/// async fn enqueue(store: &dyn QueueStore) -> Result<(), backtick_postgres::Error> {
 ///     log_sum::schedule(store, 3, 4).await?;
 ///     log_sum::job(88, 99).run_after(std::time::Duration::from_secs(60)).enqueue(store).await?;
 ///     send_mail::schedule_many(store, ["ada@example.com".to_owned(), "alan@example.com".to_owned()]).await?;
@@ -107,17 +108,18 @@ pub fn worker(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// # Examples
 /// ```
-/// #[backtick_core::recurring(every = "5m")]
+/// # extern crate backtick_core as backtick_postgres;
+/// #[backtick_postgres::recurring(every = "5m")]
 /// async fn heartbeat() {
 ///     println!("heartbeat");
 /// }
 ///
-/// #[backtick_core::recurring(every = 300000, catch_up = "skip", queue = "maintenance")]
-/// async fn refresh_cache(ctx: backtick_core::JobContext) {
+/// #[backtick_postgres::recurring(every = 300000, catch_up = "skip", queue = "maintenance")]
+/// async fn refresh_cache(ctx: backtick_postgres::JobContext) {
 ///     println!("refreshing, attempt {}", ctx.attempt());
 /// }
 ///
-/// # fn main() -> Result<(), backtick_core::Error> {
+/// # fn main() -> Result<(), backtick_postgres::Error> {
 /// assert_eq!(heartbeat::periodic()?.spec, "every 5m");
 /// assert_eq!(refresh_cache::periodic()?.spec, "every 5m");
 /// # Ok(())
@@ -147,17 +149,18 @@ pub fn recurring(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// # Examples
 /// ```
-/// #[backtick_core::cron("0 0 14,16 * * *")]
+/// # extern crate backtick_core as backtick_postgres;
+/// #[backtick_postgres::cron("0 0 14,16 * * *")]
 /// async fn twice_in_the_afternoon() {
 ///     println!("do a thing");
 /// }
 ///
-/// #[backtick_core::cron("0 30 9 * * MON-FRI", tz = "America/Los_Angeles", catch_up = "skip")]
-/// async fn standup() -> Result<(), backtick_core::JobError> {
+/// #[backtick_postgres::cron("0 30 9 * * MON-FRI", tz = "America/Los_Angeles", catch_up = "skip")]
+/// async fn standup() -> Result<(), backtick_postgres::JobError> {
 ///     Ok(())
 /// }
 ///
-/// # fn main() -> Result<(), backtick_core::Error> {
+/// # fn main() -> Result<(), backtick_postgres::Error> {
 /// assert_eq!(twice_in_the_afternoon::periodic()?.spec, "cron 0 0 14,16 * * * UTC");
 /// assert_eq!(standup::periodic()?.spec, "cron 0 30 9 * * MON-FRI America/Los_Angeles");
 /// # Ok(())

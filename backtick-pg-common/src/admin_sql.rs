@@ -578,6 +578,32 @@ ON CONFLICT (id) DO UPDATE SET
 /// `$1` id.
 pub const DEREGISTER_RUNNER: &str = "DELETE FROM backtick_runners WHERE id = $1";
 
+/// `$1` now, `$2` how long a job must have been due, in microseconds, `$3` how many jobs to
+/// look at: [`backtick_core::QueueStore::unserved_jobs`]. Of the queued jobs due at or before
+/// `now - $2`, the first `$3` in claim order (through `backtick_jobs_claim_idx`), those whose
+/// worker no live runner registers. Rows `worker`, `queue`, `jobs` (int8), `oldest_due`,
+/// `oldest_job`; oldest due first.
+pub const UNSERVED_JOBS: &str = "
+WITH clock AS (SELECT coalesce($1::timestamptz, now()) AS now),
+served AS (
+    SELECT DISTINCT unnest(r.workers) AS worker
+    FROM backtick_runners r CROSS JOIN clock c
+    WHERE r.expires_at > c.now
+),
+looked_at AS (
+    SELECT j.id, j.worker, j.queue, j.run_at
+    FROM backtick_jobs j CROSS JOIN clock c
+    WHERE j.state = 'queued' AND j.run_at <= c.now - $2::int8 * interval '1 microsecond'
+    ORDER BY j.priority, j.run_at, j.id
+    LIMIT $3
+)
+SELECT l.worker, l.queue, count(*)::int8 AS jobs, min(l.run_at) AS oldest_due,
+       (array_agg(l.id ORDER BY l.run_at, l.id))[1] AS oldest_job
+FROM looked_at l
+WHERE NOT EXISTS (SELECT 1 FROM served s WHERE s.worker = l.worker)
+GROUP BY l.worker, l.queue
+ORDER BY oldest_due, oldest_job";
+
 /// `$1` now. Rows: the runner's columns (`id`, `host`, `pid`, `version`, `queues`, `workers`,
 /// `schedules`, `concurrency`, `started_at`, `heartbeat_at`, `expires_at`), `stale` (bool),
 /// `running_jobs` (int8, through `backtick_jobs_lease_idx`); live first, then by id.

@@ -8,7 +8,7 @@ use backtick_core::telemetry::EnqueueCount;
 use std::collections::HashMap;
 use std::future::Future;
 
-use backtick_core::{JobId, NewJob, RunAt, StoreError, Timestamp};
+use backtick_core::{Enqueued, JobId, NewJob, RunAt, StoreError, Timestamp};
 
 use crate::interval::micros;
 
@@ -89,7 +89,7 @@ pub trait EnqueueConnection: Send {
 
     /// In a transaction (a savepoint when the connection already is in one) that is rolled
     /// back on any error: run [`crate::sql::ENQUEUE`] with `columns` and [`UniqueKeys::resolve`]
-    /// the ids it returned.
+    /// the rows it returned (`id`, `inserted`).
     ///
     /// # Errors
     /// The mapped driver error, or [`UniqueKeys::resolve`]'s.
@@ -98,12 +98,13 @@ pub trait EnqueueConnection: Send {
         columns: JobColumns,
         keys: UniqueKeys,
         now: Option<Timestamp>,
-    ) -> impl Future<Output = Result<Vec<JobId>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Enqueued>, StoreError>> + Send;
 }
 
-/// Put `jobs` on the queue through `conn`, atomically; ids in input order. Validates every job
-/// first; runs nothing for no jobs, one plain insert when no job has a unique key, else the
-/// unique insert.
+/// Put `jobs` on the queue through `conn`, atomically; what happened to each job (its id and
+/// whether it was a duplicate) in input order. Validates every job first; runs nothing for no
+/// jobs, one plain insert when no job has a unique key (every job fresh), else the unique
+/// insert.
 ///
 /// # Errors
 /// [`StoreError::InvalidJob`] for the first invalid job (nothing runs); otherwise `conn`'s.
@@ -111,12 +112,17 @@ pub async fn enqueue<C: EnqueueConnection>(
     conn: &mut C,
     jobs: Vec<NewJob>,
     now: Option<Timestamp>,
-) -> Result<Vec<JobId>, StoreError> {
+) -> Result<Vec<Enqueued>, StoreError> {
     // Counted here, the one enqueue path of both backends (see `EnqueueCount`).
     let count = EnqueueCount::of(&jobs);
     let ids = match Plan::of(jobs)? {
         Plan::Nothing => Vec::new(),
-        Plan::Plain(columns) => conn.insert_plain(columns, now).await?,
+        Plan::Plain(columns) => conn
+            .insert_plain(columns, now)
+            .await?
+            .into_iter()
+            .map(Enqueued::fresh)
+            .collect(),
         Plan::Unique(columns, keys) => conn.insert_unique(columns, keys, now).await?,
     };
     count.record();
@@ -156,8 +162,9 @@ impl Plan {
 pub struct UniqueKeys(Vec<Option<String>>);
 
 impl UniqueKeys {
-    /// Every job's id, in input order, from the ids [`crate::sql::ENQUEUE`] returned for
-    /// them: a job's own, or that of the job holding its key. A key committed by a concurrent
+    /// Every job's id and whether it was a duplicate, in input order, from the rows
+    /// [`crate::sql::ENQUEUE`] returned for them (`id`, `inserted`): a job's own id, or that of
+    /// the job holding its key. A key committed by a concurrent
     /// insert after the statement's snapshot leaves its id NULL; `lookup` finds those with
     /// [`crate::sql::SELECT_IDS_BY_UNIQUE_KEY`] (a second statement, so a fresh snapshot),
     /// given the keys to look up and returning the id holding each. It is not called when
@@ -167,36 +174,48 @@ impl UniqueKeys {
     /// `lookup`'s error; [`StoreError::Conflict`] (transient) when a key's holder is still
     /// not visible, and the caller must roll the whole call back; [`StoreError::Other`] when
     /// a job without a unique key got no id.
-    pub async fn resolve<F, Fut>(self, ids: Vec<Option<i64>>, lookup: F) -> Result<Vec<JobId>, StoreError>
+    pub async fn resolve<F, Fut>(self, rows: Vec<(Option<i64>, bool)>, lookup: F) -> Result<Vec<Enqueued>, StoreError>
     where
         F: FnOnce(Vec<String>) -> Fut,
         Fut: Future<Output = Result<HashMap<String, i64>, StoreError>>,
     {
-        let unresolved = self.unresolved(&ids);
+        let unresolved = self.unresolved(&rows);
         let found = if unresolved.is_empty() {
             HashMap::new()
         } else {
             lookup(unresolved).await?
         };
-        self.resolve_from(ids, &found)
+        self.resolve_from(rows, &found)
     }
 
-    /// The keys whose id is NULL in `ids`.
-    fn unresolved(&self, ids: &[Option<i64>]) -> Vec<String> {
-        ids.iter()
+    /// The keys whose id is NULL in `rows`.
+    fn unresolved(&self, rows: &[(Option<i64>, bool)]) -> Vec<String> {
+        rows.iter()
             .zip(&self.0)
-            .filter(|(id, _)| id.is_none())
+            .filter(|((id, _), _)| id.is_none())
             .filter_map(|(_, key)| key.clone())
             .collect()
     }
 
-    /// Every id from `ids`, else from `found` by key.
-    fn resolve_from(self, ids: Vec<Option<i64>>, found: &HashMap<String, i64>) -> Result<Vec<JobId>, StoreError> {
-        ids.into_iter()
+    /// Every id from `rows`, else from `found` by key (a duplicate: a concurrent insert holds
+    /// the key).
+    fn resolve_from(
+        self,
+        rows: Vec<(Option<i64>, bool)>,
+        found: &HashMap<String, i64>,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        rows.into_iter()
             .zip(self.0)
-            .map(|(id, key)| match (id, key) {
-                (Some(id), _) => Ok(JobId(id)),
-                (None, Some(key)) => found.get(&key).copied().map(JobId).ok_or_else(|| vanished_key(&key)),
+            .map(|((id, inserted), key)| match (id, key) {
+                (Some(id), _) => Ok(Enqueued {
+                    id: JobId(id),
+                    duplicate: !inserted,
+                }),
+                (None, Some(key)) => found
+                    .get(&key)
+                    .copied()
+                    .map(|id| Enqueued::duplicate_of(JobId(id)))
+                    .ok_or_else(|| vanished_key(&key)),
                 (None, None) => Err(missing_id()),
             })
             .collect()
@@ -287,29 +306,39 @@ mod tests {
 
     #[tokio::test]
     async fn unresolved_keys_are_looked_up_and_a_vanished_one_is_a_conflict() {
-        let ids = vec![None, Some(2), None];
+        let rows = vec![(None, false), (Some(2), true), (None, false)];
         let resolved = keys()
-            .resolve(ids.clone(), |unresolved| async move {
+            .resolve(rows.clone(), |unresolved| async move {
                 assert_eq!(unresolved, vec!["a".to_owned(), "b".to_owned()]);
                 Ok(HashMap::from([("a".to_owned(), 7), ("b".to_owned(), 9)]))
             })
             .await
             .unwrap();
-        assert_eq!(resolved, vec![JobId(7), JobId(2), JobId(9)]);
-        let only_a = keys().resolve(ids, |_| async { Ok(HashMap::from([("a".to_owned(), 7)])) });
+        let expected = vec![
+            Enqueued::duplicate_of(JobId(7)),
+            Enqueued::fresh(JobId(2)),
+            Enqueued::duplicate_of(JobId(9)),
+        ];
+        assert_eq!(resolved, expected);
+        let only_a = keys().resolve(rows, |_| async { Ok(HashMap::from([("a".to_owned(), 7)])) });
         assert!(matches!(only_a.await, Err(StoreError::Conflict { .. })));
     }
 
     #[tokio::test]
     async fn known_ids_need_no_lookup_and_a_job_without_key_or_id_is_an_error() {
         let ids = keys()
-            .resolve(vec![Some(1), Some(2), Some(3)], |_| async {
+            .resolve(vec![(Some(1), true), (Some(2), true), (Some(1), false)], |_| async {
                 unreachable!("nothing to look up")
             })
             .await
             .unwrap();
-        assert_eq!(ids, vec![JobId(1), JobId(2), JobId(3)]);
-        let missing = keys().resolve(vec![Some(1), None, Some(3)], |_| async {
+        let expected = vec![
+            Enqueued::fresh(JobId(1)),
+            Enqueued::fresh(JobId(2)),
+            Enqueued::duplicate_of(JobId(1)),
+        ];
+        assert_eq!(ids, expected);
+        let missing = keys().resolve(vec![(Some(1), true), (None, false), (Some(3), true)], |_| async {
             unreachable!("no key to look up")
         });
         assert!(matches!(missing.await, Err(StoreError::Other { .. })));

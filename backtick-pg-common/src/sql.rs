@@ -21,7 +21,8 @@ macro_rules! job_columns {
 /// input row knows its own id; `ON CONFLICT DO NOTHING` skips a held unique key, and the id
 /// is then taken from the row inserted earlier in this batch, or from the existing row when
 /// this statement's snapshot sees it. A key committed by a concurrent insert after the
-/// snapshot leaves the id NULL: [`SELECT_IDS_BY_UNIQUE_KEY`] resolves it.
+/// snapshot leaves the id NULL: [`SELECT_IDS_BY_UNIQUE_KEY`] resolves it. `inserted` is true
+/// for a row this statement inserted, false for a duplicate.
 /// The wake-up NOTIFY comes from the statement trigger `backtick_jobs_notify`.
 pub const ENQUEUE: &str = "
 WITH clock AS (
@@ -49,7 +50,7 @@ inserted AS (
     ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING
     RETURNING id, unique_key
 )
-SELECT coalesce(mine.id, same_key.id, existing.id) AS id
+SELECT coalesce(mine.id, same_key.id, existing.id) AS id, mine.id IS NOT NULL AS inserted
 FROM input i
 LEFT JOIN inserted mine ON mine.id = i.new_id
 LEFT JOIN inserted same_key ON same_key.unique_key = i.unique_key

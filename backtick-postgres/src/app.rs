@@ -5,7 +5,7 @@
 //! `None`, the database's clock. These inherent methods are those calls without it. Through an
 //! `Arc<dyn QueueStore>` or a generic `S: QueueStore`, the trait's methods are the ones called.
 
-use backtick_core::{JobId, NewJob, QueueStore, StoreError};
+use backtick_core::{Enqueued, JobId, NewJob, QueueStore, StoreError};
 
 use crate::PgStore;
 
@@ -37,6 +37,37 @@ impl PgStore {
     /// [`StoreError`], as for any store call; nothing is stored then.
     pub async fn enqueue_many(&self, jobs: Vec<NewJob>) -> Result<Vec<JobId>, StoreError> {
         QueueStore::enqueue_many(self, jobs, None).await
+    }
+
+    /// [`PgStore::enqueue`], reporting whether the job was inserted or was a duplicate of the
+    /// job holding its `unique_key`. As [`QueueStore::enqueue_reporting`].
+    ///
+    /// # Errors
+    /// [`StoreError`], as for any store call.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn example(store: &backtick_postgres::PgStore) -> Result<(), Box<dyn std::error::Error>> {
+    /// use backtick_postgres::NewJob;
+    /// let job = NewJob::new("reports.nightly", &("2030-01-31",))?.unique_key("nightly:2030-01-31");
+    /// let enqueued = store.enqueue_reporting(job).await?;
+    /// if enqueued.duplicate {
+    ///     println!("job {} already holds the key", enqueued.id);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn enqueue_reporting(&self, job: NewJob) -> Result<Enqueued, StoreError> {
+        QueueStore::enqueue_reporting(self, job, None).await
+    }
+
+    /// [`PgStore::enqueue_many`], reporting per job (in input order) its id and whether it was a
+    /// duplicate. As [`QueueStore::enqueue_many_reporting`].
+    ///
+    /// # Errors
+    /// [`StoreError`], as for any store call; nothing is stored then.
+    pub async fn enqueue_many_reporting(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>, StoreError> {
+        QueueStore::enqueue_many_reporting(self, jobs, None).await
     }
 
     /// Cancel a queued or running job (a running one is asked to stop); `false` when it is

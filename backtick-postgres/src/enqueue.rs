@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use backtick_core::{JobId, NewJob, StoreError, Timestamp, single_id};
+use backtick_core::{Enqueued, JobId, NewJob, StoreError, Timestamp, single_enqueued, single_id};
 use backtick_pg_common::enqueue::{EnqueueConnection, JobColumns, UniqueKeys, enqueue, ids_in_input_order};
 use sqlx::{Acquire, PgConnection, Row};
 
@@ -47,6 +47,29 @@ pub async fn enqueue_in(conn: &mut PgConnection, job: NewJob) -> Result<JobId, S
 /// # Errors
 /// As [`enqueue_in`]; on error nothing of this call is left in the transaction.
 pub async fn enqueue_many_in(conn: &mut PgConnection, jobs: Vec<NewJob>) -> Result<Vec<JobId>, StoreError> {
+    let enqueued = enqueue_many_in_reporting(conn, jobs).await?;
+    Ok(enqueued.into_iter().map(|e| e.id).collect())
+}
+
+/// [`enqueue_in`], reporting whether the job was inserted or its `unique_key` was already held
+/// by a job, whose id is returned ([`Enqueued::duplicate`]). A key held by a job another
+/// transaction has not committed yet waits for that transaction, as any unique insert does.
+///
+/// # Errors
+/// As [`enqueue_in`].
+pub async fn enqueue_in_reporting(conn: &mut PgConnection, job: NewJob) -> Result<Enqueued, StoreError> {
+    single_enqueued(enqueue_many_in_reporting(conn, vec![job]).await?)
+}
+
+/// [`enqueue_many_in`], reporting for each job, in input order, its id and whether it was a
+/// duplicate of a stored job or of an earlier job of the batch.
+///
+/// # Errors
+/// As [`enqueue_many_in`].
+pub async fn enqueue_many_in_reporting(
+    conn: &mut PgConnection,
+    jobs: Vec<NewJob>,
+) -> Result<Vec<Enqueued>, StoreError> {
     enqueue(&mut EnqueueStatements(conn), jobs, None).await
 }
 
@@ -85,7 +108,7 @@ impl EnqueueConnection for EnqueueStatements<'_> {
         columns: JobColumns,
         keys: UniqueKeys,
         now: Option<Timestamp>,
-    ) -> Result<Vec<JobId>, StoreError> {
+    ) -> Result<Vec<Enqueued>, StoreError> {
         let mut tx = self.0.begin().await.map_err(store_error)?;
         let conn: &mut PgConnection = &mut tx;
         let ids = insert(&mut *conn, columns, now).await?;
@@ -97,13 +120,13 @@ impl EnqueueConnection for EnqueueStatements<'_> {
     }
 }
 
-/// Insert with [`sql::ENQUEUE`]; an id per job, NULL where a concurrent holder of its key
-/// is not visible yet.
+/// Insert with [`sql::ENQUEUE`]; per job an id, NULL where a concurrent holder of its key
+/// is not visible yet, and whether this statement inserted it.
 async fn insert(
     conn: &mut PgConnection,
     c: JobColumns,
     now: Option<Timestamp>,
-) -> Result<Vec<Option<i64>>, StoreError> {
+) -> Result<Vec<(Option<i64>, bool)>, StoreError> {
     let rows = sqlx::query(sql::ENQUEUE)
         .bind(now)
         .bind(c.worker)
@@ -120,7 +143,12 @@ async fn insert(
         .await
         .map_err(store_error)?;
     rows.iter()
-        .map(|row| row.try_get::<Option<i64>, _>("id").map_err(store_error))
+        .map(|row| {
+            Ok((
+                row.try_get::<Option<i64>, _>("id").map_err(store_error)?,
+                row.try_get::<bool, _>("inserted").map_err(store_error)?,
+            ))
+        })
         .collect()
 }
 

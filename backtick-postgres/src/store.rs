@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use backtick_core::admin::{CancelReceiver, CancelRequest, RunnerInfo, ScheduleRunRequest};
 use backtick_core::schedule::{ScheduleFire, ScheduleRecord};
 use backtick_core::{
-    ClaimParams, ClaimToken, Finish, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore, RunnerId,
-    StateCounts, StoreError, Timestamp, WakeReceiver,
+    ClaimParams, ClaimToken, Enqueued, Finish, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore,
+    RunnerId, StateCounts, StoreError, Timestamp, WakeReceiver,
 };
 use backtick_pg_common::admin::{cancel_request, runner_record};
 use backtick_pg_common::admin_sql;
@@ -189,7 +189,11 @@ impl QueueStore for PgStore {
         PgStore::check_schema(self).await
     }
 
-    async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
+    async fn enqueue_many_reporting(
+        &self,
+        jobs: Vec<NewJob>,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<Enqueued>, StoreError> {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
@@ -441,6 +445,31 @@ impl QueueStore for PgStore {
             .await
             .map_err(store_error)?;
         Ok(())
+    }
+
+    async fn unserved_jobs(
+        &self,
+        waited: Duration,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<backtick_core::admin::UnservedWorker>, StoreError> {
+        let rows = sqlx::query(admin_sql::UNSERVED_JOBS)
+            .bind(now)
+            .bind(micros(waited))
+            .bind(i64::from(backtick_core::admin::UNSERVED_SCAN))
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(store_error)?;
+        rows.iter()
+            .map(|row| {
+                Ok(backtick_core::admin::UnservedWorker {
+                    worker: row.try_get("worker").map_err(store_error)?,
+                    queue: row.try_get("queue").map_err(store_error)?,
+                    jobs: u64::try_from(row.try_get::<i64, _>("jobs").map_err(store_error)?).unwrap_or(0),
+                    oldest_due: row.try_get("oldest_due").map_err(store_error)?,
+                    oldest_job: JobId(row.try_get("oldest_job").map_err(store_error)?),
+                })
+            })
+            .collect()
     }
 
     async fn cancel_requests(&self, jobs: &[JobId]) -> Result<Vec<CancelRequest>, StoreError> {

@@ -56,7 +56,8 @@ impl WorkedJob {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::{JobContext, worker_fn};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{JobContext, worker_fn};
 /// use backtick_testkit::assert::test_job;
 /// let worker = worker_fn("greet", |_: JobContext, name: String| async move { Ok(()) });
 /// let job = test_job(&worker, &"ada");
@@ -103,7 +104,8 @@ pub fn test_job<W: Worker + ?Sized>(worker: &W, args: &impl Serialize) -> Job {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::{JobContext, JobError, Outcome, Transition, worker_fn};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{JobContext, JobError, Outcome, Transition, worker_fn};
 /// use backtick_testkit::assert::work_job;
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -129,7 +131,8 @@ pub async fn work_job<W: Worker + ?Sized>(worker: &W, args: &impl Serialize) -> 
 ///
 /// # Examples
 /// ```
-/// use backtick_core::{JobContext, JobError, Transition, worker_fn};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{JobContext, JobError, Transition, worker_fn};
 /// use backtick_testkit::assert::{perform_job, test_job};
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -174,7 +177,8 @@ pub async fn perform_job<W: Worker + ?Sized>(worker: &W, job: Job) -> WorkedJob 
 ///
 /// # Examples
 /// ```
-/// use backtick_core::{NewJob, QueueStore};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{NewJob, QueueStore};
 /// use backtick_testkit::MemoryStore;
 /// use backtick_testkit::assert::{assert_enqueued, assert_not_enqueued};
 ///

@@ -5,19 +5,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use backtick_core::admin::{CancelReceiver, CancelRequest, RunnerInfo, ScheduleRunRequest};
+use backtick_core::admin::{CancelReceiver, CancelRequest, RunnerInfo, ScheduleRunRequest, UnservedWorker};
 use backtick_core::schedule::{ScheduleFire, ScheduleRecord};
 use backtick_core::{
-    ClaimParams, ClaimToken, Finish, FinishReport, Job, JobFilter, JobId, NewJob, QueueStore, RunnerId, StateCounts,
-    StoreError, Timestamp, WakeReceiver,
+    ClaimParams, ClaimToken, Enqueued, Finish, FinishReport, Job, JobFilter, JobId, NewJob, QueueStore, RunnerId,
+    StateCounts, StoreError, Timestamp, WakeReceiver,
 };
 
 /// The calls a test may intercept. Each method gets the inner store; the default forwards to it.
 ///
 /// # Examples
 /// ```
+/// # extern crate backtick_core as backtick_postgres;
 /// use std::sync::atomic::{AtomicUsize, Ordering};
-/// use backtick_core::{ClaimParams, Job, QueueStore, StoreError, async_trait};
+/// use backtick_postgres::{ClaimParams, Job, QueueStore, StoreError, async_trait};
 /// use backtick_testkit::{MemoryStore, intercept::{Intercept, Intercepted}};
 ///
 /// #[derive(Default)]
@@ -72,8 +73,12 @@ impl<H: Intercept> Intercepted<H> {
 
 #[async_trait]
 impl<H: Intercept> QueueStore for Intercepted<H> {
-    async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
-        self.inner.enqueue_many(jobs, now).await
+    async fn enqueue_many_reporting(
+        &self,
+        jobs: Vec<NewJob>,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        self.inner.enqueue_many_reporting(jobs, now).await
     }
     async fn claim(&self, params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
         self.hooks.claim(self.inner.as_ref(), params).await
@@ -164,6 +169,9 @@ impl<H: Intercept> QueueStore for Intercepted<H> {
     }
     async fn deregister_runner(&self, runner: &RunnerId) -> Result<(), StoreError> {
         self.inner.deregister_runner(runner).await
+    }
+    async fn unserved_jobs(&self, waited: Duration, now: Option<Timestamp>) -> Result<Vec<UnservedWorker>, StoreError> {
+        self.inner.unserved_jobs(waited, now).await
     }
     async fn cancel_requests(&self, jobs: &[JobId]) -> Result<Vec<CancelRequest>, StoreError> {
         self.inner.cancel_requests(jobs).await

@@ -24,8 +24,9 @@
 //! passed; its property test hands the same kind of factory to the model:
 //!
 //! ```
+//! # extern crate backtick_core as backtick_postgres;
 //! use std::sync::Arc;
-//! use backtick_core::QueueStore;
+//! use backtick_postgres::QueueStore;
 //! use backtick_testkit::{MemoryStore, conformance, model};
 //!
 //! // A real backend would connect to a fresh database here.

@@ -12,12 +12,14 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use backtick_core::admin::{CancelReceiver, CancelRequest, RunnerInfo, ScheduleRunRequest};
+use backtick_core::admin::{
+    CancelReceiver, CancelRequest, RunnerInfo, ScheduleRunRequest, UNSERVED_SCAN, UnservedWorker,
+};
 use backtick_core::schedule::{ScheduleFire, ScheduleRecord};
 use backtick_core::state::{Finish, Transition};
 use backtick_core::{
-    ClaimParams, ClaimToken, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore, RunAt, RunnerId,
-    StateCounts, StoreError, Timestamp, WakeReceiver,
+    ClaimParams, ClaimToken, Enqueued, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore, RunAt,
+    RunnerId, StateCounts, StoreError, Timestamp, WakeReceiver,
 };
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::broadcast;
@@ -40,7 +42,8 @@ const WAKE_CAPACITY: usize = 1024;
 ///
 /// # Examples
 /// ```
-/// use backtick_core::{JobState, NewJob, QueueStore};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{JobState, NewJob, QueueStore};
 /// use backtick_testkit::MemoryStore;
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -308,7 +311,11 @@ fn limit(n: u32) -> usize {
 
 #[async_trait]
 impl QueueStore for MemoryStore {
-    async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
+    async fn enqueue_many_reporting(
+        &self,
+        jobs: Vec<NewJob>,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<Enqueued>, StoreError> {
         // Validate everything before touching the state: the batch is all or nothing.
         for job in &jobs {
             job.validate()?;
@@ -325,7 +332,10 @@ impl QueueStore for MemoryStore {
                 if inserted && !touched.contains(&queue) {
                     touched.push(queue);
                 }
-                ids.push(id);
+                ids.push(Enqueued {
+                    id,
+                    duplicate: !inserted,
+                });
             }
             ids
         };
@@ -579,6 +589,50 @@ impl QueueStore for MemoryStore {
     async fn deregister_runner(&self, runner: &RunnerId) -> Result<(), StoreError> {
         self.lock().admin.runners.remove(runner);
         Ok(())
+    }
+
+    async fn unserved_jobs(&self, waited: Duration, now: Option<Timestamp>) -> Result<Vec<UnservedWorker>, StoreError> {
+        let now = resolve_now(now);
+        let due_before = now - chrono::Duration::from_std(waited).unwrap_or(chrono::Duration::MAX);
+        let state = self.lock();
+        let served: Vec<&str> = state
+            .admin
+            .live_runners(now)
+            .flat_map(|r| r.info.workers.iter().map(String::as_str))
+            .collect();
+        let mut looked_at: Vec<&Job> = state
+            .jobs
+            .values()
+            .filter(|job| job.state == JobState::Queued && job.run_at <= due_before)
+            .collect();
+        looked_at.sort_by_key(|job| (job.priority, job.run_at, job.id));
+        let mut found: Vec<UnservedWorker> = Vec::new();
+        for job in looked_at
+            .into_iter()
+            .take(limit(UNSERVED_SCAN))
+            .filter(|job| !served.contains(&job.worker.as_str()))
+        {
+            match found
+                .iter_mut()
+                .find(|u| u.worker == job.worker && u.queue == job.queue)
+            {
+                Some(entry) => {
+                    entry.jobs += 1;
+                    if (job.run_at, job.id) < (entry.oldest_due, entry.oldest_job) {
+                        (entry.oldest_due, entry.oldest_job) = (job.run_at, job.id);
+                    }
+                }
+                None => found.push(UnservedWorker {
+                    worker: job.worker.clone(),
+                    queue: job.queue.clone(),
+                    jobs: 1,
+                    oldest_due: job.run_at,
+                    oldest_job: job.id,
+                }),
+            }
+        }
+        found.sort_by_key(|u| (u.oldest_due, u.oldest_job));
+        Ok(found)
     }
 
     async fn cancel_requests(&self, jobs: &[JobId]) -> Result<Vec<CancelRequest>, StoreError> {

@@ -48,8 +48,9 @@ use crate::panic_message;
 ///
 /// # Examples
 /// ```
+/// # extern crate backtick_core as backtick_postgres;
 /// use std::sync::Arc;
-/// use backtick_core::QueueStore;
+/// use backtick_postgres::QueueStore;
 /// use backtick_testkit::{MemoryStore, model};
 /// use proptest::test_runner::Config;
 ///

@@ -67,7 +67,8 @@ pub const FINISHED_LAST_HOUR: usize = 8;
 ///
 /// # Examples
 /// ```
-/// use backtick_core::{JobState, QueueStore};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{JobState, QueueStore};
 /// use backtick_testkit::MemoryStore;
 /// use backtick_testkit::scene::seed_operator_scene;
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {

@@ -50,7 +50,7 @@
 //! | `BACKTICK_TEST_DATABASE_URL`, `DATABASE_URL` | server to use, as is | none |
 //! | `BACKTICK_TEST_PG_PORT` | port of the workspace cluster | `55432` |
 //! | `PG_BINDIR` | directory holding `initdb`, `pg_ctl` and `postgres`, searched first | none |
-//! | `CARGO_TARGET_DIR` | where the workspace cluster lives (`<dir>/backtick-pg`) | `<workspace>/target` |
+//! | `CARGO_TARGET_DIR` | not where the workspace cluster lives: that is always the checkout's `target/backtick-pg` ([`workspace_cluster_dir`]), so checkouts sharing a target dir keep a cluster each | `<workspace>/target` |
 
 mod binaries;
 mod cluster;
@@ -192,7 +192,7 @@ pub fn with_database(url: &str, database: &str) -> String {
 ///
 /// ```no_run
 /// let dir = backtick_testkit::testdb::workspace_target_dir()?;
-/// println!("cluster lives in {}", dir.join("backtick-pg").display());
+/// println!("artifacts go to {}", dir.display());
 /// # Ok::<(), backtick_testkit::testdb::TestDbError>(())
 /// ```
 pub fn workspace_target_dir() -> Result<PathBuf, TestDbError> {
@@ -201,6 +201,30 @@ pub fn workspace_target_dir() -> Result<PathBuf, TestDbError> {
         None => std::env::current_dir().map_err(|e| TestDbError::io("read current directory", Path::new("."), e))?,
     };
     target_dir_from(std::env::var_os("CARGO_TARGET_DIR"), &start)
+}
+
+/// Returns the directory of the workspace cluster: `target/backtick-pg` in the checkout (the
+/// nearest directory holding `Cargo.lock` above `CARGO_MANIFEST_DIR`, or the current
+/// directory), whatever `CARGO_TARGET_DIR` says. Two checkouts that share one target dir (to
+/// share compiled artifacts) still have a cluster each.
+///
+/// # Errors
+///
+/// [`TestDbError::TargetDirNotFound`] when no `Cargo.lock` is found.
+///
+/// # Examples
+///
+/// ```no_run
+/// let dir = backtick_testkit::testdb::workspace_cluster_dir()?;
+/// println!("cluster lives in {}", dir.display());
+/// # Ok::<(), backtick_testkit::testdb::TestDbError>(())
+/// ```
+pub fn workspace_cluster_dir() -> Result<PathBuf, TestDbError> {
+    let start = match std::env::var_os("CARGO_MANIFEST_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => std::env::current_dir().map_err(|e| TestDbError::io("read current directory", Path::new("."), e))?,
+    };
+    Ok(target_dir_from(None, &start)?.join("backtick-pg"))
 }
 
 fn target_dir_from(cargo_target_dir: Option<OsString>, start: &Path) -> Result<PathBuf, TestDbError> {

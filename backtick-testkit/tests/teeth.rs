@@ -7,7 +7,7 @@
 mod admin;
 
 use backtick_core::RunnerId;
-use backtick_core::admin::{CancelReceiver, CancelRequest, RunnerInfo, ScheduleRunRequest};
+use backtick_core::admin::{CancelReceiver, CancelRequest, RunnerInfo, ScheduleRunRequest, UnservedWorker};
 use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
@@ -16,7 +16,7 @@ use std::time::Duration;
 use backtick_core::schedule::{ScheduleFire, ScheduleRecord};
 use backtick_core::state::Finish;
 use backtick_core::{
-    ClaimParams, ClaimToken, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore, StateCounts,
+    ClaimParams, ClaimToken, Enqueued, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore, StateCounts,
     StoreError, Timestamp, Transition, async_trait,
 };
 use backtick_testkit::{MemoryStore, conformance, model};
@@ -106,15 +106,19 @@ impl Broken {
 
 #[async_trait]
 impl QueueStore for Broken {
-    async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
+    async fn enqueue_many_reporting(
+        &self,
+        jobs: Vec<NewJob>,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<Enqueued>, StoreError> {
         if self.fault != Fault::EnqueueManyNotAtomic {
-            return self.inner.enqueue_many(jobs, now).await;
+            return self.inner.enqueue_many_reporting(jobs, now).await;
         }
-        let mut ids = Vec::new();
+        let mut enqueued = Vec::new();
         for job in jobs {
-            ids.push(self.inner.enqueue(job, now).await?);
+            enqueued.push(self.inner.enqueue_reporting(job, now).await?);
         }
-        Ok(ids)
+        Ok(enqueued)
     }
 
     async fn claim(&self, params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
@@ -270,6 +274,9 @@ impl QueueStore for Broken {
 
     async fn deregister_runner(&self, runner: &RunnerId) -> Result<(), StoreError> {
         self.inner.deregister_runner(runner).await
+    }
+    async fn unserved_jobs(&self, waited: Duration, now: Option<Timestamp>) -> Result<Vec<UnservedWorker>, StoreError> {
+        self.inner.unserved_jobs(waited, now).await
     }
 
     async fn cancel_requests(&self, jobs: &[JobId]) -> Result<Vec<CancelRequest>, StoreError> {

@@ -1,6 +1,6 @@
 //! `cargo xtask db start|stop|url|status`: the workspace's development PostgreSQL cluster.
 //!
-//! The cluster is backtick-testkit's `LocalCluster::workspace_default()`: `<target dir>/backtick-pg`
+//! The cluster is backtick-testkit's `LocalCluster::workspace_default()`: the checkout's `target/backtick-pg`
 //! on 127.0.0.1:55432 (or `BACKTICK_TEST_PG_PORT`; without it, the next free port when another
 //! server, such as another checkout's cluster, holds 55432), started from the system's PostgreSQL
 //! binaries.
@@ -12,13 +12,13 @@ use backtick_testkit::testdb::{ClusterStatus, LocalCluster};
 const USAGE: &str = "usage: cargo xtask db <start|stop|url|status>
 
   start    start the cluster, creating it on first use, and print its url
-  stop     stop the cluster (its data stays in <target dir>/backtick-pg)
+  stop     stop the cluster (its data stays in target/backtick-pg)
   url      print the cluster's url
   status   print whether the cluster runs, its url and its directory
 
 The cluster listens on 127.0.0.1:55432, or on the next free port when another server (another
 checkout's cluster) holds it (set BACKTICK_TEST_PG_PORT to pin a port), and lives in
-$CARGO_TARGET_DIR/backtick-pg, else target/backtick-pg of the workspace. As root, when the
+target/backtick-pg of the checkout (also when CARGO_TARGET_DIR points elsewhere). As root, when the
 postgres user cannot enter that directory, its data lives in /tmp/backtick-pg-<hash>.";
 
 /// Runs `cargo xtask db ARGS`; `args` are the words after `db`.

@@ -24,8 +24,9 @@ pub const BULK_BATCH_SIZE: u32 = 1_000;
 ///
 /// # Examples
 /// ```
-/// use backtick_core::JobState;
-/// use backtick_core::admin::JobAction;
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::JobState;
+/// use backtick_postgres::admin::JobAction;
 /// assert!(JobAction::Retry.applies_to(JobState::Dead));
 /// assert!(!JobAction::Retry.applies_to(JobState::Running));
 /// assert_eq!(JobAction::cancel("duplicate").name(), "cancel");

@@ -24,7 +24,8 @@ pub const ATTEMPT_ERROR_LIMIT: usize = 2_048;
 ///
 /// # Examples
 /// ```
-/// use backtick_core::admin::AttemptOutcome;
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::admin::AttemptOutcome;
 /// assert_eq!(AttemptOutcome::LeaseExpired.as_str(), "lease_expired");
 /// assert_eq!(AttemptOutcome::for_requeue(true), AttemptOutcome::Snoozed);
 /// ```
@@ -80,7 +81,8 @@ impl AttemptOutcome {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::admin::{Attempt, AttemptOutcome};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::admin::{Attempt, AttemptOutcome};
 /// let stored = r#"[{"attempt":1,"runner":"r1","started_at":"2030-01-01T00:00:00+00:00",
 ///     "finished_at":"2030-01-01T00:00:02+00:00","outcome":"failed","error":"boom"}]"#;
 /// let history: Vec<Attempt> = serde_json::from_str(stored)?;
@@ -109,7 +111,8 @@ pub struct Attempt {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::admin::{ATTEMPT_ERROR_LIMIT, Attempt, AttemptOutcome, record_attempt};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::admin::{ATTEMPT_ERROR_LIMIT, Attempt, AttemptOutcome, record_attempt};
 /// let mut history = Vec::new();
 /// let failed = Attempt {
 ///     attempt: 1,

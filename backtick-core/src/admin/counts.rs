@@ -9,7 +9,8 @@ pub const COUNT_CAP: u64 = 10_000;
 ///
 /// # Examples
 /// ```
-/// use backtick_core::admin::Count;
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::admin::Count;
 /// assert_eq!(Count { value: 10_000, capped: true }.to_string(), "10000+");
 /// assert_eq!(Count::exact(3).to_string(), "3");
 /// ```
@@ -58,9 +59,10 @@ pub enum GroupBy {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::admin::{CountQuery, GroupBy};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::admin::{CountQuery, GroupBy};
 /// let by_queue = CountQuery::by(GroupBy::Queue);
-/// assert_eq!(by_queue.cap, backtick_core::admin::COUNT_CAP);
+/// assert_eq!(by_queue.cap, backtick_postgres::admin::COUNT_CAP);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CountQuery {
@@ -114,8 +116,9 @@ pub struct GroupCount {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::JobState;
-/// use backtick_core::admin::{Count, GroupCount, JobCounts};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::JobState;
+/// use backtick_postgres::admin::{Count, GroupCount, JobCounts};
 /// let counts = JobCounts {
 ///     groups: vec![GroupCount { key: "mail".into(), state: JobState::Queued, count: Count::exact(4) }],
 /// };

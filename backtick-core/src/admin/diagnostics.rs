@@ -11,7 +11,8 @@ use crate::job::Timestamp;
 ///
 /// # Examples
 /// ```
-/// use backtick_core::admin::{AutovacuumSettings, DatabaseDiagnostics, IndexHealth, TableHealth};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::admin::{AutovacuumSettings, DatabaseDiagnostics, IndexHealth, TableHealth};
 /// let diagnostics = DatabaseDiagnostics {
 ///     claim_index: "backtick_jobs_claim_idx".into(),
 ///     claim_plan: vec!["Index Scan using backtick_jobs_claim_idx on backtick_jobs".into()],

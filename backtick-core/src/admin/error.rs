@@ -8,7 +8,8 @@ use crate::job::{JobId, JobState};
 ///
 /// # Examples
 /// ```
-/// use backtick_core::{JobId, JobState, admin::AdminError};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{JobId, JobState, admin::AdminError};
 /// let err = AdminError::NotApplicable { id: JobId(7), action: "retry", state: JobState::Running };
 /// assert_eq!(
 ///     err.to_string(),

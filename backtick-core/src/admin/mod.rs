@@ -105,9 +105,10 @@ pub type CancelReceiver = tokio::sync::broadcast::Receiver<JobId>;
 ///
 /// # Examples
 /// ```
+/// # extern crate backtick_core as backtick_postgres;
 /// use std::sync::Arc;
-/// use backtick_core::{JobState, NewJob, QueueStore};
-/// use backtick_core::admin::{ActionOutcome, JobAction, JobQuery, PageRequest, QueueAdmin};
+/// use backtick_postgres::{JobState, NewJob, QueueStore};
+/// use backtick_postgres::admin::{ActionOutcome, JobAction, JobQuery, PageRequest, QueueAdmin};
 /// use backtick_testkit::MemoryStore;
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -141,9 +142,10 @@ pub trait QueueAdmin: QueueStore {
     ///
     /// # Examples
     /// ```no_run
-    /// # async fn example(admin: &dyn backtick_core::admin::QueueAdmin) -> Result<(), backtick_core::admin::AdminError> {
-    /// use backtick_core::JobState;
-    /// use backtick_core::admin::{JobQuery, PageRequest};
+    /// # extern crate backtick_core as backtick_postgres;
+    /// # async fn example(admin: &dyn backtick_postgres::admin::QueueAdmin) -> Result<(), backtick_postgres::admin::AdminError> {
+    /// use backtick_postgres::JobState;
+    /// use backtick_postgres::admin::{JobQuery, PageRequest};
     /// // Every dead job, page by page.
     /// let dead = JobQuery::default().state(JobState::Dead);
     /// let mut request = PageRequest::first(100);
@@ -176,9 +178,10 @@ pub trait QueueAdmin: QueueStore {
     ///
     /// # Examples
     /// ```no_run
-    /// # async fn example(admin: &dyn backtick_core::admin::QueueAdmin) -> Result<(), backtick_core::admin::AdminError> {
-    /// use backtick_core::JobState;
-    /// use backtick_core::admin::{CountQuery, GroupBy};
+    /// # extern crate backtick_core as backtick_postgres;
+    /// # async fn example(admin: &dyn backtick_postgres::admin::QueueAdmin) -> Result<(), backtick_postgres::admin::AdminError> {
+    /// use backtick_postgres::JobState;
+    /// use backtick_postgres::admin::{CountQuery, GroupBy};
     /// let per_queue = admin.count_jobs(&CountQuery::by(GroupBy::Queue)).await?;
     /// println!("mail: {} queued, {} dead", per_queue.get("mail", JobState::Queued), per_queue.get("mail", JobState::Dead));
     /// # Ok(())
@@ -201,9 +204,10 @@ pub trait QueueAdmin: QueueStore {
     ///
     /// # Examples
     /// ```no_run
-    /// # async fn example(admin: &dyn backtick_core::admin::QueueAdmin) -> Result<(), backtick_core::admin::AdminError> {
-    /// use backtick_core::JobState;
-    /// use backtick_core::admin::{COUNT_CAP, TimeRange};
+    /// # extern crate backtick_core as backtick_postgres;
+    /// # async fn example(admin: &dyn backtick_postgres::admin::QueueAdmin) -> Result<(), backtick_postgres::admin::AdminError> {
+    /// use backtick_postgres::JobState;
+    /// use backtick_postgres::admin::{COUNT_CAP, TimeRange};
     /// let now = admin.now().await?;
     /// let last_minute = TimeRange::since(now - chrono::Duration::minutes(1));
     /// let finished = admin.count_finished(last_minute, COUNT_CAP).await?;
@@ -271,8 +275,9 @@ pub trait QueueAdmin: QueueStore {
     ///
     /// # Examples
     /// ```no_run
-    /// # async fn example(admin: &dyn backtick_core::admin::QueueAdmin) -> Result<(), backtick_core::admin::AdminError> {
-    /// use backtick_core::admin::ScheduleAction;
+    /// # extern crate backtick_core as backtick_postgres;
+    /// # async fn example(admin: &dyn backtick_postgres::admin::QueueAdmin) -> Result<(), backtick_postgres::admin::AdminError> {
+    /// use backtick_postgres::admin::ScheduleAction;
     /// if !admin.apply_to_schedule("nightly-report", ScheduleAction::Pause, None).await? {
     ///     println!("nightly-report was already paused");
     /// }
@@ -334,8 +339,8 @@ pub trait QueueAdmin: QueueStore {
     /// Workers that have due jobs waiting longer than `waited` and no live runner to run them
     /// (a worker name no deployed runner has: misspelt, removed, or not deployed yet). Such
     /// jobs stay queued for a runner that has the worker, by design; this is how an operator
-    /// (or an alert) finds them. Looks at the oldest queued jobs, at most [`UNSERVED_SCAN`] of
-    /// them; one entry per worker and queue, oldest due time first.
+    /// (or an alert) finds them. As [`QueueStore::unserved_jobs`]: at most [`UNSERVED_SCAN`]
+    /// jobs looked at; one entry per worker and queue, oldest due time first.
     ///
     /// # Errors
     /// Only [`AdminError::Store`].
@@ -344,45 +349,7 @@ pub trait QueueAdmin: QueueStore {
         waited: Duration,
         now: Option<Timestamp>,
     ) -> Result<Vec<UnservedWorker>, AdminError> {
-        let runners = self.list_runners(now).await?;
-        let served: std::collections::HashSet<&str> = runners
-            .iter()
-            .filter(|runner| !runner.stale)
-            .flat_map(|runner| runner.info.workers.iter().map(String::as_str))
-            .collect();
-        let page = self
-            .list_jobs(
-                &JobQuery::default().state(crate::job::JobState::Queued),
-                &PageRequest {
-                    order: Order::OldestFirst,
-                    ..PageRequest::first(UNSERVED_SCAN)
-                },
-            )
-            .await?;
-        let waited = chrono::Duration::from_std(waited).unwrap_or(chrono::Duration::MAX);
-        let due_before = now.unwrap_or_else(chrono::Utc::now) - waited;
-        let mut found: Vec<UnservedWorker> = Vec::new();
-        for job in page
-            .jobs
-            .iter()
-            .filter(|job| job.run_at <= due_before && !served.contains(job.worker.as_str()))
-        {
-            match found
-                .iter_mut()
-                .find(|u| u.worker == job.worker && u.queue == job.queue)
-            {
-                Some(entry) => entry.jobs += 1,
-                None => found.push(UnservedWorker {
-                    worker: job.worker.clone(),
-                    queue: job.queue.clone(),
-                    jobs: 1,
-                    oldest_due: job.run_at,
-                    oldest_job: job.id,
-                }),
-            }
-        }
-        found.sort_by_key(|u| u.oldest_due);
-        Ok(found)
+        Ok(self.unserved_jobs(waited, now).await?)
     }
 
     /// What the database says about its own health, for `backtick doctor`: the claim
@@ -425,9 +392,10 @@ pub trait QueueAdmin: QueueStore {
     ///
     /// # Examples
     /// ```no_run
-    /// # async fn example(admin: std::sync::Arc<dyn backtick_core::admin::QueueAdmin>) -> Result<(), backtick_core::admin::AdminError> {
-    /// use backtick_core::JobState;
-    /// use backtick_core::admin::{JobAction, JobQuery, JobSelection};
+    /// # extern crate backtick_core as backtick_postgres;
+    /// # async fn example(admin: std::sync::Arc<dyn backtick_postgres::admin::QueueAdmin>) -> Result<(), backtick_postgres::admin::AdminError> {
+    /// use backtick_postgres::JobState;
+    /// use backtick_postgres::admin::{JobAction, JobQuery, JobSelection};
     /// let dead_mail = JobSelection::Matching(JobQuery::default().state(JobState::Dead).queue("mail"));
     /// let preview = admin.apply_bulk(&dead_mail, &JobAction::Retry, true, None).await?;
     /// println!("would retry {} jobs", preview.touched);

@@ -33,13 +33,14 @@ pub enum Order {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::JobId;
-/// use backtick_core::admin::{JobCursor, Order};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::JobId;
+/// use backtick_postgres::admin::{JobCursor, Order};
 /// let cursor = JobCursor::after(JobId(120), Order::NewestFirst);
 /// let text = cursor.to_string();
 /// assert_eq!(text.parse::<JobCursor>()?, cursor);
 /// assert!("nonsense".parse::<JobCursor>().is_err());
-/// # Ok::<(), backtick_core::admin::AdminError>(())
+/// # Ok::<(), backtick_postgres::admin::AdminError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct JobCursor {
@@ -100,7 +101,8 @@ impl FromStr for JobCursor {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::admin::{Order, PageRequest};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::admin::{Order, PageRequest};
 /// let first = PageRequest::first(20);
 /// assert_eq!((first.limit, first.order), (20, Order::NewestFirst));
 /// assert!(first.validate().is_ok());
@@ -200,8 +202,9 @@ impl PageRequest {
     ///
     /// # Examples
     /// ```
-    /// use backtick_core::JobId;
-    /// use backtick_core::admin::PageRequest;
+    /// # extern crate backtick_core as backtick_postgres;
+    /// use backtick_postgres::JobId;
+    /// use backtick_postgres::admin::PageRequest;
     /// let page = PageRequest::first(2).scan_limit(10);
     /// // Full page: continue after its last job.
     /// assert_eq!(page.next_cursor(Some(JobId(8)), 2, 3, Some(JobId(7))).unwrap().last_seen(), JobId(8));

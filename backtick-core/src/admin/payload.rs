@@ -18,8 +18,9 @@ use crate::codec::{Codec, DecodeError};
 ///
 /// # Examples
 /// ```
-/// use backtick_core::Codec;
-/// use backtick_core::admin::payload_to_json;
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::Codec;
+/// use backtick_postgres::admin::payload_to_json;
 /// let stored = Codec::Cbor.encode(&("ada@example.com", 3))?;
 /// assert_eq!(payload_to_json(Codec::Cbor, &stored)?, serde_json::json!(["ada@example.com", 3]));
 /// assert_eq!(payload_to_json(Codec::Json, br#"{"id":1}"#)?, serde_json::json!({"id": 1}));
@@ -78,7 +79,8 @@ fn map_key(key: ciborium::Value) -> String {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::admin::json_contains;
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::admin::json_contains;
 /// use serde_json::json;
 /// let args = json!({"user": {"id": 42, "tags": ["vip", "eu"]}, "amount": 10});
 /// assert!(json_contains(&args, &json!({"user": {"id": 42}})));

@@ -11,7 +11,8 @@ use crate::job::{Job, JobId, JobState, RunnerId, Timestamp};
 ///
 /// # Examples
 /// ```
-/// use backtick_core::admin::TimeRange;
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::admin::TimeRange;
 /// let t = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
 /// let range = TimeRange::between(t("2030-01-01T00:00:00Z"), t("2030-01-02T00:00:00Z"));
 /// assert!(range.contains(t("2030-01-01T12:00:00Z")));
@@ -83,8 +84,9 @@ impl TimeRange {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::JobState;
-/// use backtick_core::admin::JobQuery;
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::JobState;
+/// use backtick_postgres::admin::JobQuery;
 /// let query = JobQuery::default()
 ///     .state(JobState::Dead)
 ///     .queue("mail")
@@ -224,8 +226,9 @@ impl JobQuery {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::JobState;
-/// use backtick_core::admin::{JobQuery, JobSelection};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::JobState;
+/// use backtick_postgres::admin::{JobQuery, JobSelection};
 /// let dead = JobSelection::Matching(JobQuery::default().state(JobState::Dead));
 /// assert!(dead.query("retry").is_ok());
 /// assert!(JobSelection::Matching(JobQuery::default()).query("retry").is_err(), "an empty filter is refused");

@@ -41,8 +41,9 @@ impl QueueInfo {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::JobState;
-/// use backtick_core::admin::{Count, GroupCount, JobCounts, assemble_queues};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::JobState;
+/// use backtick_postgres::admin::{Count, GroupCount, JobCounts, assemble_queues};
 /// let now = chrono::Utc::now();
 /// let counts = JobCounts { groups: vec![GroupCount { key: "mail".into(), state: JobState::Queued, count: Count::exact(2) }] };
 /// let oldest = [("mail".to_owned(), now - chrono::Duration::seconds(90))];

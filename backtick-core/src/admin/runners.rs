@@ -13,8 +13,9 @@ pub const RUNNER_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 ///
 /// # Examples
 /// ```
-/// use backtick_core::RunnerId;
-/// use backtick_core::admin::RunnerInfo;
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::RunnerId;
+/// use backtick_postgres::admin::RunnerInfo;
 /// let info = RunnerInfo::this_process(RunnerId::new("web-1"), chrono::Utc::now());
 /// assert_eq!(info.pid, std::process::id());
 /// assert!(!info.host.is_empty());

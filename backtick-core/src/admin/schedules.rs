@@ -76,7 +76,8 @@ impl ScheduleInfo {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::admin::spec_time_zone;
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::admin::spec_time_zone;
 /// assert_eq!(spec_time_zone("cron 0 0 9 * * MON-FRI America/Los_Angeles"), Some("America/Los_Angeles"));
 /// assert_eq!(spec_time_zone("every 5m"), None);
 /// ```

@@ -20,8 +20,9 @@ use tokio::time::Instant;
 ///
 /// # Examples
 /// ```
+/// # extern crate backtick_core as backtick_postgres;
 /// use std::time::Duration;
-/// use backtick_core::maintenance::Contact;
+/// use backtick_postgres::maintenance::Contact;
 /// let contact = Contact::new(Duration::from_secs(10), Duration::from_secs(30));
 /// contact.observe(Duration::from_millis(2), true);
 /// assert!(contact.reviving_allowed());

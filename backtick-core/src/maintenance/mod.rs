@@ -1,5 +1,5 @@
-//! Maintenance services: the [`Reviver`], the [`Pruner`], the [`Vacuumer`] and the
-//! [`ScheduleFirer`]. Each is one file of the same shape: built with a store and a clock,
+//! Maintenance services: the [`Reviver`], the [`Pruner`], the [`Vacuumer`], the
+//! [`UnservedWarner`] and the [`ScheduleFirer`]. Each is one file of the same shape: built with a store and a clock,
 //! and `run_once(now)` does one pass and returns a report. Tests call `run_once` directly;
 //! a runner drives each in the one loop helper, `every`. Every runner runs them; they are
 //! safe to run on many runners at once because each write is guarded in the store.
@@ -8,6 +8,7 @@ mod contact;
 mod pruner;
 mod reviver;
 mod scheduler;
+mod unserved;
 mod vacuum;
 
 use std::fmt::Display;
@@ -22,6 +23,7 @@ pub use pruner::{PruneReport, Pruner};
 pub use reviver::{ReviveReport, Reviver};
 pub(crate) use scheduler::check_periodics;
 pub use scheduler::{ScheduleFirer, ScheduleReport};
+pub use unserved::{UnservedReport, UnservedWarner};
 pub use vacuum::{VacuumReport, Vacuumer};
 
 use crate::clock::Clock;

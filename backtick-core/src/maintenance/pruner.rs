@@ -25,9 +25,10 @@ pub(crate) const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600
 ///
 /// # Examples
 /// ```no_run
-/// # async fn example(store: std::sync::Arc<dyn backtick_core::QueueStore>) -> Result<(), backtick_core::StoreError> {
+/// # extern crate backtick_core as backtick_postgres;
+/// # async fn example(store: std::sync::Arc<dyn backtick_postgres::QueueStore>) -> Result<(), backtick_postgres::StoreError> {
 /// use std::{sync::Arc, time::Duration};
-/// use backtick_core::{StoreClock, maintenance::Pruner};
+/// use backtick_postgres::{StoreClock, maintenance::Pruner};
 /// let pruner = Pruner::new(store, Arc::new(StoreClock)).retention(Duration::from_secs(24 * 3600));
 /// let report = pruner.run_once(None).await?;
 /// println!("{report}");

@@ -25,9 +25,10 @@ const BATCH: u32 = 1000;
 ///
 /// # Examples
 /// ```no_run
-/// # async fn example(store: std::sync::Arc<dyn backtick_core::QueueStore>) -> Result<(), backtick_core::StoreError> {
+/// # extern crate backtick_core as backtick_postgres;
+/// # async fn example(store: std::sync::Arc<dyn backtick_postgres::QueueStore>) -> Result<(), backtick_postgres::StoreError> {
 /// use std::sync::Arc;
-/// use backtick_core::{StoreClock, maintenance::Reviver};
+/// use backtick_postgres::{StoreClock, maintenance::Reviver};
 /// let report = Reviver::new(store, Arc::new(StoreClock)).run_once(None).await?;
 /// println!("{report}");
 /// # Ok(())

@@ -34,9 +34,10 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 ///
 /// # Examples
 /// ```no_run
-/// # async fn example(store: std::sync::Arc<dyn backtick_core::QueueStore>) -> Result<(), backtick_core::Error> {
+/// # extern crate backtick_core as backtick_postgres;
+/// # async fn example(store: std::sync::Arc<dyn backtick_postgres::QueueStore>) -> Result<(), backtick_postgres::Error> {
 /// use std::sync::Arc;
-/// use backtick_core::{StoreClock, maintenance::ScheduleFirer, schedule::Periodic};
+/// use backtick_postgres::{StoreClock, maintenance::ScheduleFirer, schedule::Periodic};
 /// let firer = ScheduleFirer::new(store, Arc::new(StoreClock), Periodic::discovered()?);
 /// firer.run_once(None).await?; // registers
 /// firer.run_once(None).await?; // fires what is due
@@ -142,7 +143,8 @@ impl ScheduleFirer {
     ///
     /// # Examples
     /// ```no_run
-    /// # async fn example(firer: backtick_core::maintenance::ScheduleFirer) -> Result<(), backtick_core::StoreError> {
+    /// # extern crate backtick_core as backtick_postgres;
+    /// # async fn example(firer: backtick_postgres::maintenance::ScheduleFirer) -> Result<(), backtick_postgres::StoreError> {
     /// firer.run_once(None).await?;
     /// if let Some(wait) = firer.next_fire_in() {
     ///     tokio::time::sleep(wait).await;

@@ -17,9 +17,10 @@ use crate::store::QueueStore;
 ///
 /// # Examples
 /// ```no_run
-/// # async fn example(store: std::sync::Arc<dyn backtick_core::QueueStore>) -> Result<(), backtick_core::StoreError> {
+/// # extern crate backtick_core as backtick_postgres;
+/// # async fn example(store: std::sync::Arc<dyn backtick_postgres::QueueStore>) -> Result<(), backtick_postgres::StoreError> {
 /// use std::sync::Arc;
-/// use backtick_core::{StoreClock, maintenance::Vacuumer};
+/// use backtick_postgres::{StoreClock, maintenance::Vacuumer};
 /// let report = Vacuumer::new(store, Arc::new(StoreClock)).run_once(None).await?;
 /// println!("{report}");
 /// # Ok(())

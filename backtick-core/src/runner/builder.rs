@@ -93,8 +93,9 @@ impl RunnerBuilder {
     ///
     /// # Examples
     /// ```no_run
-    /// # async fn example(store: std::sync::Arc<dyn backtick_core::QueueStore>) -> Result<(), backtick_core::Error> {
-    /// let handle = backtick_core::Runner::builder(store).discovered().concurrency(20).build()?.start();
+    /// # extern crate backtick_core as backtick_postgres;
+    /// # async fn example(store: std::sync::Arc<dyn backtick_postgres::QueueStore>) -> Result<(), backtick_postgres::Error> {
+    /// let handle = backtick_postgres::Runner::builder(store).discovered().concurrency(20).build()?.start();
     /// # Ok(())
     /// # }
     /// ```

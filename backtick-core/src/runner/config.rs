@@ -27,12 +27,14 @@ use crate::retry::RetryPolicy;
 /// | `vacuum_interval` | 5 | seconds | how often the jobs table is checked for a due vacuum (`None`: never) |
 /// | `schedule_interval` | 1 | second | the longest wait between looks for due recurring/cron schedules (the firer wakes at each fire time) |
 /// | `schedule_grace` | 10 | seconds | a fire later than this is *missed* (see [`crate::schedule`]) |
+/// | `unserved_warning` | 60 | seconds | warn (once an hour per worker) of jobs due this long for a worker no live runner has (`None`: never); also how often to look |
 /// | `retry_policy` | [`RetryPolicy::default`] | | backoff after a failure |
 ///
 /// # Examples
 /// ```
+/// # extern crate backtick_core as backtick_postgres;
 /// use std::time::Duration;
-/// use backtick_core::RunnerConfig;
+/// use backtick_postgres::RunnerConfig;
 /// let config = RunnerConfig { concurrency: 50, ..RunnerConfig::default() };
 /// assert!(config.validate().is_ok());
 /// let bad = RunnerConfig { heartbeat_interval: Duration::from_secs(60), ..RunnerConfig::default() };
@@ -75,6 +77,10 @@ pub struct RunnerConfig {
     /// A schedule fire older than this is missed (every runner was down) and follows the
     /// schedule's catch-up policy instead of firing on its own.
     pub schedule_grace: Duration,
+    /// Jobs due this long for a worker that no live runner registers are warned of in the
+    /// log, once an hour per worker ([`crate::maintenance::UnservedWarner`]); the look runs
+    /// this often. `None`: never.
+    pub unserved_warning: Option<Duration>,
     /// Backoff between attempts of a failing job.
     pub retry_policy: RetryPolicy,
 }
@@ -98,6 +104,7 @@ impl Default for RunnerConfig {
             vacuum_interval: Some(Duration::from_secs(5)),
             schedule_interval: Duration::from_secs(1),
             schedule_grace: Duration::from_secs(10),
+            unserved_warning: Some(Duration::from_secs(60)),
             retry_policy: RetryPolicy::default(),
         }
     }
@@ -118,6 +125,7 @@ impl RunnerConfig {
             ("prune_interval", self.prune_interval),
             ("vacuum_interval", self.vacuum_interval.unwrap_or(Duration::MAX)),
             ("schedule_interval", self.schedule_interval),
+            ("unserved_warning", self.unserved_warning.unwrap_or(Duration::MAX)),
         ];
         if let Some((option, _)) = positive.iter().find(|(_, value)| value.is_zero()) {
             return Err(ConfigError::new(option, "must be greater than zero"));

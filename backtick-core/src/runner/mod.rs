@@ -43,7 +43,7 @@ pub use stats::RunnerStats;
 use crate::admin::RunnerInfo;
 use crate::clock::Clock;
 use crate::error::Error;
-use crate::maintenance::{self, Pruner, Reviver, ScheduleFirer, Vacuumer};
+use crate::maintenance::{self, Pruner, Reviver, ScheduleFirer, UnservedWarner, Vacuumer};
 use crate::registry::Registry;
 use crate::runner::claims::Claims;
 use crate::schedule::Periodic;
@@ -57,8 +57,9 @@ use crate::store::{QueueStore, WakeReceiver};
 ///
 /// # Examples
 /// ```no_run
-/// # async fn example(store: std::sync::Arc<dyn backtick_core::QueueStore>) -> Result<(), backtick_core::Error> {
-/// use backtick_core::{JobContext, Runner, worker_fn};
+/// # extern crate backtick_core as backtick_postgres;
+/// # async fn example(store: std::sync::Arc<dyn backtick_postgres::QueueStore>) -> Result<(), backtick_postgres::Error> {
+/// use backtick_postgres::{JobContext, Runner, worker_fn};
 /// let handle = Runner::builder(store)
 ///     .worker(worker_fn("log_sum", |_: JobContext, (x, y): (i64, i64)| async move {
 ///         tracing::info!("sum {x} + {y} = {}", x + y);
@@ -177,6 +178,10 @@ fn spawn_maintenance(shared: &Shared, periodics: Vec<Periodic>, stop: &Cancellat
     if let Some(interval) = config.vacuum_interval {
         let vacuumer = Vacuumer::new(store.clone(), clock.clone());
         loops.push(spawn_settled(vacuumer, interval, stop));
+    }
+    if let Some(waited) = config.unserved_warning {
+        let warner = UnservedWarner::new(store.clone(), clock.clone(), waited);
+        loops.push(spawn_settled(warner, waited, stop));
     }
     if !periodics.is_empty() {
         let firer = ScheduleFirer::new(store.clone(), clock.clone(), periodics)

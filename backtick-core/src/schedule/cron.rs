@@ -13,7 +13,8 @@ use crate::schedule::Scheduler;
 ///
 /// # Examples
 /// ```
-/// use backtick_core::schedule::{Cron, Scheduler};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::schedule::{Cron, Scheduler};
 /// let twice_in_the_afternoon = Cron::parse("0 0 14,16 * * *")?;
 /// let t = "2026-01-01T14:30:00Z".parse().unwrap();
 /// assert_eq!(twice_in_the_afternoon.next_after(t).unwrap().to_rfc3339(), "2026-01-01T16:00:00+00:00");
@@ -21,7 +22,7 @@ use crate::schedule::Scheduler;
 ///
 /// let in_la = Cron::parse_in("0 0 9 * * MON-FRI", "America/Los_Angeles")?;
 /// assert_eq!(in_la.spec_text(), "cron 0 0 9 * * MON-FRI America/Los_Angeles");
-/// # Ok::<(), backtick_core::ConfigError>(())
+/// # Ok::<(), backtick_postgres::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cron {

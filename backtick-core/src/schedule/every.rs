@@ -10,12 +10,13 @@ use crate::schedule::Scheduler;
 ///
 /// # Examples
 /// ```
+/// # extern crate backtick_core as backtick_postgres;
 /// use std::time::Duration;
-/// use backtick_core::schedule::{Every, Scheduler};
+/// use backtick_postgres::schedule::{Every, Scheduler};
 /// let every = Every::new(Duration::from_secs(300))?;
 /// let t = "2026-01-01T00:00:00Z".parse().unwrap();
 /// assert_eq!(every.next_after(t).unwrap().to_rfc3339(), "2026-01-01T00:05:00+00:00");
-/// # Ok::<(), backtick_core::ConfigError>(())
+/// # Ok::<(), backtick_postgres::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Every {

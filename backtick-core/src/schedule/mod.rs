@@ -115,9 +115,10 @@ impl Periodic {
     ///
     /// # Examples
     /// ```
+    /// # extern crate backtick_core as backtick_postgres;
     /// use std::{sync::Arc, time::Duration};
-    /// use backtick_core::NewJob;
-    /// use backtick_core::schedule::{CatchUp, Every, Periodic};
+    /// use backtick_postgres::NewJob;
+    /// use backtick_postgres::schedule::{CatchUp, Every, Periodic};
     /// let t = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
     /// let periodic = Periodic {
     ///     name: "heartbeat".into(),

@@ -25,9 +25,10 @@ use crate::telemetry::{QUEUE_JOBS, QUEUE_LAG, RUNNERS_ALIVE};
 ///
 /// # Examples
 /// ```no_run
-/// # async fn example(admin: std::sync::Arc<dyn backtick_core::QueueAdmin>) {
+/// # extern crate backtick_core as backtick_postgres;
+/// # async fn example(admin: std::sync::Arc<dyn backtick_postgres::QueueAdmin>) {
 /// use std::time::Duration;
-/// use backtick_core::telemetry::Collector;
+/// use backtick_postgres::telemetry::Collector;
 /// let stop = tokio_util::sync::CancellationToken::new();
 /// let task = Collector::new(admin).spawn(Duration::from_secs(15), stop.clone());
 /// // ... at shutdown:

@@ -110,7 +110,8 @@ pub const RUNNERS_ALIVE: &str = "backtick_runners_alive";
 ///
 /// # Examples
 /// ```
-/// use backtick_core::{NewJob, telemetry::EnqueueCount};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{NewJob, telemetry::EnqueueCount};
 /// let jobs = vec![NewJob::new("mail", &1_i64).unwrap(), NewJob::new("mail", &2_i64).unwrap()];
 /// let count = EnqueueCount::of(&jobs);
 /// // ... the write succeeded:
@@ -155,7 +156,8 @@ impl EnqueueCount {
 ///
 /// # Examples
 /// ```
-/// use backtick_core::{Outcome, Transition, telemetry::outcome_label};
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{Outcome, Transition, telemetry::outcome_label};
 /// assert_eq!(outcome_label(&Outcome::Completed, &Transition::Done), "completed");
 /// ```
 pub fn outcome_label(outcome: &Outcome, transition: &Transition) -> &'static str {

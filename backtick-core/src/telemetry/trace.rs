@@ -17,7 +17,8 @@
 //!
 //! # Examples
 //! ```
-//! use backtick_core::telemetry::{self, TracePropagation};
+//! # extern crate backtick_core as backtick_postgres;
+//! use backtick_postgres::telemetry::{self, TracePropagation};
 //!
 //! /// A stand-in propagation: every job continues one fixed trace.
 //! struct FixedTrace;
@@ -30,7 +31,7 @@
 //! }
 //!
 //! telemetry::install_trace_propagation(FixedTrace)?;
-//! let job = backtick_core::NewJob::new("mail", &1_i64)?;
+//! let job = backtick_postgres::NewJob::new("mail", &1_i64)?;
 //! assert_eq!(
 //!     job.trace_context.as_deref(),
 //!     Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")

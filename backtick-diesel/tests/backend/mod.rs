@@ -5,7 +5,8 @@ use backtick_diesel::diesel_async::{
     AnsiTransactionManager, AsyncConnection, AsyncPgConnection, SimpleAsyncConnection, TransactionManager,
 };
 use backtick_diesel::{
-    DieselError, DieselMigrationConnection, DieselStore, DieselStoreConfig, JobId, NewJob, StoreError, async_trait,
+    DieselError, DieselMigrationConnection, DieselStore, DieselStoreConfig, Enqueued, JobId, NewJob, StoreError,
+    async_trait,
 };
 use backtick_testkit::pgsuite::CallerTransactions;
 
@@ -46,6 +47,17 @@ impl CallerTransactions for Diesel {
 
     async fn enqueue_many_in(conn: &mut Self::Transaction, jobs: Vec<NewJob>) -> Result<Vec<JobId>, StoreError> {
         backtick_diesel::enqueue_many_in(conn, jobs).await
+    }
+
+    async fn enqueue_in_reporting(conn: &mut Self::Transaction, job: NewJob) -> Result<Enqueued, StoreError> {
+        backtick_diesel::enqueue_in_reporting(conn, job).await
+    }
+
+    async fn enqueue_many_in_reporting(
+        conn: &mut Self::Transaction,
+        jobs: Vec<NewJob>,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        backtick_diesel::enqueue_many_in_reporting(conn, jobs).await
     }
 
     async fn commit(mut conn: Self::Transaction) {

@@ -2,7 +2,7 @@
 
 use backtick_postgres::sqlx::{self, AssertSqlSafe, Connection, Executor, PgConnection, Postgres, Transaction};
 use backtick_postgres::{
-    JobId, NewJob, PgError, PgMigrationConnection, PgStore, PgStoreConfig, StoreError, async_trait,
+    Enqueued, JobId, NewJob, PgError, PgMigrationConnection, PgStore, PgStoreConfig, StoreError, async_trait,
 };
 use backtick_testkit::pgsuite::CallerTransactions;
 
@@ -40,6 +40,17 @@ impl CallerTransactions for Sqlx {
 
     async fn enqueue_many_in(tx: &mut Self::Transaction, jobs: Vec<NewJob>) -> Result<Vec<JobId>, StoreError> {
         backtick_postgres::enqueue_many_in(tx, jobs).await
+    }
+
+    async fn enqueue_in_reporting(tx: &mut Self::Transaction, job: NewJob) -> Result<Enqueued, StoreError> {
+        backtick_postgres::enqueue_in_reporting(tx, job).await
+    }
+
+    async fn enqueue_many_in_reporting(
+        tx: &mut Self::Transaction,
+        jobs: Vec<NewJob>,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        backtick_postgres::enqueue_many_in_reporting(tx, jobs).await
     }
 
     async fn commit(tx: Self::Transaction) {

@@ -17,6 +17,10 @@ pub(super) fn cases() -> Vec<Case> {
         case!("concurrency", concurrent_finishes_of_one_claim_apply_once),
         case!("concurrency", concurrent_revives_and_completions_apply_once_per_job),
         case!("concurrency", concurrent_enqueues_with_one_unique_key_store_one_job),
+        case!(
+            "concurrency",
+            of_concurrent_enqueues_of_one_unique_key_exactly_one_reports_fresh
+        ),
         case!("concurrency", concurrent_runners_finish_every_job_exactly_once),
     ]
 }
@@ -215,6 +219,26 @@ async fn concurrent_enqueues_with_one_unique_key_store_one_job(store: Store) {
     assert!(
         ids.iter().all(|id| *id == ids[0]),
         "every enqueue returns the one job's id: {ids:?}"
+    );
+    assert_eq!(counts(&store, None).await.total(), 1, "one job per unique key");
+}
+
+async fn of_concurrent_enqueues_of_one_unique_key_exactly_one_reports_fresh(store: Store) {
+    let tasks = (0..16).map(|n| {
+        let store = store.clone();
+        async move {
+            store
+                .enqueue_reporting(job().unique_key("reported-once").priority(n), Some(t0()))
+                .await
+                .expect("enqueue_reporting failed")
+        }
+    });
+    let reports = join_all(tasks.collect()).await;
+    let fresh: Vec<_> = reports.iter().filter(|e| !e.duplicate).collect();
+    assert_eq!(fresh.len(), 1, "exactly one enqueue inserts the job: {reports:?}");
+    assert!(
+        reports.iter().all(|e| e.id == fresh[0].id),
+        "every duplicate names the one stored job: {reports:?}"
     );
     assert_eq!(counts(&store, None).await.total(), 1, "one job per unique key");
 }

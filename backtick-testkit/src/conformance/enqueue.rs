@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use backtick_core::{Codec, JobState, NewJob, StoreError};
+use backtick_core::{Codec, Enqueued, JobState, NewJob, StoreError};
 
 use super::Case;
 use super::support::{Store, WORKER, at, claim, counts, enqueue, get, job, job_for, params, secs, t0};
@@ -21,6 +21,11 @@ pub(super) fn cases() -> Vec<Case> {
         case!(
             "enqueue",
             enqueue_many_dedups_unique_keys_against_stored_jobs_and_within_the_batch
+        ),
+        case!("enqueue", enqueue_reporting_tells_a_fresh_job_from_a_duplicate),
+        case!(
+            "enqueue",
+            enqueue_many_reporting_marks_duplicates_of_stored_jobs_and_within_the_batch
         ),
         case!("enqueue", args_and_codec_round_trip_byte_exact),
         case!("enqueue", a_trace_context_is_stored_and_claimed_with_its_job),
@@ -219,6 +224,68 @@ async fn enqueue_many_dedups_unique_keys_against_stored_jobs_and_within_the_batc
         3,
         "only the first job per key is stored"
     );
+}
+
+async fn enqueue_reporting_tells_a_fresh_job_from_a_duplicate(store: Store) {
+    let first = store
+        .enqueue_reporting(job().unique_key("k"), Some(t0()))
+        .await
+        .expect("enqueue_reporting failed");
+    assert!(!first.duplicate, "the first job with a key is fresh");
+    let again = store
+        .enqueue_reporting(job().queue("other").unique_key("k"), Some(at(1)))
+        .await
+        .expect("enqueue_reporting failed");
+    assert_eq!(again, Enqueued::duplicate_of(first.id), "a held key reports the holder");
+    let plain = store
+        .enqueue_reporting(job(), Some(at(2)))
+        .await
+        .expect("enqueue_reporting failed");
+    assert!(
+        !plain.duplicate && plain.id != first.id,
+        "a job without a key is fresh: {plain:?}"
+    );
+    assert_eq!(
+        get(&store, first.id).await.queue,
+        "default",
+        "the duplicate changed nothing"
+    );
+    assert_eq!(counts(&store, None).await.total(), 2);
+}
+
+async fn enqueue_many_reporting_marks_duplicates_of_stored_jobs_and_within_the_batch(store: Store) {
+    let held = enqueue(&store, job().unique_key("a"), t0()).await;
+    let batch = vec![
+        job().unique_key("a"),
+        job().unique_key("b"),
+        job(),
+        job().unique_key("b"),
+        job().unique_key("c"),
+    ];
+    let reports = store
+        .enqueue_many_reporting(batch, Some(at(1)))
+        .await
+        .expect("enqueue_many_reporting failed");
+    let duplicates: Vec<bool> = reports.iter().map(|e| e.duplicate).collect();
+    assert_eq!(
+        duplicates,
+        vec![true, false, false, true, false],
+        "held by a stored job, fresh, fresh, held by the batch's first, fresh: {reports:?}"
+    );
+    assert_eq!(reports[0].id, held, "a duplicate of a stored job names it");
+    assert_eq!(
+        reports[3].id, reports[1].id,
+        "a duplicate within the batch names its first job"
+    );
+    let ids = store
+        .enqueue_many(vec![job().unique_key("c"), job()], Some(at(2)))
+        .await
+        .expect("enqueue_many failed");
+    assert_eq!(
+        ids[0], reports[4].id,
+        "enqueue_many returns the same ids without the report"
+    );
+    assert_eq!(counts(&store, None).await.total(), 5);
 }
 
 async fn args_and_codec_round_trip_byte_exact(store: Store) {

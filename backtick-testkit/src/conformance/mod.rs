@@ -18,8 +18,9 @@
 //!
 //! # Examples
 //! ```
+//! # extern crate backtick_core as backtick_postgres;
 //! use std::sync::Arc;
-//! use backtick_core::QueueStore;
+//! use backtick_postgres::QueueStore;
 //! use backtick_testkit::{MemoryStore, conformance};
 //!
 //! # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
@@ -313,8 +314,9 @@ pub fn admin_cases() -> Vec<AdminCase> {
 ///
 /// # Examples
 /// ```
+/// # extern crate backtick_core as backtick_postgres;
 /// use std::sync::Arc;
-/// use backtick_core::admin::QueueAdmin;
+/// use backtick_postgres::admin::QueueAdmin;
 /// use backtick_testkit::{MemoryStore, conformance};
 ///
 /// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {

@@ -1,11 +1,12 @@
 //! Operator actions: cancel a queued or running job, retry a dead or cancelled one.
 
-use backtick_core::{JobId, JobState, Transition};
+use backtick_core::admin::{RunnerInfo, UnservedWorker};
+use backtick_core::{JobId, JobState, RunnerId, Transition};
 
 use super::Case;
 use super::support::{
-    Store, at, claim_one, dead, enqueue, enqueue_and_claim, finish_applied, finish_stale, get, heartbeat, job,
-    requeue_after, secs, t0, token,
+    Store, WORKER, at, claim_one, dead, enqueue, enqueue_and_claim, finish_applied, finish_stale, get, heartbeat, job,
+    job_for, requeue_after, secs, t0, token,
 };
 
 pub(super) fn cases() -> Vec<Case> {
@@ -17,6 +18,10 @@ pub(super) fn cases() -> Vec<Case> {
         case!("operator", retry_puts_a_cancelled_job_back),
         case!("operator", retry_keeps_max_attempts_when_attempts_remain),
         case!("operator", retry_refuses_queued_running_done_and_missing_jobs),
+        case!(
+            "operator",
+            unserved_jobs_are_due_long_enough_and_of_a_worker_no_live_runner_has
+        ),
     ]
 }
 
@@ -174,5 +179,64 @@ async fn retry_refuses_queued_running_done_and_missing_jobs(store: Store) {
     assert!(
         !retry(&store, JobId(987_654_321), 2).await,
         "a missing job cannot be retried"
+    );
+}
+
+async fn unserved_jobs_are_due_long_enough_and_of_a_worker_no_live_runner_has(store: Store) {
+    let ghost = enqueue(&store, job_for("ghost"), t0()).await;
+    enqueue(&store, job_for("ghost"), at(2)).await;
+    enqueue(&store, job(), t0()).await;
+    let other_queue = enqueue(&store, job_for("ghost").queue("q2"), at(1)).await;
+    let was_served = enqueue(&store, job_for("left"), t0()).await;
+    enqueue(&store, job_for("ghost").run_at(at(50)), t0()).await;
+    let runner = |id: &str, worker: &str| RunnerInfo {
+        workers: vec![worker.to_owned()],
+        ..RunnerInfo::this_process(RunnerId::new(id), t0())
+    };
+    for (info, ttl) in [
+        (runner("r-live", WORKER), secs(100)),
+        (runner("r-gone", "left"), secs(10)),
+    ] {
+        store
+            .register_runner(&info, ttl, Some(t0()))
+            .await
+            .expect("register_runner failed");
+    }
+    let unserved = |waited: u64, now: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .unserved_jobs(secs(waited), Some(at(now)))
+                .await
+                .expect("unserved_jobs failed")
+        }
+    };
+    let entry = |worker: &str, queue: &str, jobs: u64, oldest_due: i64, oldest_job: JobId| UnservedWorker {
+        worker: worker.to_owned(),
+        queue: queue.to_owned(),
+        jobs,
+        oldest_due: at(oldest_due),
+        oldest_job,
+    };
+    assert_eq!(
+        unserved(30, 60).await,
+        vec![
+            entry("ghost", "default", 2, 0, ghost),
+            entry("left", "default", 1, 0, was_served),
+            entry("ghost", "q2", 1, 1, other_queue),
+        ],
+        "due for 30 s at 60 s: ghost's (by queue) and the stale runner's worker, not the live \
+         runner's worker nor the job due at 50 s"
+    );
+    assert_eq!(
+        unserved(30, 5).await,
+        Vec::new(),
+        "nothing has been due for 30 s at 5 s"
+    );
+    let no_wait = unserved(0, 5).await;
+    assert_eq!(
+        no_wait.iter().map(|u| u.worker.as_str()).collect::<Vec<_>>(),
+        vec!["ghost", "ghost"],
+        "with no wait every due job counts, and the runner for `left` is still live: {no_wait:?}"
     );
 }

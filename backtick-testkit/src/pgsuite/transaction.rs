@@ -2,11 +2,11 @@
 //! it, so that the same [transaction cases](super::run_transaction_cases) check every backend.
 
 use async_trait::async_trait;
-use backtick_core::{JobId, NewJob, QueueStore, StoreError};
+use backtick_core::{Enqueued, JobId, NewJob, QueueStore, StoreError};
 
 use super::PgBackend;
 
-/// A backend's `enqueue_in` and `enqueue_many_in`, and the caller's transaction they run in.
+/// A backend's `enqueue_in` and `enqueue_many_in` (and their `_reporting` forms), and the caller's transaction they run in.
 /// Implemented by a backend's tests by hand: this is where the drivers differ. The methods
 /// that return nothing panic on failure, as a test wants.
 #[async_trait]
@@ -31,6 +31,21 @@ pub trait CallerTransactions: PgBackend {
     /// # Errors
     /// As the backend's.
     async fn enqueue_many_in(tx: &mut Self::Transaction, jobs: Vec<NewJob>) -> Result<Vec<JobId>, StoreError>;
+
+    /// The backend's `enqueue_in_reporting` on `tx`.
+    ///
+    /// # Errors
+    /// As the backend's.
+    async fn enqueue_in_reporting(tx: &mut Self::Transaction, job: NewJob) -> Result<Enqueued, StoreError>;
+
+    /// The backend's `enqueue_many_in_reporting` on `tx`.
+    ///
+    /// # Errors
+    /// As the backend's.
+    async fn enqueue_many_in_reporting(
+        tx: &mut Self::Transaction,
+        jobs: Vec<NewJob>,
+    ) -> Result<Vec<Enqueued>, StoreError>;
 
     /// Commit `tx`.
     async fn commit(tx: Self::Transaction);

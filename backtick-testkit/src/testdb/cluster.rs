@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::os::{RunAs, lock_file, run};
-use super::{DEFAULT_PORT, PgBinaries, TestDbError, pinned_port, workspace_target_dir};
+use super::{DEFAULT_PORT, PgBinaries, TestDbError, pinned_port, workspace_cluster_dir};
 
 /// Database superuser created by `initdb` and used in [`LocalCluster::url`].
 const SUPERUSER: &str = "postgres";
@@ -92,7 +92,8 @@ impl LocalCluster {
     /// The workspace cluster used by [`server_url`](super::server_url) and `cargo xtask db`, as
     /// it stands; touches nothing ([`LocalCluster::workspace_running`] starts it).
     ///
-    /// Lives in `<workspace_target_dir()>/backtick-pg`, on `BACKTICK_TEST_PG_PORT` when set;
+    /// Lives in [`workspace_cluster_dir`](super::workspace_cluster_dir) (the checkout's
+    /// `target/backtick-pg`, whatever `CARGO_TARGET_DIR` says), on `BACKTICK_TEST_PG_PORT` when set;
     /// otherwise on the port its server runs on, else the port it last started on (the file
     /// `port` in its directory), else [`DEFAULT_PORT`](super::DEFAULT_PORT).
     ///
@@ -100,7 +101,7 @@ impl LocalCluster {
     ///
     /// [`TestDbError::TargetDirNotFound`] or [`TestDbError::InvalidPort`].
     pub fn workspace_default() -> Result<Self, TestDbError> {
-        let dir = workspace_target_dir()?.join("backtick-pg");
+        let dir = workspace_cluster_dir()?;
         Ok(match pinned_port()? {
             Some(port) => Self::new(dir, port),
             None => Self::new(&dir, Self::preferred_port(&dir, DEFAULT_PORT)),
@@ -119,7 +120,7 @@ impl LocalCluster {
     /// As [`LocalCluster::ensure_running`]; [`TestDbError::PortInUse`] only for a pinned port
     /// (or when 50 ports in a row are taken).
     pub fn workspace_running() -> Result<Self, TestDbError> {
-        let dir = workspace_target_dir()?.join("backtick-pg");
+        let dir = workspace_cluster_dir()?;
         match pinned_port()? {
             Some(port) => Self::start(dir, port),
             None => Self::start_on_free_port(dir, DEFAULT_PORT),

@@ -8,12 +8,12 @@ use std::time::Duration;
 use backtick_core::admin::{
     ActionReport, AdminError, BulkReport, CancelReceiver, CancelRequest, CountQuery, JobAction, JobCounts, JobCursor,
     JobDetail, JobPage, JobQuery, JobSelection, PageRequest, QueueAdmin, QueueInfo, RunnerInfo, RunnerStatus,
-    ScheduleAction, ScheduleInfo, ScheduleRunRequest, TimeRange,
+    ScheduleAction, ScheduleInfo, ScheduleRunRequest, TimeRange, UnservedWorker,
 };
 use backtick_core::schedule::{ScheduleFire, ScheduleRecord};
 use backtick_core::state::Finish;
 use backtick_core::{
-    ClaimParams, ClaimToken, FinishReport, Job, JobFilter, JobId, NewJob, QueueStore, RunnerId, StateCounts,
+    ClaimParams, ClaimToken, Enqueued, FinishReport, Job, JobFilter, JobId, NewJob, QueueStore, RunnerId, StateCounts,
     StoreError, Timestamp, WakeReceiver, async_trait,
 };
 use backtick_testkit::{MemoryStore, conformance};
@@ -84,8 +84,12 @@ impl QueueStore for BrokenAdmin {
     async fn enqueue(&self, job: NewJob, now: Option<Timestamp>) -> Result<JobId, StoreError> {
         self.inner.enqueue(job, now).await
     }
-    async fn enqueue_many(&self, jobs: Vec<NewJob>, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
-        self.inner.enqueue_many(jobs, now).await
+    async fn enqueue_many_reporting(
+        &self,
+        jobs: Vec<NewJob>,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        self.inner.enqueue_many_reporting(jobs, now).await
     }
     async fn claim(&self, params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
         self.inner.claim(params).await
@@ -170,6 +174,9 @@ impl QueueStore for BrokenAdmin {
     }
     async fn deregister_runner(&self, runner: &RunnerId) -> Result<(), StoreError> {
         self.inner.deregister_runner(runner).await
+    }
+    async fn unserved_jobs(&self, waited: Duration, now: Option<Timestamp>) -> Result<Vec<UnservedWorker>, StoreError> {
+        self.inner.unserved_jobs(waited, now).await
     }
     async fn cancel_requests(&self, jobs: &[JobId]) -> Result<Vec<CancelRequest>, StoreError> {
         self.inner.cancel_requests(jobs).await

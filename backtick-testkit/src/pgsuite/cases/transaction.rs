@@ -36,6 +36,11 @@ pub(super) fn cases<B: CallerTransactions>() -> Vec<PgCase<B>> {
         pg_case!(
             B,
             "transaction",
+            enqueue_in_a_transaction_reports_duplicates_of_stored_jobs_and_within_the_batch
+        ),
+        pg_case!(
+            B,
+            "transaction",
             a_rolled_back_enqueue_sends_no_hint_and_a_committed_one_does
         ),
         pg_case!(
@@ -131,6 +136,43 @@ async fn a_unique_key_held_by_a_committed_job_returns_that_job_inside_a_transact
     assert_eq!((ids[0], ids[2]), (existing, existing));
     assert_ne!(ids[1], existing);
     assert_eq!(store.count_by_state(None).await.expect("count").total(), 2);
+}
+
+async fn enqueue_in_a_transaction_reports_duplicates_of_stored_jobs_and_within_the_batch<B: CallerTransactions>(
+    db: Arc<TestDatabase<B>>,
+) {
+    let schema = db.schema().await;
+    let store = schema.store().await;
+    let existing = store.enqueue(job().unique_key("held"), None).await.expect("enqueue");
+    let mut tx = B::begin(&store).await;
+    let reports = B::enqueue_many_in_reporting(
+        &mut tx,
+        vec![
+            job().unique_key("held"),
+            job().unique_key("new"),
+            job().unique_key("new"),
+            job(),
+        ],
+    )
+    .await
+    .expect("enqueue_many_in_reporting");
+    let single = B::enqueue_in_reporting(&mut tx, job().unique_key("new"))
+        .await
+        .expect("enqueue_in_reporting");
+    let fresh = B::enqueue_in_reporting(&mut tx, job().unique_key("fresh"))
+        .await
+        .expect("enqueue_in_reporting");
+    B::commit(tx).await;
+    let duplicates: Vec<bool> = reports.iter().map(|e| e.duplicate).collect();
+    assert_eq!(duplicates, vec![true, false, true, false], "{reports:?}");
+    assert_eq!(reports[0].id, existing, "a duplicate of a committed job names it");
+    assert_eq!(
+        reports[2].id, reports[1].id,
+        "a duplicate within the batch names its first job"
+    );
+    assert!(single.duplicate && single.id == reports[1].id, "{single:?}");
+    assert!(!fresh.duplicate, "{fresh:?}");
+    assert_eq!(store.count_by_state(None).await.expect("count").total(), 4);
 }
 
 async fn a_rolled_back_enqueue_sends_no_hint_and_a_committed_one_does<B: CallerTransactions>(_: Arc<TestDatabase<B>>) {
