@@ -119,12 +119,14 @@ async fn deleted_jobs_show_up_as_dead_rows<B: PgBackend>(db: Arc<TestDatabase<B>
     assert_eq!(deleted.touched, 300);
     // The statistics hear of the inserted and the deleted rows once the backends that wrote
     // them go idle (about a second, or ten when they reported just before), each on its own:
-    // poll with a deadline until both reports are in.
+    // poll with a deadline until the deletes are in. The live count depends on the order the
+    // two reports arrive in (the server clamps it at zero: deletes reported before the inserts
+    // leave the 300 inserted rows counted live), so the dead fraction is 1.0 or 0.5.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let table = diagnostics_of::<B>(&store).await.table;
-        if table.dead_rows >= 300 && table.live_rows == 0 {
-            assert_eq!(table.dead_fraction(), 1.0, "{table:?}");
+        if table.dead_rows >= 300 {
+            assert!(table.dead_fraction() >= 0.5, "{table:?}");
             break;
         }
         assert!(
