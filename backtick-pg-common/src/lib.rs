@@ -32,6 +32,7 @@
 //! let _runner = Migrator::new(); // run it with `runner.run(&mut connection).await?`
 //! ```
 
+mod app_calls;
 mod connect;
 pub mod decode;
 pub mod enqueue;
