@@ -93,6 +93,34 @@ impl QueueStore for CountingStore {
         result
     }
 
+    async fn claim_limited(&self, params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.claim_limited(params).await;
+        self.count("claim_limited", result.as_ref().map_or(0, Vec::len), started);
+        result
+    }
+
+    async fn set_queue_limits(
+        &self,
+        queue: &str,
+        limits: &backtick_postgres::flow::QueueLimits,
+        now: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        self.inner.set_queue_limits(queue, limits, now).await
+    }
+
+    async fn queue_limits(&self) -> Result<Vec<(String, backtick_postgres::flow::QueueLimits)>, StoreError> {
+        self.inner.queue_limits().await
+    }
+
+    async fn enqueue_graph(
+        &self,
+        graph: backtick_postgres::flow::JobGraph,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<JobId>, StoreError> {
+        self.inner.enqueue_graph(graph, now).await
+    }
+
     async fn finish_many(&self, finishes: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
         let started = Instant::now();
         let result = self.inner.finish_many(finishes, now).await;

@@ -13,6 +13,12 @@ pub enum StoreError {
     /// The job was rejected before it reached storage.
     #[error(transparent)]
     InvalidJob(#[from] InvalidJob),
+    /// Queue limits were rejected before they reached storage.
+    #[error(transparent)]
+    InvalidLimits(#[from] crate::flow::LimitError),
+    /// A job graph was rejected: nothing was stored.
+    #[error(transparent)]
+    InvalidGraph(#[from] crate::flow::GraphError),
     /// The database has no backtick schema, or an older one. Call the store's `migrate()`
     /// (`PgStore::migrate`, `DieselStore::migrate`) on start-up, before the first job, or run
     /// `backtick migrate up` (the command line of `backtick-cli`) before deploying.

@@ -52,6 +52,10 @@ impl fmt::Display for JobId {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum JobState {
+    /// Waiting for the jobs it depends on ([`crate::flow::JobGraph`]). Left when the last of
+    /// them finishes `done` (to queued) or one ends `dead` or `cancelled` (to cancelled), by
+    /// the store's write of that parent's finish; or by an operator's cancel.
+    Pending,
     /// Waiting on the queue until `run_at`. Left by a runner's claim, or an operator's cancel.
     Queued,
     /// Claimed by a runner that holds its lease. Left by that runner's completion, failure or
@@ -68,7 +72,8 @@ pub enum JobState {
 
 impl JobState {
     /// Every state, in lifecycle order.
-    pub const ALL: [JobState; 5] = [
+    pub const ALL: [JobState; 6] = [
+        JobState::Pending,
         JobState::Queued,
         JobState::Running,
         JobState::Done,
@@ -79,6 +84,7 @@ impl JobState {
     /// The lowercase name used in storage and logs.
     pub fn as_str(self) -> &'static str {
         match self {
+            JobState::Pending => "pending",
             JobState::Queued => "queued",
             JobState::Running => "running",
             JobState::Done => "done",
@@ -101,7 +107,7 @@ impl fmt::Display for JobState {
 
 /// The text was not the name of a [`JobState`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown job state {0:?}: expected one of queued, running, done, dead, cancelled")]
+#[error("unknown job state {0:?}: expected one of pending, queued, running, done, dead, cancelled")]
 pub struct UnknownJobState(pub String);
 
 impl FromStr for JobState {

@@ -32,6 +32,7 @@ mod cancel;
 mod clock;
 mod codec;
 mod error;
+pub mod flow;
 mod job;
 #[doc(hidden)]
 pub mod maintenance;

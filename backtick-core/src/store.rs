@@ -12,6 +12,7 @@ use async_trait::async_trait;
 
 use crate::admin::{CancelReceiver, CancelRequest, RunnerInfo, ScheduleRunRequest};
 use crate::error::StoreError;
+use crate::flow::{JobGraph, QueueLimits};
 use crate::job::{ClaimToken, Job, JobId, JobState, NewJob, RunnerId, Timestamp};
 use crate::schedule::{ScheduleFire, ScheduleRecord};
 use crate::state::Finish;
@@ -264,6 +265,46 @@ pub trait QueueStore: Send + Sync + 'static {
     /// empty when none are due.
     async fn claim(&self, params: &ClaimParams) -> Result<Vec<Job>, StoreError>;
 
+    /// [`QueueStore::claim`] for the queues with limits ([`QueueStore::set_queue_limits`]),
+    /// which the plain claim skips: up to `limit` due jobs, taking from each limited queue (in
+    /// name order, each in claim order) at most what [`crate::flow::allowance`] allows given
+    /// its running jobs and its rate window, and recording the started jobs in that window.
+    ///
+    /// Each limited queue is claimed under a lock of its settings (on Postgres, a row lock of
+    /// its `backtick_queues` row, held to the end of the claim's transaction), so concurrent
+    /// claimers of one limited queue take turns and each counts the others' claims: the
+    /// running jobs of a queue never exceed its concurrency, however many runners claim. The
+    /// count is of jobs in `running`, so a revived job's slot comes back. Paused queues are
+    /// skipped; empty when no limited queue has a due job it may start.
+    async fn claim_limited(&self, params: &ClaimParams) -> Result<Vec<Job>, StoreError>;
+
+    /// Set `queue`'s limits, replacing the previous ones; [`QueueLimits::new`] (no limits)
+    /// clears them, and its jobs go back to the plain claim. Takes effect at the next claim of
+    /// every runner. A rate window in progress is kept.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidLimits`] when `limits` is invalid ([`QueueLimits::validate`]):
+    /// then nothing changes.
+    async fn set_queue_limits(
+        &self,
+        queue: &str,
+        limits: &QueueLimits,
+        now: Option<Timestamp>,
+    ) -> Result<(), StoreError>;
+
+    /// Every queue with limits and its limits, by name.
+    async fn queue_limits(&self) -> Result<Vec<(String, QueueLimits)>, StoreError>;
+
+    /// Enqueue a [`JobGraph`] in one atomic write: every node, or none. Ids are returned in the
+    /// order the nodes were added. Each node starts by [`crate::flow::readiness`] of its
+    /// parents (`pending`, `queued`, or `cancelled` when a stored parent already ended dead or
+    /// cancelled); the stored parents are locked meanwhile, so none finishes unseen.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidGraph`] for a graph [`JobGraph::plan`] rejects (a cycle, say) or a
+    /// stored parent that does not exist: then nothing is stored.
+    async fn enqueue_graph(&self, graph: JobGraph, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError>;
+
     /// Apply each fenced [`Finish`] (complete, retry, snooze, release, dead, cancel) to its
     /// job. Each is applied only if the job is still running under the finish's token;
     /// others are reported in [`FinishReport::stale`]. Finished states set `finished_at`
@@ -383,7 +424,9 @@ pub trait QueueStore: Send + Sync + 'static {
     }
 
     /// How long from `now` until the earliest queued job that a claim for `workers` and
-    /// `queues` (`None`: every queue) would take once due: the smallest `run_at` after `now`
+    /// `queues` (`None`: every queue) would take once due, or until the rate window of a
+    /// limited queue with due jobs reopens ([`crate::flow::window_reopens`]): the smallest
+    /// `run_at` after `now`
     /// and at most `now + within`, among jobs on queues not paused, across every priority.
     /// `None` when there is none in that window. Jobs due at `now` or earlier are not
     /// counted: a claim that came back short has already taken those it could. Reads only; on

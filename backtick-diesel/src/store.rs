@@ -201,6 +201,38 @@ impl QueueStore for DieselStore {
         Ok(jobs)
     }
 
+    async fn claim_limited(&self, params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
+        if params.limit == 0 || params.workers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<JobRow> = bind_claim(diesel::sql_query(backtick_pg_common::flow_sql::CLAIM_LIMITED), params)
+            .load(&mut *self.conn().await?)
+            .await
+            .map_err(store_error)?;
+        Ok(crate::flow_calls::in_claim_order(into_jobs(rows)?))
+    }
+
+    async fn set_queue_limits(
+        &self,
+        queue: &str,
+        limits: &backtick_core::flow::QueueLimits,
+        now: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        crate::flow_calls::set_queue_limits(&mut *self.conn().await?, queue, limits, now).await
+    }
+
+    async fn queue_limits(&self) -> Result<Vec<(String, backtick_core::flow::QueueLimits)>, StoreError> {
+        crate::flow_calls::queue_limits(&mut *self.conn().await?).await
+    }
+
+    async fn enqueue_graph(
+        &self,
+        graph: backtick_core::flow::JobGraph,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<JobId>, StoreError> {
+        crate::flow_calls::graph_on(&mut *self.conn().await?, graph, now).await
+    }
+
     async fn finish_many(&self, finishes: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
         fenced::apply(self, sql::FINISH, finishes, now).await
     }

@@ -47,6 +47,8 @@ pub mod sql;
 // After `sql`: it uses that module's macros.
 pub mod admin;
 pub mod admin_sql;
+pub mod flow_sql;
+pub mod graph;
 #[doc(hidden)]
 pub mod testing;
 
@@ -57,6 +59,7 @@ pub use connect::{
 };
 pub use enqueue::{EnqueueConnection, JobColumns, UniqueKeys, enqueue};
 pub use fenced::{FinishColumns, TokenColumns, finish_report};
+pub use graph::{GraphColumns, GraphConnection, enqueue_graph, limit_columns, limits_from};
 pub use interval::micros;
 pub use listen::{CHANNEL, CHANNELS, ListenSource, Notification, Notifications, Wake};
 pub use migrate::{

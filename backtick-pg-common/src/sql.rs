@@ -127,10 +127,15 @@ pub fn explain_claim(function_source: &str) -> Option<String> {
 /// `backtick_jobs_claim_idx` over the distinct priorities, so its cost does not grow with the
 /// number of queued jobs. Rounded up, so that a runner sleeping that long wakes once the job is
 /// due, not just before.
+///
+/// Or sooner, the end of the full rate window of a limited queue with due jobs
+/// (`backtick_window_reopens`, `migrations/0008_flow.up.sql`), when jobs stay queued for it.
 pub const NEXT_DUE: &str = "
 WITH clock AS (SELECT coalesce($4::timestamptz, now()) AS now)
 SELECT ceil(extract(epoch FROM
-           backtick_next_due($1::text[], $2::text[], c.now, c.now + $3::int8 * interval '1 microsecond') - c.now
+           least(backtick_next_due($1::text[], $2::text[], c.now, c.now + $3::int8 * interval '1 microsecond'),
+                 backtick_window_reopens($1::text[], $2::text[], c.now, c.now + $3::int8 * interval '1 microsecond'))
+           - c.now
        ) * 1000000)::int8 AS due_in_us
 FROM clock c";
 

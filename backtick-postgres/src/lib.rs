@@ -53,6 +53,7 @@ mod connect;
 mod enqueue;
 mod error;
 mod fenced;
+mod flow_calls;
 mod listen;
 mod migrate;
 mod queue_admin;
@@ -73,6 +74,7 @@ pub use backtick_pg_common::{Direction, MigrateError, Migration, MigrationState,
 pub use config::PgStoreConfig;
 pub use enqueue::{enqueue_in, enqueue_in_reporting, enqueue_many_in, enqueue_many_in_reporting};
 pub use error::PgError;
+pub use flow_calls::enqueue_graph_in;
 pub use migrate::PgMigrationConnection;
 pub use sqlx;
 pub use store::PgStore;

@@ -220,6 +220,43 @@ impl QueueStore for PgStore {
         Ok(jobs)
     }
 
+    async fn claim_limited(&self, params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
+        if params.limit == 0 || params.workers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = acquire(&self.inner.pool).await.map_err(store_error)?;
+        let rows = bind_claim(sqlx::query(backtick_pg_common::flow_sql::CLAIM_LIMITED), params)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(store_error);
+        close_if_broken(&mut conn, &rows);
+        Ok(crate::flow_calls::in_claim_order(jobs_from_rows(&rows?)?))
+    }
+
+    async fn set_queue_limits(
+        &self,
+        queue: &str,
+        limits: &backtick_core::flow::QueueLimits,
+        now: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        crate::flow_calls::set_queue_limits(&self.inner.pool, queue, limits, now).await
+    }
+
+    async fn queue_limits(&self) -> Result<Vec<(String, backtick_core::flow::QueueLimits)>, StoreError> {
+        crate::flow_calls::queue_limits(&self.inner.pool).await
+    }
+
+    async fn enqueue_graph(
+        &self,
+        graph: backtick_core::flow::JobGraph,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<JobId>, StoreError> {
+        let mut conn = acquire(&self.inner.pool).await.map_err(store_error)?;
+        let ids = crate::flow_calls::graph_on(&mut conn, graph, now).await;
+        close_if_broken(&mut conn, &ids);
+        ids
+    }
+
     async fn finish_many(&self, finishes: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
         if finishes.is_empty() {
             return Ok(FinishReport::default());

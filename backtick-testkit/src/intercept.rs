@@ -86,6 +86,27 @@ impl<H: Intercept> QueueStore for Intercepted<H> {
     async fn check_schema(&self) -> Result<(), StoreError> {
         self.hooks.check_schema(self.inner.as_ref()).await
     }
+    async fn claim_limited(&self, params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
+        self.inner.claim_limited(params).await
+    }
+    async fn set_queue_limits(
+        &self,
+        queue: &str,
+        limits: &backtick_core::flow::QueueLimits,
+        now: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        self.inner.set_queue_limits(queue, limits, now).await
+    }
+    async fn queue_limits(&self) -> Result<Vec<(String, backtick_core::flow::QueueLimits)>, StoreError> {
+        self.inner.queue_limits().await
+    }
+    async fn enqueue_graph(
+        &self,
+        graph: backtick_core::flow::JobGraph,
+        now: Option<Timestamp>,
+    ) -> Result<Vec<JobId>, StoreError> {
+        self.inner.enqueue_graph(graph, now).await
+    }
     async fn finish_many(&self, finishes: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
         self.inner.finish_many(finishes, now).await
     }

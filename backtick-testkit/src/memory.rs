@@ -4,6 +4,7 @@
 
 mod admin;
 mod bookkeeping;
+mod flow;
 
 use backtick_core::telemetry::EnqueueCount;
 use std::collections::{BTreeMap, HashMap};
@@ -15,6 +16,7 @@ use async_trait::async_trait;
 use backtick_core::admin::{
     CancelReceiver, CancelRequest, RunnerInfo, ScheduleRunRequest, UNSERVED_SCAN, UnservedWorker,
 };
+use backtick_core::flow::{JobGraph, QueueLimits, Readiness};
 use backtick_core::schedule::{ScheduleFire, ScheduleRecord};
 use backtick_core::state::{Finish, Transition};
 use backtick_core::{
@@ -79,6 +81,8 @@ struct State {
     schedules: BTreeMap<String, ScheduleRecord>,
     /// What the admin contract keeps beside them.
     admin: Bookkeeping,
+    /// Queue limits, rate windows and pending jobs' parents.
+    flow: flow::Flow,
 }
 
 impl MemoryStore {
@@ -278,7 +282,7 @@ impl State {
     /// Cancel a queued or running job at once; false for a job in another state or none.
     fn cancel(&mut self, id: JobId, reason: &str, now: Timestamp) -> bool {
         match self.jobs.get_mut(&id) {
-            Some(job) if matches!(job.state, JobState::Queued | JobState::Running) => {
+            Some(job) if matches!(job.state, JobState::Pending | JobState::Queued | JobState::Running) => {
                 self.admin.cancelled_outright(job);
                 finish_as(job, JobState::Cancelled, reason.to_owned(), now);
                 job.updated_at = now;
@@ -355,29 +359,73 @@ impl QueueStore for MemoryStore {
             .filter(|job| job.state == JobState::Queued && job.run_at <= now)
             .filter(|job| params.workers.contains(&job.worker))
             .filter(|job| params.queues.as_ref().is_none_or(|queues| queues.contains(&job.queue)))
-            .filter(|job| !state.admin.is_paused(&job.queue))
+            .filter(|job| !state.admin.is_paused(&job.queue) && !state.flow.is_limited(&job.queue))
             .collect();
         due.sort_by_key(|job| (job.priority, job.run_at, job.id));
         let ids: Vec<JobId> = due.into_iter().take(limit(params.limit)).map(|job| job.id).collect();
-        let lease_expires_at = later(now, params.lease_ttl);
-        let mut claimed = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(job) = state.jobs.get_mut(&id) {
-                job.state = JobState::Running;
-                job.attempt = job.attempt.saturating_add(1);
-                job.lease_owner = Some(params.runner_id.clone());
-                job.lease_expires_at = Some(lease_expires_at);
-                job.updated_at = now;
-                state.admin.claimed(id, now);
-                claimed.push(job.clone());
-            }
+        Ok(state.claim_ids(&ids, params, now))
+    }
+
+    async fn claim_limited(&self, params: &ClaimParams) -> Result<Vec<Job>, StoreError> {
+        let now = resolve_now(params.now);
+        Ok(self.lock().claim_limited(params, now))
+    }
+
+    async fn set_queue_limits(
+        &self,
+        queue: &str,
+        limits: &QueueLimits,
+        now: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        limits.validate()?;
+        let _ = now;
+        let mut state = self.lock();
+        if limits.is_limited() {
+            state.flow.limits.insert(queue.to_owned(), *limits);
+        } else {
+            state.flow.limits.remove(queue);
         }
-        Ok(claimed)
+        Ok(())
+    }
+
+    async fn queue_limits(&self) -> Result<Vec<(String, QueueLimits)>, StoreError> {
+        let state = self.lock();
+        let mut limits: Vec<(String, QueueLimits)> = state.flow.limits.iter().map(|(q, l)| (q.clone(), *l)).collect();
+        limits.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(limits)
+    }
+
+    async fn enqueue_graph(&self, graph: JobGraph, now: Option<Timestamp>) -> Result<Vec<JobId>, StoreError> {
+        let plan = graph.plan()?;
+        let now = resolve_now(now);
+        let count = EnqueueCount::of(&plan.nodes.iter().map(|n| n.job.clone()).collect::<Vec<_>>());
+        let (ids, touched) = {
+            let mut state = self.lock();
+            let stored: HashMap<JobId, JobState> = plan
+                .stored_parents()
+                .into_iter()
+                .filter_map(|id| state.jobs.get(&id).map(|job| (id, job.state)))
+                .collect();
+            let readiness = plan.readiness(&stored)?;
+            let mut touched: Vec<String> = Vec::new();
+            for (node, ready) in plan.nodes.iter().zip(&readiness) {
+                if *ready == Readiness::Queued && !touched.contains(&node.job.queue) {
+                    touched.push(node.job.queue.clone());
+                }
+            }
+            (state.insert_graph(plan, readiness, now), touched)
+        };
+        self.hint(touched);
+        count.record();
+        Ok(ids)
     }
 
     async fn finish_many(&self, finishes: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
         let now = resolve_now(now);
-        Ok(self.lock().finish(finishes, now, false, |_| true))
+        let mut state = self.lock();
+        let report = state.finish(finishes, now, false, |_| true);
+        state.settle(now);
+        Ok(report)
     }
 
     async fn heartbeat_many(
@@ -416,13 +464,20 @@ impl QueueStore for MemoryStore {
 
     async fn revive_many(&self, revivals: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
         let now = resolve_now(now);
-        Ok(self.lock().finish(revivals, now, true, |job| {
+        let mut state = self.lock();
+        let report = state.finish(revivals, now, true, |job| {
             job.lease_expires_at.is_some_and(|at| at <= now)
-        }))
+        });
+        state.settle(now);
+        Ok(report)
     }
 
     async fn cancel(&self, id: JobId, reason: &str, now: Option<Timestamp>) -> Result<bool, StoreError> {
-        Ok(self.lock().cancel(id, reason, resolve_now(now)))
+        let now = resolve_now(now);
+        let mut state = self.lock();
+        let cancelled = state.cancel(id, reason, now);
+        state.settle(now);
+        Ok(cancelled)
     }
 
     async fn retry(&self, id: JobId, now: Option<Timestamp>) -> Result<bool, StoreError> {
@@ -568,6 +623,7 @@ impl QueueStore for MemoryStore {
             .filter(|job| queues.is_none_or(|queues| queues.contains(&job.queue)))
             .filter(|job| !state.admin.is_paused(&job.queue))
             .map(|job| job.run_at)
+            .chain(state.window_reopens(workers, queues, now).filter(|at| *at <= horizon))
             .min();
         Ok(next.map(|at| (at - now).to_std().unwrap_or(Duration::ZERO)))
     }

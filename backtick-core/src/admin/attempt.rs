@@ -154,7 +154,7 @@ pub fn latest_attempt(
         return None;
     }
     let (outcome, error) = match job.state {
-        JobState::Queued => return None,
+        JobState::Pending | JobState::Queued => return None,
         JobState::Running => (AttemptOutcome::Running, None),
         JobState::Done => (AttemptOutcome::Completed, None),
         JobState::Dead => (AttemptOutcome::Dead, job.last_error.clone()),

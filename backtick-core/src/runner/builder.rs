@@ -127,6 +127,28 @@ impl RunnerBuilder {
         self
     }
 
+    /// Set `queue`'s limits when the runner starts, held by every runner together (see
+    /// [`crate::flow::QueueLimits`] and [`RunnerConfig::queue_limits`]).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # extern crate backtick_core as backtick_postgres;
+    /// # async fn example(store: std::sync::Arc<dyn backtick_postgres::QueueStore>) -> Result<(), backtick_postgres::Error> {
+    /// use backtick_postgres::flow::{QueueLimits, RateLimit};
+    /// let handle = backtick_postgres::Runner::builder(store)
+    ///     .discovered()
+    ///     .queue_limits("payments", QueueLimits::new().concurrency(5))
+    ///     .queue_limits("mail", QueueLimits::new().rate(RateLimit::per_minute(100)))
+    ///     .build()?
+    ///     .start();
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn queue_limits(mut self, queue: impl Into<String>, limits: crate::flow::QueueLimits) -> Self {
+        self.config.queue_limits.push((queue.into(), limits));
+        self
+    }
+
     /// Use `clock` for every store call (tests inject a [`crate::ManualClock`]).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
@@ -164,6 +186,7 @@ impl RunnerBuilder {
                 stats: stats::Stats::default(),
                 wake: Notify::new(),
                 hints_live: std::sync::atomic::AtomicBool::new(false),
+                limited_active: std::sync::atomic::AtomicBool::new(false),
                 hard_stop: CancellationToken::new(),
                 job_metrics: crate::telemetry::JobMetrics::default(),
                 slots_free: metrics::gauge!(crate::telemetry::RUNNER_SLOTS_FREE),

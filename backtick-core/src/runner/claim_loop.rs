@@ -44,9 +44,23 @@ const ERROR_BACKOFF: Backoff = Backoff::new(Duration::from_millis(50), Duration:
 /// Claim and run jobs until `stop` fires, then release the held jobs and drain: wait for
 /// running jobs up to the shutdown timeout, stop the rest and release them.
 pub(crate) async fn run(shared: Arc<Shared>, finishes: mpsc::UnboundedSender<Finish>, stop: CancellationToken) {
+    set_queue_limits(&shared).await;
     let mut claim_loop = ClaimLoop::new(shared, finishes, stop);
     while claim_loop.turn().await {}
     claim_loop.shut_down().await;
+}
+
+/// Store the queue limits of the runner's configuration, before its first claim. A failure is
+/// logged: the queue keeps the limits it had.
+async fn set_queue_limits(shared: &Shared) {
+    for (queue, limits) in &shared.config.queue_limits {
+        match shared.store.set_queue_limits(queue, limits, shared.clock.now()).await {
+            Ok(()) => tracing::info!(queue = %queue, %limits, "queue limits set"),
+            Err(error) => {
+                tracing::warn!(queue = %queue, %limits, %error, "setting queue limits failed; the queue keeps its stored limits")
+            }
+        }
+    }
 }
 
 /// The loop's state between turns.
@@ -149,14 +163,24 @@ impl ClaimLoop {
         let limit = permits.len() + self.ahead.size();
         let asked_at = self.ahead.asking();
         match claim(&self.shared, limit).await {
-            Ok(jobs) => {
+            Ok(mut jobs) => {
                 self.error_backoff.reset();
                 self.trouble.worked("claiming jobs");
                 let full = jobs.len() == limit;
                 self.ahead.answered(asked_at, full);
+                // Limited queues get the slots the plain claim left, never a claim-ahead: a
+                // held job would keep one of the queue's global slots without running.
+                let want = permits.len().saturating_sub(jobs.len());
+                let limited = if want > 0 {
+                    claim_limited(&self.shared, want).await
+                } else {
+                    Vec::new()
+                };
+                let filled = want > 0 && limited.len() == want;
+                jobs.extend(limited);
                 self.take(jobs, permits.len());
                 self.start_front(permits.into_iter());
-                if !full && self.held.is_empty() {
+                if !full && !filled && self.held.is_empty() {
                     self.wait_for_work().await;
                 }
             }
@@ -260,6 +284,36 @@ async fn claim(shared: &Shared, limit: usize) -> Result<Vec<Job>, crate::StoreEr
     metrics::histogram!(CLAIM_BATCH_SIZE).record(jobs.len() as f64);
     shared.stats.add_claimed(jobs.len());
     Ok(jobs)
+}
+
+/// [`QueueStore::claim_limited`] for `want` jobs: the slots the plain claim left to queues with
+/// limits. A failure is logged and counts as nothing claimed: the plain claim's jobs still run,
+/// and the next turn tries again.
+///
+/// [`QueueStore::claim_limited`]: crate::QueueStore::claim_limited
+async fn claim_limited(shared: &Shared, want: usize) -> Vec<Job> {
+    let params = ClaimParams {
+        runner_id: shared.config.runner_id.clone(),
+        workers: shared.worker_names.clone(),
+        queues: shared.config.queues.clone(),
+        limit: u32::try_from(want).unwrap_or(u32::MAX),
+        lease_ttl: shared.config.lease_ttl,
+        now: shared.clock.now(),
+    };
+    match shared.store.claim_limited(&params).await {
+        Ok(jobs) => {
+            if !jobs.is_empty() {
+                shared.limited_active.store(true, std::sync::atomic::Ordering::Relaxed);
+                shared.stats.add_claimed(jobs.len());
+            }
+            jobs
+        }
+        Err(error) => {
+            record_store_error(&error);
+            tracing::warn!(%error, "claiming jobs of limited queues failed; trying again at the next claim");
+            Vec::new()
+        }
+    }
 }
 
 /// How long until the next job this runner could claim falls due, within `within`; `None`

@@ -96,9 +96,10 @@ fn written(shared: &Shared, batch: &[Finish], report: &FinishReport) {
     if !report.stale.is_empty() {
         metrics::counter!(COMPLETIONS_FENCED).increment(report.stale.len() as u64);
     }
-    if requeued_any(batch, report) {
+    if requeued_any(batch, report) || shared.limited_active.load(std::sync::atomic::Ordering::Relaxed) {
         // A retry or snooze is due at a time the idle claim loop may not know of yet: wake it
-        // to ask the store again, so that the job starts on time.
+        // to ask the store again, so that the job starts on time. With limited queues, a finish
+        // frees a slot of a queue whose claims came back short: ask again too.
         shared.wake.notify_one();
     }
     shared.stats.record_finished(batch, report);

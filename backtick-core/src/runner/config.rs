@@ -83,6 +83,11 @@ pub struct RunnerConfig {
     pub unserved_warning: Option<Duration>,
     /// Backoff between attempts of a failing job.
     pub retry_policy: RetryPolicy,
+    /// Limits this runner sets on queues when it starts ([`crate::QueueStore::set_queue_limits`],
+    /// before its first claim), each replacing what the queue had. Operators change them at run
+    /// time (`backtick queues limit`); the next runner start sets these again. Default: none
+    /// (the queues keep what is stored).
+    pub queue_limits: Vec<(String, crate::flow::QueueLimits)>,
 }
 
 impl Default for RunnerConfig {
@@ -91,6 +96,7 @@ impl Default for RunnerConfig {
             runner_id: RunnerId::generate(),
             queues: None,
             concurrency: 10,
+            queue_limits: Vec::new(),
             poll_interval: Duration::from_secs(1),
             lease_ttl: Duration::from_secs(30),
             heartbeat_interval: Duration::from_secs(10),
@@ -129,6 +135,14 @@ impl RunnerConfig {
         ];
         if let Some((option, _)) = positive.iter().find(|(_, value)| value.is_zero()) {
             return Err(ConfigError::new(option, "must be greater than zero"));
+        }
+        for (queue, limits) in &self.queue_limits {
+            if queue.is_empty() {
+                return Err(ConfigError::new("queue_limits", "names an empty queue"));
+            }
+            if let Err(error) = limits.validate() {
+                return Err(ConfigError::new("queue_limits", format!("of queue {queue:?}: {error}")));
+            }
         }
         if self.runner_id.as_str().trim().is_empty() {
             return Err(ConfigError::new("runner_id", "must not be empty"));

@@ -244,6 +244,10 @@ pub(crate) struct Shared {
     /// Set once the store's hints are live (or given up on): until then an idle claim loop
     /// polls every [`claim_loop::STARTUP_POLL`] rather than at the poll interval.
     hints_live: std::sync::atomic::AtomicBool,
+    /// Set once a limited claim ([`QueueStore::claim_limited`]) took a job: from then on the
+    /// completer wakes an idle claim loop after each batch it writes, since a finish frees a
+    /// slot of a limited queue that this runner (or another) may take at once.
+    limited_active: std::sync::atomic::AtomicBool,
     /// Cancelled when shutdown stops waiting: every job's context is a child of it.
     hard_stop: CancellationToken,
     /// The per-queue-and-worker metric handles.

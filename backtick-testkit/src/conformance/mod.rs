@@ -9,7 +9,8 @@
 //!
 //! The cases are grouped by area, one module each: enqueue, claim, fencing (finish and
 //! heartbeat), revive, operator (cancel and retry), query (get, list, count), prune,
-//! concurrency, timestamps and schedule (recurring and cron fire times).
+//! concurrency, timestamps, schedule (recurring and cron fire times) and flow (queue limits,
+//! job dependencies).
 //!
 //! A store that also implements the operators' contract, [`QueueAdmin`], runs
 //! [`run_all_admin`] instead: every case above plus the [`admin_cases`] (listing, attempt
@@ -70,6 +71,7 @@ mod claim;
 mod concurrency;
 mod enqueue;
 mod fencing;
+mod flow;
 mod next_due;
 mod operator;
 mod prune;
@@ -272,6 +274,7 @@ pub fn cases() -> Vec<Case> {
         timestamps::cases(),
         schedule::cases(),
         next_due::cases(),
+        flow::cases(),
     ]
     .concat()
 }

@@ -124,7 +124,10 @@ impl State {
                 report.applied.push(id);
                 return Some(queue);
             }
-            JobAction::Cancel { reason } if state == JobState::Queued && self.cancel(id, reason, now) => {
+            JobAction::Cancel { reason }
+                if matches!(state, JobState::Queued | JobState::Pending) && self.cancel(id, reason, now) =>
+            {
+                self.settle(now);
                 report.applied.push(id);
             }
             JobAction::Cancel { reason }

@@ -55,6 +55,7 @@ async fn count_finished_counts_each_state_finished_in_the_range(admin: Admin) {
     assert_eq!(
         summary(&counted),
         vec![
+            (JobState::Pending, Count::exact(0)),
             (JobState::Queued, Count::exact(0)),
             (JobState::Running, Count::exact(0)),
             (JobState::Done, Count::exact(1)),
