@@ -209,6 +209,22 @@ pub enum QueuesCommand {
         /// The queue.
         name: String,
     },
+    /// Set the queue's limits, held by all runners together: `--concurrency 5 --rate 100/m`.
+    /// Each replaces what the queue had (an option left out is no limit); `--clear` removes
+    /// both. Takes effect at every runner's next claim.
+    Limit {
+        /// The queue.
+        name: String,
+        /// At most this many of its jobs running at once, across every runner.
+        #[arg(long, value_name = "JOBS")]
+        concurrency: Option<u32>,
+        /// At most this many job starts per period: JOBS/PERIOD, such as 100/m, 10/s, 5/30s.
+        #[arg(long, value_name = "JOBS/PERIOD")]
+        rate: Option<String>,
+        /// Remove the queue's limits.
+        #[arg(long, conflicts_with_all = ["concurrency", "rate"])]
+        clear: bool,
+    },
 }
 
 /// `backtick cron ...`

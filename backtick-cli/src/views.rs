@@ -138,6 +138,19 @@ pub struct QueueView {
     pub paused: bool,
     /// When it was paused.
     pub paused_at: Option<Timestamp>,
+    /// At most this many of its jobs running at once across the cluster; `null`: no limit.
+    pub concurrency_limit: Option<u32>,
+    /// At most this many starts per period (`JOBS/PERIOD`, such as `100/1m`); `null`: no limit.
+    pub rate_limit: Option<String>,
+}
+
+impl QueueView {
+    /// The view with the queue's `limits`.
+    pub fn with_limits(mut self, limits: &backtick_core::flow::QueueLimits) -> Self {
+        self.concurrency_limit = limits.concurrency;
+        self.rate_limit = limits.rate.map(|r| r.to_string());
+        self
+    }
 }
 
 impl From<&QueueInfo> for QueueView {
@@ -152,6 +165,8 @@ impl From<&QueueInfo> for QueueView {
             oldest_due_age_secs: queue.oldest_due_age.map(|d| d.as_secs()),
             paused: queue.is_paused(),
             paused_at: queue.paused_at,
+            concurrency_limit: None,
+            rate_limit: None,
         }
     }
 }

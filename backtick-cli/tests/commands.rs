@@ -301,6 +301,57 @@ async fn enqueue_checks_the_json_and_the_worker() {
 }
 
 #[tokio::test]
+async fn queues_limit_sets_shows_and_clears_limits() {
+    let (store, _) = seeded().await;
+    let set = run(
+        &store,
+        &["queues", "limit", "mail", "--concurrency", "5", "--rate", "100/m"],
+    )
+    .await;
+    assert_eq!(
+        set.ok().trim(),
+        "queue mail limited: concurrency 5, rate 100/1m, across every runner"
+    );
+    let limits = store.queue_limits().await.unwrap();
+    assert_eq!(
+        limits,
+        vec![(
+            "mail".to_owned(),
+            backtick_core::flow::QueueLimits::new()
+                .concurrency(5)
+                .rate(backtick_core::flow::RateLimit::per_minute(100))
+        )]
+    );
+    let listed = run(&store, &["queues", "list", "--json"]).await.json();
+    assert_eq!(listed[1]["name"], "mail");
+    assert_eq!(listed[1]["concurrency_limit"], 5);
+    assert_eq!(listed[1]["rate_limit"], "100/1m");
+    assert_eq!(listed[0]["concurrency_limit"], Value::Null);
+    let table = run(&store, &["queues", "list"]).await;
+    assert!(table.ok().contains("concurrency 5, rate 100/1m"), "{}", table.out);
+
+    let (message, code) = run(&store, &["queues", "limit", "mail", "--rate", "100 per minute"])
+        .await
+        .err();
+    assert!(message.starts_with("invalid rate \"100 per minute\""), "{message}");
+    assert_eq!(code, 1);
+    let (message, code) = run(&store, &["queues", "limit", "mail"]).await.err();
+    assert!(message.contains("--clear"), "{message}");
+    assert_eq!(code, 2);
+    assert_eq!(
+        store.queue_limits().await.unwrap().len(),
+        1,
+        "a rejected change changes nothing"
+    );
+
+    let cleared = run(&store, &["queues", "limit", "mail", "--clear", "--json"])
+        .await
+        .json();
+    assert_eq!(cleared["concurrency"], Value::Null);
+    assert!(store.queue_limits().await.unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn queues_list_pause_and_resume() {
     let (store, _) = seeded().await;
     let queues = run(&store, &["queues", "list", "--json"]).await.json();

@@ -33,6 +33,12 @@ pub async fn run_admin(admin: &dyn QueueAdmin, command: &Command, out: &mut Outp
         Command::Queues(QueuesCommand::List) => queues::list(admin, out).await,
         Command::Queues(QueuesCommand::Pause { name }) => queues::pause(admin, name, out).await,
         Command::Queues(QueuesCommand::Resume { name }) => queues::resume(admin, name, out).await,
+        Command::Queues(QueuesCommand::Limit {
+            name,
+            concurrency,
+            rate,
+            clear,
+        }) => queues::limit(admin, name, *concurrency, rate.as_deref(), *clear, out).await,
         Command::Cron(cron) => run_cron(admin, cron, out).await,
         Command::Runners(RunnersCommand::List) => runners::list(admin, out).await,
         Command::Prune(args) => prune::prune(admin, args, out).await,

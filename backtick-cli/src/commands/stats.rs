@@ -161,7 +161,7 @@ pub fn render(stats: &Stats, out: &mut Output<'_>) -> Result<(), CliError> {
     if out.json {
         return out.json(stats);
     }
-    let mut table = Table::new(&["QUEUED", "RUNNING", "DONE", "DEAD", "CANCELLED"]);
+    let mut table = Table::new(&["PENDING", "QUEUED", "RUNNING", "DONE", "DEAD", "CANCELLED"]);
     table.row(
         JobState::ALL
             .iter()
