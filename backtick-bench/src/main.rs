@@ -19,6 +19,7 @@
 //! | `A.enqueue.single` | 2,000 jobs, one `enqueue` call (its own transaction) each | jobs/s, ratio to `L.insert` c1 |
 //! | `A.enqueue.bulk` | 20,000 jobs, `enqueue_many` in batches of 1,000 | jobs/s, ratio to `L.bulk` |
 //! | `A.drain.c10`, `A.drain.c50` | 20,000 no-op jobs queued into the fresh table, then one runner at concurrency 10 / 50, timed from before its store connects until all are done | jobs/s, ratio to `L.claim` |
+//! | `A.drain.c50.limited` | `A.drain.c50` on a queue with a global concurrency limit of 50 (the runner's concurrency, so never binding): the cost of the limited claim | jobs/s, ratio to `L.claim` |
 //! | `A.drain.c10.analyzed`, `A.drain.c50.analyzed` | comparison only: the same drain after a hand-run `ANALYZE`, which a user's burst does not get | jobs/s, ratio to `L.claim`, `fresh_vs_analyzed` |
 //! | `B.latency` | an idle runner; 300 jobs enqueued one at a time, 10 ms apart | p50 / p95 / p99 ms from `created_at` to the worker's start, on the database clock |
 //! | `B.first_job` | 50 trials: a runner started on a newly connected store, one job enqueued as soon as `start()` returns | p50 / p99 / max ms from `created_at` to the worker's start |

@@ -30,7 +30,7 @@ use crate::row::MaybeId;
 /// use backtick_diesel::diesel_async::AsyncConnection;
 /// use backtick_diesel::{NewJob, enqueue_graph_in, flow::JobGraph};
 /// let mut graph = JobGraph::new();
-/// graph.add("fetch", NewJob::new("fetch", &1)?, Vec::<&str>::new());
+/// graph.add_root("fetch", NewJob::new("fetch", &1)?);
 /// graph.add("report", NewJob::new("report", &())?, ["fetch"]);
 /// let mut conn = store.pool().get().await?;
 /// let ids = conn

@@ -24,7 +24,7 @@ use crate::error::store_error;
 /// # async fn example(pool: sqlx::PgPool) -> Result<(), Box<dyn std::error::Error>> {
 /// use backtick_postgres::{NewJob, enqueue_graph_in, flow::JobGraph};
 /// let mut graph = JobGraph::new();
-/// graph.add("fetch", NewJob::new("fetch", &1)?, Vec::<&str>::new());
+/// graph.add_root("fetch", NewJob::new("fetch", &1)?);
 /// graph.add("report", NewJob::new("report", &())?, ["fetch"]);
 /// let mut tx = pool.begin().await?;
 /// let ids = enqueue_graph_in(&mut tx, graph).await?;

@@ -31,6 +31,29 @@ pub(super) async fn burst(env: Env<'_>, concurrency: usize, analyzed: bool) -> R
     ])
 }
 
+/// A.drain.cN.limited: A.drain.cN on a queue with a global concurrency limit equal to the
+/// runner's concurrency (so the limit itself never holds a job back): what the limited claim
+/// (`backtick_claim_limited`, under the queue's row lock) costs against the plain claim.
+pub(super) async fn limited(env: Env<'_>, concurrency: usize) -> Result<Vec<Figure>, String> {
+    let store = env.store.queue();
+    let n = env.sizes.drain;
+    insert(&*store, NOOP, n, 1_000).await?;
+    let limit = u32::try_from(concurrency).map_err(|e| e.to_string())?;
+    store
+        .set_queue_limits(
+            backtick_postgres::DEFAULT_QUEUE,
+            &backtick_postgres::flow::QueueLimits::new().concurrency(limit),
+            None,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let elapsed = timed_drain(env.backend, env.db, concurrency, n, env.profile).await?;
+    expect_count(&*store, JobState::Done, n).await?;
+    Ok(vec![
+        Figure::new("jobs_per_s", per_second(n, elapsed), "jobs/s").against(Limit::Claim),
+    ])
+}
+
 /// A.drain.cN.recorder: the burst drained with a real Prometheus recorder installed (not
 /// served) and without one, each four times, interleaved plain, recorded, recorded, plain,
 /// twice (so that a drift of the machine during the run weighs on both alike, and one noisy

@@ -113,6 +113,7 @@ pub(crate) const ALL: &[Workload] = &[
     Workload::new("A.enqueue.bulk", |env| Box::pin(enqueue::bulk(env))).against(&[Limit::InsertBulk]),
     Workload::new("A.drain.c10", |env| Box::pin(drain::burst(env, 10, false))).against(&[Limit::Claim]),
     Workload::new("A.drain.c50", |env| Box::pin(drain::burst(env, 50, false))).against(&[Limit::Claim]),
+    Workload::new("A.drain.c50.limited", |env| Box::pin(drain::limited(env, 50))).against(&[Limit::Claim]),
     Workload::new("A.drain.c50.recorder", |env| Box::pin(drain::recorded(env, 50))).against(&[Limit::Claim]),
     Workload::new("A.drain.c10.analyzed", |env| Box::pin(drain::burst(env, 10, true))).against(&[Limit::Claim]),
     Workload::new("A.drain.c50.analyzed", |env| Box::pin(drain::burst(env, 50, true))).against(&[Limit::Claim]),

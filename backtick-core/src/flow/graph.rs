@@ -49,13 +49,13 @@ impl From<String> for Parent {
 /// ```
 /// # extern crate backtick_core as backtick_postgres;
 /// use backtick_postgres::{JobId, NewJob};
-/// use backtick_postgres::flow::{GraphError, JobGraph};
+/// use backtick_postgres::flow::{GraphError, JobGraph, Parent};
 /// let mut graph = JobGraph::new();
 /// for part in 0..3 {
-///     graph.add(format!("part-{part}"), NewJob::new("partial", &part)?, []);
+///     graph.add_root(format!("part-{part}"), NewJob::new("partial", &part)?);
 /// }
 /// graph.add("report", NewJob::new("report", &())?, ["part-0", "part-1", "part-2"]);
-/// graph.add("notify", NewJob::new("notify", &())?, ["report".into(), JobId(7).into()]);
+/// graph.add("notify", NewJob::new("notify", &())?, [Parent::from("report"), Parent::from(JobId(7))]);
 /// assert_eq!(graph.len(), 5);
 ///
 /// let mut cycle = JobGraph::new();
@@ -84,6 +84,11 @@ impl JobGraph {
         let after = after.into_iter().map(Into::into).collect();
         self.nodes.push((key.into(), job, after));
         self
+    }
+
+    /// Add `job` under `key`, waiting for nothing (other nodes may wait for it).
+    pub fn add_root(&mut self, key: impl Into<String>, job: NewJob) -> &mut Self {
+        self.add(key, job, Vec::<Parent>::new())
     }
 
     /// The number of nodes.
