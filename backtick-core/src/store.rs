@@ -329,7 +329,7 @@ pub trait QueueStore: Send + Sync + 'static {
     /// while the lease is still expired at `now` (a heartbeat that landed in between wins).
     async fn revive_many(&self, revivals: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError>;
 
-    /// Operator: cancel a `queued` or `running` job: `reason` becomes its `last_error`,
+    /// Operator: cancel a `pending`, `queued` or `running` job: `reason` becomes its `last_error`,
     /// `finished_at` is now and the lease is cleared. Returns false (and changes nothing) when
     /// the job does not exist or is already finished. A running job's runner finds out at its
     /// next heartbeat; its later writes are stale.

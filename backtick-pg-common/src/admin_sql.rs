@@ -145,7 +145,7 @@ pub const FINISH: &str = fenced_update!("CASE WHEN i.refund THEN 'snoozed' ELSE 
 /// bookkeeping: history outcome `lease_expired`, and only while the lease is still expired.
 pub const REVIVE: &str = fenced_update!("'lease_expired'", " AND j.lease_expires_at <= c.now");
 
-/// The immediate cancel of `QueueStore::cancel`: `$1` id, `$2` reason, `$3` now. Also keeps the runner of a running job's attempt
+/// The immediate cancel of `QueueStore::cancel` (of a pending, queued or running job): `$1` id, `$2` reason, `$3` now. Also keeps the runner of a running job's attempt
 /// in `attempted_by` and clears a pending cancellation request.
 pub const CANCEL: &str = "
 UPDATE backtick_jobs
@@ -158,7 +158,7 @@ SET state = 'cancelled',
     lease_expires_at = NULL,
     cancel_requested_at = NULL,
     cancel_reason = NULL
-WHERE id = $1 AND state IN ('queued', 'running')";
+WHERE id = $1 AND state IN ('pending', 'queued', 'running')";
 
 /// The `SET` list of an operator retry at time `$now`: due now, one more attempt if all were
 /// used, and the final attempt appended to the history unless it is there already (a job
@@ -369,7 +369,7 @@ WITH retried AS (
 SELECT r.id FROM retried r, LATERAL (SELECT pg_notify('backtick_jobs', r.queue)) AS wake"
 );
 
-/// `$1` ids, `$2` reason, `$3` now. Queued jobs are cancelled at once; running jobs without a
+/// `$1` ids, `$2` reason, `$3` now. Pending and queued jobs are cancelled at once; running jobs without a
 /// pending request get one (`cancel_requested_at`, `cancel_reason`), announced on
 /// [`CANCEL_CHANNEL`]. Rows: `id`, `requested` (false: cancelled, true: request stored).
 pub const CANCEL_JOBS: &str = "
@@ -378,7 +378,7 @@ cancelled AS (
     UPDATE backtick_jobs
     SET state = 'cancelled', last_error = $2, finished_at = clock.now, updated_at = clock.now
     FROM clock
-    WHERE id = ANY($1::int8[]) AND state = 'queued'
+    WHERE id = ANY($1::int8[]) AND state IN ('pending', 'queued')
     RETURNING id
 ),
 requested AS (
@@ -395,7 +395,7 @@ SELECT r.id, true FROM requested r, LATERAL (SELECT pg_notify('backtick_cancel',
 /// `$1` ids. Deletes the jobs that are not running.
 pub const DELETE_JOBS: &str = "
 DELETE FROM backtick_jobs
-WHERE id = ANY($1::int8[]) AND state IN ('queued', 'done', 'dead', 'cancelled')
+WHERE id = ANY($1::int8[]) AND state IN ('pending', 'queued', 'done', 'dead', 'cancelled')
 RETURNING id";
 
 /// `$1` ids, `$2` now. Makes queued jobs due later due now; wakes their queues.

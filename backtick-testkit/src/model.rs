@@ -11,7 +11,10 @@
 //! ([`QueueStore::expired_leases`], [`backtick_core::state::revive`],
 //! [`QueueStore::revive_many`]), optionally with heartbeats landing between the read and the
 //! write (slow runners); a late completion with any token ever issued (often stale); operator cancel and
-//! retry; prune.
+//! retry; prune; an operator's global concurrency limit on a queue (set and cleared) and the
+//! limited claim ([`QueueStore::claim_limited`]); a job enqueued after other jobs
+//! ([`QueueStore::enqueue_graph`]), some of them missing, released or cancelled as its parents
+//! finish.
 //!
 //! After each step every job's state, attempt, max_attempts, run_at, lease owner and expiry,
 //! presence of an error, finished_at and updated_at must match the model; the store must hold
@@ -186,6 +189,10 @@ mod tests {
             "retried a job",
             "refused a retry",
             "pruned a job",
+            "set a queue limit",
+            "claimed a job of a limited queue",
+            "enqueued a dependent job",
+            "rejected a graph with a missing parent",
         ];
         println!("{seen:#?}");
         let missing: Vec<&str> = expected

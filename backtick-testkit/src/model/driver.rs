@@ -149,6 +149,17 @@ impl Driver {
             Op::LateComplete { pick } => self.late_complete(*pick).await,
             Op::Cancel { pick } => self.cancel(*pick).await,
             Op::Retry { pick } => self.retry(*pick).await,
+            Op::SetLimit { queue, concurrency } => self.set_limit(QUEUES[*queue], *concurrency).await,
+            Op::ClaimLimited {
+                runner,
+                limit,
+                queue,
+                workers,
+            } => {
+                self.claim_with(*runner, *limit, queue.map(|q| QUEUES[q]), workers.names(), true)
+                    .await
+            }
+            Op::EnqueueAfter { spec, parents } => self.enqueue_after(spec, parents).await,
             Op::Prune { age } => {
                 let before = self.now - chrono::Duration::seconds(*age);
                 let pruned = self.store.prune_finished(before, 10_000).await.map_err(store_error)?;
@@ -234,8 +245,76 @@ impl Driver {
         }
     }
 
+    async fn set_limit(&mut self, queue: &'static str, concurrency: Option<u32>) -> Checked {
+        let limits = backtick_core::flow::QueueLimits {
+            concurrency,
+            rate: None,
+        };
+        self.store
+            .set_queue_limits(queue, &limits, Some(self.now))
+            .await
+            .map_err(store_error)?;
+        match concurrency {
+            Some(n) => self.model.limits.insert(queue, n),
+            None => self.model.limits.remove(queue),
+        };
+        self.note("set a queue limit", 1);
+        Ok(())
+    }
+
+    async fn enqueue_after(&mut self, spec: &JobSpec, picks: &[Option<usize>]) -> Checked {
+        let parents: Vec<JobId> = picks
+            .iter()
+            .map(|pick| match pick {
+                Some(p) if !self.enqueued.is_empty() => self.enqueued[p % self.enqueued.len()],
+                _ => JobId(1_000_000_000),
+            })
+            .collect();
+        let mut graph = backtick_core::flow::JobGraph::new();
+        graph.add(
+            "job",
+            self.new_job(spec),
+            parents.iter().copied().map(backtick_core::flow::Parent::from),
+        );
+        let missing = parents.iter().any(|p| !self.model.jobs.contains_key(p));
+        match self.store.enqueue_graph(graph, Some(self.now)).await {
+            Err(StoreError::InvalidGraph(_)) if missing => {
+                self.note("rejected a graph with a missing parent", 1);
+                Ok(())
+            }
+            Err(error) => Err(store_error(error)),
+            Ok(ids) if missing => Err(format!("a job after a missing parent was stored as {ids:?}")),
+            Ok(ids) => {
+                let id = *ids.first().ok_or("enqueue_graph returned no id")?;
+                ensure(!self.enqueued.contains(&id), || {
+                    format!("a new job got the used id {id}")
+                })?;
+                self.model
+                    .enqueue_after(id, ModelJob::new(spec, self.now), &parents, self.now);
+                self.note("enqueued a dependent job", 1);
+                self.enqueued.push(id);
+                Ok(())
+            }
+        }
+    }
+
     async fn claim(&mut self, runner: usize, limit: u32, queue: Option<&str>, workers: Vec<String>) -> Checked {
-        let expected = self.model.claimable(&workers, queue, limit, self.now);
+        self.claim_with(runner, limit, queue, workers, false).await
+    }
+
+    async fn claim_with(
+        &mut self,
+        runner: usize,
+        limit: u32,
+        queue: Option<&str>,
+        workers: Vec<String>,
+        limited: bool,
+    ) -> Checked {
+        let expected = if limited {
+            self.model.claimable_limited(&workers, queue, limit, self.now)
+        } else {
+            self.model.claimable(&workers, queue, limit, self.now)
+        };
         let runner_id = self.runner_id(runner);
         let params = ClaimParams {
             runner_id: runner_id.clone(),
@@ -245,7 +324,12 @@ impl Driver {
             lease_ttl: LEASE,
             now: Some(self.now),
         };
-        let claimed = self.store.claim(&params).await.map_err(store_error)?;
+        let claimed = if limited {
+            self.store.claim_limited(&params).await
+        } else {
+            self.store.claim(&params).await
+        }
+        .map_err(store_error)?;
         let mut got: Vec<JobId> = claimed.iter().map(|job| job.id).collect();
         got.sort();
         let mut want = expected.clone();
@@ -256,7 +340,14 @@ impl Driver {
         for id in &expected {
             self.model.claim(*id, &runner_id, LEASE, self.now);
         }
-        self.note("claimed a job", expected.len());
+        self.note(
+            if limited {
+                "claimed a job of a limited queue"
+            } else {
+                "claimed a job"
+            },
+            expected.len(),
+        );
         for job in claimed {
             self.check_job(&job)?;
             let token = job

@@ -115,6 +115,24 @@ pub(super) enum Op {
     Prune {
         age: i64,
     },
+    /// Set (or clear, `None`) a global concurrency limit on a queue.
+    SetLimit {
+        queue: usize,
+        concurrency: Option<u32>,
+    },
+    /// The limited claim, for the slots the plain claim left.
+    ClaimLimited {
+        runner: usize,
+        limit: u32,
+        queue: Option<usize>,
+        workers: WorkerSet,
+    },
+    /// Enqueue one job (no unique key) waiting for the jobs picked among those ever enqueued
+    /// (`None`: a job that never existed).
+    EnqueueAfter {
+        spec: JobSpec,
+        parents: Vec<Option<usize>>,
+    },
 }
 
 impl fmt::Debug for JobSpec {
@@ -188,6 +206,30 @@ impl fmt::Debug for Op {
             Op::Cancel { pick } => write!(f, "operator cancels job #{pick}"),
             Op::Retry { pick } => write!(f, "operator retries job #{pick}"),
             Op::Prune { age } => write!(f, "prune jobs finished more than {age}s ago"),
+            Op::SetLimit { queue, concurrency } => match concurrency {
+                Some(n) => write!(f, "operator limits {} to {n} running jobs", QUEUES[*queue]),
+                None => write!(f, "operator clears the limits of {}", QUEUES[*queue]),
+            },
+            Op::ClaimLimited {
+                runner,
+                limit,
+                queue,
+                workers,
+            } => {
+                let queue = queue.map_or("any limited queue", |q| QUEUES[q]);
+                write!(
+                    f,
+                    "runner {runner} claims up to {limit} from {queue} (limited claim) for {:?}",
+                    workers.names()
+                )
+            }
+            Op::EnqueueAfter { spec, parents } => {
+                let parents: Vec<String> = parents
+                    .iter()
+                    .map(|p| p.map_or("a missing job".to_owned(), |p| format!("enqueued #{p}")))
+                    .collect();
+                write!(f, "enqueue {spec:?} after [{}]", parents.join(", "))
+            }
         }
     }
 }
@@ -254,7 +296,17 @@ fn op() -> impl Strategy<Value = Op> {
         1 => pick.clone().prop_map(|pick| Op::Cancel { pick }),
         1 => pick.prop_map(|pick| Op::Retry { pick }),
         1 => (0i64..60).prop_map(|age| Op::Prune { age }),
+        1 => (0..QUEUES.len(), proptest::option::weighted(0.7, 1u32..3))
+            .prop_map(|(queue, concurrency)| Op::SetLimit { queue, concurrency }),
+        3 => (0..RUNNERS, 1u32..4, proptest::option::weighted(0.3, 0..QUEUES.len()), workers_again())
+            .prop_map(|(runner, limit, queue, workers)| Op::ClaimLimited { runner, limit, queue, workers }),
+        2 => (job_spec(), proptest::collection::vec(proptest::option::weighted(0.95, 0usize..12), 1..3))
+            .prop_map(|(spec, parents)| Op::EnqueueAfter { spec: JobSpec { unique: None, ..spec }, parents }),
     ]
+}
+
+fn workers_again() -> impl Strategy<Value = WorkerSet> {
+    prop_oneof![2 => Just(WorkerSet::Both), 1 => Just(WorkerSet::Alpha), 1 => Just(WorkerSet::Beta)]
 }
 
 /// A random sequence of operations.

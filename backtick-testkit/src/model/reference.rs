@@ -2,7 +2,7 @@
 //! out as directly as possible. Independent of `MemoryStore` on purpose: the property test
 //! compares a store against this, so it must not share the store's code.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use backtick_core::{ClaimToken, JobId, JobState, RunAt, RunnerId, Timestamp, Transition};
@@ -31,6 +31,10 @@ pub(super) struct ModelJob {
 #[derive(Debug, Default)]
 pub(super) struct Model {
     pub(super) jobs: BTreeMap<JobId, ModelJob>,
+    /// Queues with a global concurrency limit: the plain claim skips them.
+    pub(super) limits: BTreeMap<&'static str, u32>,
+    /// Pending job -> the parents it still waits for.
+    pub(super) waiting: BTreeMap<JobId, BTreeSet<JobId>>,
 }
 
 pub(super) fn plus(t: Timestamp, d: Duration) -> Timestamp {
@@ -101,9 +105,113 @@ impl Model {
             .iter()
             .filter(|(_, j)| j.state == JobState::Queued && j.run_at <= now)
             .filter(|(_, j)| workers.iter().any(|w| w == j.worker) && queue.is_none_or(|q| q == j.queue))
+            .filter(|(_, j)| !self.limits.contains_key(j.queue))
             .collect();
         due.sort_by_key(|(id, j)| (j.priority, j.run_at, **id));
         due.into_iter().take(limit as usize).map(|(id, _)| *id).collect()
+    }
+
+    /// The ids a limited claim must take: queue by queue in name order, each at most its limit
+    /// less its running jobs, in claim order.
+    pub(super) fn claimable_limited(
+        &self,
+        workers: &[String],
+        queue: Option<&str>,
+        limit: u32,
+        now: Timestamp,
+    ) -> Vec<JobId> {
+        let mut left = limit as usize;
+        let mut out = Vec::new();
+        for (name, max) in &self.limits {
+            if queue.is_some_and(|q| q != *name) {
+                continue;
+            }
+            let running = self
+                .jobs
+                .values()
+                .filter(|j| j.queue == *name && j.state == JobState::Running)
+                .count();
+            let allowed = (*max as usize).saturating_sub(running).min(left);
+            let mut due: Vec<(&JobId, &ModelJob)> = self
+                .jobs
+                .iter()
+                .filter(|(_, j)| j.queue == *name && j.state == JobState::Queued && j.run_at <= now)
+                .filter(|(_, j)| workers.iter().any(|w| w == j.worker))
+                .collect();
+            due.sort_by_key(|(id, j)| (j.priority, j.run_at, **id));
+            let taken: Vec<JobId> = due.into_iter().take(allowed).map(|(id, _)| *id).collect();
+            left -= taken.len();
+            out.extend(taken);
+        }
+        out
+    }
+
+    /// Add a job waiting for `parents` (all stored): cancelled at once when one is dead or
+    /// cancelled, queued when all are done, else pending.
+    pub(super) fn enqueue_after(&mut self, id: JobId, mut job: ModelJob, parents: &[JobId], now: Timestamp) {
+        let states: Vec<JobState> = parents
+            .iter()
+            .filter_map(|p| self.jobs.get(p))
+            .map(|j| j.state)
+            .collect();
+        if states.iter().any(|s| matches!(s, JobState::Dead | JobState::Cancelled)) {
+            job.has_error = true;
+            job.end(JobState::Cancelled, now);
+        } else if states.iter().all(|s| *s == JobState::Done) {
+            job.state = JobState::Queued;
+        } else {
+            job.state = JobState::Pending;
+            let left = parents
+                .iter()
+                .filter(|p| self.jobs.get(p).is_some_and(|j| j.state != JobState::Done))
+                .copied()
+                .collect();
+            self.waiting.insert(id, left);
+        }
+        self.jobs.insert(id, job);
+    }
+
+    /// Move pending jobs on: queued once every parent is done, cancelled (and in turn their
+    /// dependents) once one is dead or cancelled.
+    fn settle(&mut self, now: Timestamp) {
+        loop {
+            let mut changed = false;
+            let children: Vec<JobId> = self.waiting.keys().copied().collect();
+            for child in children {
+                if self.jobs.get(&child).is_none_or(|j| j.state != JobState::Pending) {
+                    self.waiting.remove(&child);
+                    continue;
+                }
+                let parents = self.waiting[&child].clone();
+                let states: Vec<Option<JobState>> = parents.iter().map(|p| self.jobs.get(p).map(|j| j.state)).collect();
+                let cancel = states
+                    .iter()
+                    .any(|s| matches!(s, Some(JobState::Dead | JobState::Cancelled)));
+                let left: BTreeSet<JobId> = parents
+                    .iter()
+                    .zip(&states)
+                    .filter(|(_, s)| !matches!(s, None | Some(JobState::Done)))
+                    .map(|(p, _)| *p)
+                    .collect();
+                let Some(job) = self.jobs.get_mut(&child) else { continue };
+                if cancel {
+                    job.has_error = true;
+                    job.end(JobState::Cancelled, now);
+                    self.waiting.remove(&child);
+                    changed = true;
+                } else if left.is_empty() {
+                    job.state = JobState::Queued;
+                    job.updated_at = now;
+                    self.waiting.remove(&child);
+                    changed = true;
+                } else {
+                    self.waiting.insert(child, left);
+                }
+            }
+            if !changed {
+                return;
+            }
+        }
     }
 
     pub(super) fn claim(&mut self, id: JobId, runner: &RunnerId, lease: Duration, now: Timestamp) {
@@ -144,6 +252,7 @@ impl Model {
                 job.end(JobState::Queued, now);
             }
         }
+        self.settle(now);
         true
     }
 
@@ -177,9 +286,10 @@ impl Model {
 
     pub(super) fn cancel(&mut self, id: JobId, now: Timestamp) -> bool {
         match self.jobs.get_mut(&id) {
-            Some(job) if matches!(job.state, JobState::Queued | JobState::Running) => {
+            Some(job) if matches!(job.state, JobState::Pending | JobState::Queued | JobState::Running) => {
                 job.has_error = true;
                 job.end(JobState::Cancelled, now);
+                self.settle(now);
                 true
             }
             _ => false,

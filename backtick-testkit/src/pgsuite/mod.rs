@@ -129,7 +129,7 @@ fn reap<B: PgBackend>(handed: &Handed<B>) {
 }
 
 /// Run the [`model`](mod@crate::model) property test on a store of `B`: one migrated database,
-/// whose jobs table is emptied before each sequence (sequences run one after another), much
+/// whose jobs, queues and dependency tables are emptied before each sequence (sequences run one after another), much
 /// cheaper than a database each. Call it from a plain `#[test]`: it runs its own runtime.
 ///
 /// # Panics
@@ -142,7 +142,11 @@ pub fn check_against_model<B: PgBackend>() {
             let fixture = fixture.clone();
             async move {
                 let fixture = fixture.get_or_init(ModelFixture::new).await;
-                fixture.sql.lock().await.execute("DELETE FROM backtick_jobs").await;
+                let mut sql = fixture.sql.lock().await;
+                sql.execute("DELETE FROM backtick_jobs").await;
+                // Queue limits and waiting edges, which the sequences set too.
+                sql.execute("DELETE FROM backtick_queues").await;
+                sql.execute("DELETE FROM backtick_job_deps").await;
                 Arc::new(fixture.store.clone()) as Arc<dyn QueueStore>
             }
         }
