@@ -50,6 +50,7 @@ CREATE FUNCTION backtick_jobs_resolve_dependents() RETURNS trigger
 $$
 DECLARE
     waiting int8[];
+    released record;
 BEGIN
     SELECT array_agg(id) INTO waiting FROM (
         SELECT j.id FROM backtick_jobs j
@@ -60,11 +61,21 @@ BEGIN
     ) AS locked;
     IF NEW.state = 'done' THEN
         DELETE FROM backtick_job_deps WHERE parent_id = NEW.id;
-        UPDATE backtick_jobs j
-        SET state = 'queued', updated_at = NEW.updated_at
-        WHERE j.id = ANY (coalesce(waiting, '{}'))
-          AND j.state = 'pending'
-          AND NOT EXISTS (SELECT 1 FROM backtick_job_deps d WHERE d.job_id = j.id);
+        -- Released jobs wake their queues' runners, as an insert does (a hint; NOTIFY is
+        -- sent at commit).
+        FOR released IN
+            WITH queued AS (
+                UPDATE backtick_jobs j
+                SET state = 'queued', updated_at = NEW.updated_at
+                WHERE j.id = ANY (coalesce(waiting, '{}'))
+                  AND j.state = 'pending'
+                  AND NOT EXISTS (SELECT 1 FROM backtick_job_deps d WHERE d.job_id = j.id)
+                RETURNING j.queue
+            )
+            SELECT DISTINCT queue FROM queued
+        LOOP
+            PERFORM pg_notify('backtick_jobs', released.queue);
+        END LOOP;
     ELSE
         DELETE FROM backtick_job_deps WHERE parent_id = NEW.id OR job_id = ANY (coalesce(waiting, '{}'));
         UPDATE backtick_jobs j

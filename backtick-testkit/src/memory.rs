@@ -422,9 +422,12 @@ impl QueueStore for MemoryStore {
 
     async fn finish_many(&self, finishes: &[Finish], now: Option<Timestamp>) -> Result<FinishReport, StoreError> {
         let now = resolve_now(now);
-        let mut state = self.lock();
-        let report = state.finish(finishes, now, false, |_| true);
-        state.settle(now);
+        let (report, released) = {
+            let mut state = self.lock();
+            let report = state.finish(finishes, now, false, |_| true);
+            (report, state.settle(now))
+        };
+        self.hint(released);
         Ok(report)
     }
 
@@ -476,7 +479,8 @@ impl QueueStore for MemoryStore {
         let now = resolve_now(now);
         let mut state = self.lock();
         let cancelled = state.cancel(id, reason, now);
-        state.settle(now);
+        // A cancel releases no job (it can only cancel dependents), so there is nothing to wake.
+        let _ = state.settle(now);
         Ok(cancelled)
     }
 

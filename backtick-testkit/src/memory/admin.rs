@@ -127,7 +127,7 @@ impl State {
             JobAction::Cancel { reason }
                 if matches!(state, JobState::Queued | JobState::Pending) && self.cancel(id, reason, now) =>
             {
-                self.settle(now);
+                let _ = self.settle(now);
                 report.applied.push(id);
             }
             JobAction::Cancel { reason }

@@ -147,8 +147,10 @@ impl State {
     }
 
     /// Move pending jobs on after their parents changed: released when every parent is done,
-    /// cancelled (and, in turn, their dependents) when one ended dead or cancelled.
-    pub(super) fn settle(&mut self, now: Timestamp) {
+    /// cancelled (and, in turn, their dependents) when one ended dead or cancelled. Returns the
+    /// queues of the released jobs, to wake.
+    pub(super) fn settle(&mut self, now: Timestamp) -> Vec<String> {
+        let mut released: Vec<String> = Vec::new();
         loop {
             let mut changed = false;
             let children: Vec<JobId> = self.flow.waiting.keys().copied().collect();
@@ -183,6 +185,9 @@ impl State {
                 } else if left.is_empty() {
                     job.state = JobState::Queued;
                     job.updated_at = now;
+                    if !released.contains(&job.queue) {
+                        released.push(job.queue.clone());
+                    }
                     self.flow.waiting.remove(&child);
                     changed = true;
                 } else {
@@ -190,7 +195,7 @@ impl State {
                 }
             }
             if !changed {
-                return;
+                return released;
             }
         }
     }
