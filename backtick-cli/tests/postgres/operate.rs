@@ -280,7 +280,14 @@ async fn migrate_status_down_and_up_on_a_real_database() {
     );
     let reverted = db.json(&["migrate", "down", "--yes"]);
     assert_eq!(reverted["state"], "pending");
-    assert_eq!(reverted["version"].as_i64(), Some(total as i64));
+    // The newest migration (versions need not be contiguous).
+    let newest = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["version"].as_i64())
+        .max();
+    assert_eq!(reverted["version"].as_i64(), newest);
     let table = db.ok(&["migrate", "status"]);
     assert_eq!(table.lines().filter(|l| l.contains("pending")).count(), 1, "{table}");
     let output = db.run(&["jobs", "list"]);
