@@ -39,12 +39,14 @@ mod registry;
 mod retry;
 mod runner;
 pub mod schedule;
+mod shared;
 #[doc(hidden)]
 pub mod state;
 mod store;
 pub mod telemetry;
 mod trouble;
 mod typed;
+mod unique;
 mod worker;
 
 pub use admin::{AdminError, QueueAdmin};
@@ -68,6 +70,7 @@ pub use retry::RetryPolicy;
 pub use runner::{Runner, RunnerBuilder, RunnerConfig, RunnerHandle, RunnerStats};
 // What runners and store implementations exchange: public for the stores of other crates,
 // hidden from the application's docs.
+pub use shared::{MissingState, State, StateMap, StateRequirement};
 pub use state::Outcome;
 #[doc(hidden)]
 pub use state::{Finish, Transition};
@@ -75,4 +78,5 @@ pub use state::{Finish, Transition};
 pub use store::{ClaimParams, Enqueued, FinishReport, WakeReceiver, single_enqueued, single_id};
 pub use store::{JobFilter, QueueStore, StateCounts};
 pub use typed::TypedJob;
+pub use unique::{Unique, period_micros, unique_holds, unique_period_key};
 pub use worker::{FnWorker, JobContext, JobError, Worker, WorkerOptions, worker_fn};

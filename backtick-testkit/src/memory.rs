@@ -19,7 +19,7 @@ use backtick_core::schedule::{ScheduleFire, ScheduleRecord};
 use backtick_core::state::{Finish, Transition};
 use backtick_core::{
     ClaimParams, ClaimToken, Enqueued, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore, RunAt,
-    RunnerId, StateCounts, StoreError, Timestamp, WakeReceiver,
+    RunnerId, StateCounts, StoreError, Timestamp, WakeReceiver, unique_holds, unique_period_key,
 };
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::broadcast;
@@ -73,8 +73,11 @@ struct Shared {
 struct State {
     last_id: i64,
     jobs: BTreeMap<JobId, Job>,
-    /// unique key -> the job holding it, until that job is pruned.
-    unique: HashMap<String, JobId>,
+    /// unique key (as held: with its period bucket) -> the jobs with it, until they are
+    /// pruned; the holder is the one whose state is among its unique states.
+    unique: HashMap<String, Vec<JobId>>,
+    /// The unique states of the jobs that have them (the others hold their key in every state).
+    unique_states: HashMap<JobId, Vec<JobState>>,
     /// Recurring and cron schedules by name.
     schedules: BTreeMap<String, ScheduleRecord>,
     /// What the admin contract keeps beside them.
@@ -199,14 +202,31 @@ fn apply(job: &mut Job, transition: &Transition, now: Timestamp) {
 }
 
 impl State {
+    /// The job holding `key` now, if any.
+    fn holder(&self, key: &str) -> Option<JobId> {
+        self.unique.get(key)?.iter().copied().find(|id| {
+            self.jobs
+                .get(id)
+                .is_some_and(|job| unique_holds(self.unique_states.get(id).map(Vec::as_slice), job.state))
+        })
+    }
+
     fn insert(&mut self, new: NewJob, now: Timestamp) -> (JobId, bool) {
-        if let Some(id) = new.unique_key.as_ref().and_then(|key| self.unique.get(key)) {
-            return (*id, false);
+        let run_at = resolve_run_at(new.run_at, now);
+        let unique_key = match (new.unique_key, new.unique_period) {
+            (Some(key), Some(period)) => Some(unique_period_key(&key, run_at, period)),
+            (key, _) => key,
+        };
+        if let Some(id) = unique_key.as_deref().and_then(|key| self.holder(key)) {
+            return (id, false);
         }
         self.last_id += 1;
         let id = JobId(self.last_id);
-        if let Some(key) = &new.unique_key {
-            self.unique.insert(key.clone(), id);
+        if let Some(key) = &unique_key {
+            self.unique.entry(key.clone()).or_default().push(id);
+            if let Some(states) = new.unique_states {
+                self.unique_states.insert(id, states);
+            }
         }
         let job = Job {
             id,
@@ -218,11 +238,11 @@ impl State {
             state: JobState::Queued,
             attempt: 0,
             max_attempts: new.max_attempts,
-            run_at: resolve_run_at(new.run_at, now),
+            run_at,
             lease_owner: None,
             lease_expires_at: None,
             last_error: None,
-            unique_key: new.unique_key,
+            unique_key,
             trace_context: new.trace_context,
             created_at: now,
             updated_at: now,
@@ -291,9 +311,15 @@ impl State {
     /// Delete a job, freeing its unique key and its admin columns.
     fn remove(&mut self, id: JobId) -> Option<Job> {
         let job = self.jobs.remove(&id)?;
-        if let Some(key) = &job.unique_key {
-            self.unique.remove(key);
+        if let Some(key) = &job.unique_key
+            && let Some(ids) = self.unique.get_mut(key)
+        {
+            ids.retain(|other| *other != id);
+            if ids.is_empty() {
+                self.unique.remove(key);
+            }
         }
+        self.unique_states.remove(&id);
         self.admin.forget(id);
         Some(job)
     }

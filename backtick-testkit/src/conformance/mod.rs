@@ -78,6 +78,7 @@ mod revive;
 mod schedule;
 mod support;
 mod timestamps;
+mod unique;
 
 /// How many cases [`run_all`] runs at once.
 pub const CONCURRENCY: usize = 4;
@@ -272,6 +273,7 @@ pub fn cases() -> Vec<Case> {
         timestamps::cases(),
         schedule::cases(),
         next_due::cases(),
+        unique::cases(),
     ]
     .concat()
 }

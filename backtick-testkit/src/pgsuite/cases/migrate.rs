@@ -88,8 +88,8 @@ async fn revert_last_undoes_the_newest_migration_and_migrate_reapplies_it<B: PgB
     let mut sql = schema.sql().await;
     let last = *migrations().last().expect("at least one migration");
     assert_eq!(B::revert_last_migration(&store).await.expect("revert"), Some(last));
-    // The newest migration (0006) adds the trace context column.
-    assert!(!column_exists(&mut sql, "backtick_jobs", "trace_context").await);
+    // The newest migration (0007) adds the unique states column.
+    assert!(!column_exists(&mut sql, "backtick_jobs", "unique_states").await);
     assert!(
         function_exists(&mut sql, "backtick_list_jobs").await,
         "older migrations stay"
@@ -99,7 +99,7 @@ async fn revert_last_undoes_the_newest_migration_and_migrate_reapplies_it<B: PgB
         .expect_err("the last migration is missing");
     assert!(pending.to_string().contains(last.name), "{pending}");
     assert_eq!(B::migrate(&store).await.expect("migrate"), vec![last]);
-    assert!(column_exists(&mut sql, "backtick_jobs", "trace_context").await);
+    assert!(column_exists(&mut sql, "backtick_jobs", "unique_states").await);
 }
 
 async fn a_migration_changed_after_it_was_applied_is_refused<B: PgBackend>(db: Arc<TestDatabase<B>>) {
