@@ -31,6 +31,7 @@ mod backoff;
 mod cancel;
 mod clock;
 mod codec;
+mod completion;
 mod error;
 mod job;
 #[doc(hidden)]
@@ -60,6 +61,7 @@ pub use backtick_macros::{cron, recurring, worker};
 pub use cancel::{CancelReason, JobCancellation};
 pub use clock::{Clock, ManualClock, StoreClock};
 pub use codec::{Codec, DecodeError, EncodeError, UnknownCodec};
+pub use completion::{CompletionError, completed, completion_of};
 pub use error::{BoxError, ConfigError, Error, StoreError};
 pub use job::{
     ClaimToken, DEFAULT_MAX_ATTEMPTS, DEFAULT_PRIORITY, DEFAULT_QUEUE, InvalidJob, Job, JobId, JobState, NewJob, RunAt,

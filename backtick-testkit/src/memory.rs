@@ -21,6 +21,7 @@ use backtick_core::{
     ClaimParams, ClaimToken, Enqueued, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore, RunAt,
     RunnerId, StateCounts, StoreError, Timestamp, WakeReceiver, unique_holds, unique_period_key,
 };
+use backtick_core::{CompletionError, JobContext, completed, completion_of};
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::broadcast;
 
@@ -101,6 +102,61 @@ impl MemoryStore {
     /// Every job in the store, lowest id first. A synchronous snapshot for test assertions.
     pub fn snapshot(&self) -> Vec<Job> {
         self.lock().jobs.values().cloned().collect()
+    }
+
+    /// The in-memory counterpart of `complete_in` (`backtick_postgres::complete_in`,
+    /// `backtick_diesel::complete_in`): atomically, complete the job of `ctx` under its claim
+    /// token and run `write` (the worker's "transaction"), or, when the claim is stale, do
+    /// neither and return [`CompletionError::Stale`]. `now: None` reads the system clock.
+    ///
+    /// # Errors
+    /// As `complete_in`: [`CompletionError::Stale`], [`CompletionError::NoClaim`].
+    ///
+    /// # Examples
+    /// ```
+    /// # extern crate backtick_core as backtick_postgres;
+    /// use backtick_postgres::{ClaimParams, JobContext, JobState, NewJob, QueueStore, RunnerId};
+    /// use backtick_testkit::MemoryStore;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let store = MemoryStore::new();
+    /// let id = store.enqueue(NewJob::new("credit", &5)?, None).await?;
+    /// let params = ClaimParams {
+    ///     runner_id: RunnerId::new("r1"),
+    ///     workers: vec!["credit".into()],
+    ///     queues: None,
+    ///     limit: 1,
+    ///     lease_ttl: std::time::Duration::from_secs(30),
+    ///     now: None,
+    /// };
+    /// let job = store.claim(&params).await?.remove(0);
+    /// let ctx = JobContext::new(job, Default::default());
+    /// let mut balance = 0;
+    /// store.complete_in(&ctx, || balance += 5, None)?;
+    /// assert_eq!(balance, 5);
+    /// assert_eq!(store.get(id).await?.unwrap().state, JobState::Done);
+    /// assert!(store.complete_in(&ctx, || balance += 5, None).is_err(), "stale the second time");
+    /// assert_eq!(balance, 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn complete_in(
+        &self,
+        ctx: &JobContext,
+        write: impl FnOnce(),
+        now: Option<Timestamp>,
+    ) -> Result<(), CompletionError> {
+        let finish = completion_of(ctx)?;
+        let now = resolve_now(now);
+        let report = {
+            let mut state = self.lock();
+            let report = state.finish(std::slice::from_ref(&finish), now, false, |_| true);
+            if report.applied.contains(&finish.token.job_id) {
+                write();
+            }
+            report
+        };
+        completed(ctx, &finish, &report)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

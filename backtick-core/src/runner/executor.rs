@@ -90,7 +90,12 @@ async fn live(
     span.in_scope(|| about.log(&outcome, &finish.transition));
     if outcome == Outcome::Completed && completed.is_completed() {
         // The worker committed the job's completion in its own transaction, fenced by this
-        // claim: there is nothing left to write, only the claim to drop.
+        // claim: there is nothing left to write, only the claim to drop and the count to keep.
+        let report = crate::store::FinishReport {
+            applied: vec![finish.token.job_id],
+            stale: Vec::new(),
+        };
+        shared.stats.record_finished(std::slice::from_ref(&finish), &report);
         shared.claims.forget(std::iter::once(&finish.token));
         return;
     }
