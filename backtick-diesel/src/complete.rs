@@ -21,7 +21,6 @@ use crate::sql;
 /// # Examples
 /// ```no_run
 /// use backtick_diesel::diesel_async::{AsyncConnection, RunQueryDsl};
-/// use backtick_diesel::diesel_async::scoped_futures::ScopedFutureExt;
 /// use backtick_diesel::{DieselStore, JobContext, JobError, State, complete_in};
 ///
 /// #[derive(Debug, thiserror::Error)]
@@ -35,17 +34,15 @@ use crate::sql;
 /// #[backtick_diesel::worker]
 /// async fn credit(store: State<DieselStore>, ctx: JobContext, account: i64, cents: i64) -> Result<(), JobError> {
 ///     let mut conn = store.pool().get().await?;
-///     conn.transaction::<_, CreditError, _>(|conn| {
-///         async move {
-///             backtick_diesel::diesel::sql_query("UPDATE accounts SET balance = balance + $2 WHERE id = $1")
-///                 .bind::<backtick_diesel::diesel::sql_types::BigInt, _>(account)
-///                 .bind::<backtick_diesel::diesel::sql_types::BigInt, _>(cents)
-///                 .execute(conn)
-///                 .await?;
-///             complete_in(conn, &ctx).await?; // stale: the error rolls the transaction back
-///             Ok(())
-///         }
-///         .scope_boxed()
+///     let ctx = &ctx;
+///     conn.transaction::<_, CreditError, _>(async move |conn| {
+///         backtick_diesel::diesel::sql_query("UPDATE accounts SET balance = balance + $2 WHERE id = $1")
+///             .bind::<backtick_diesel::diesel::sql_types::BigInt, _>(account)
+///             .bind::<backtick_diesel::diesel::sql_types::BigInt, _>(cents)
+///             .execute(conn)
+///             .await?;
+///         complete_in(conn, ctx).await?; // stale: the error rolls the transaction back
+///         Ok(())
 ///     })
 ///     .await?;
 ///     Ok(())
