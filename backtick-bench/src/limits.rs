@@ -20,6 +20,7 @@ use backtick_postgres::sqlx::{self, Connection, PgConnection};
 
 use crate::admin::{self, Database};
 use crate::backend::Backend;
+use crate::profile::{Cost, backend_cpu, own_cpu, wal_position};
 use crate::report::Figure;
 use crate::workloads::{ARGS, Env, NOOP, Workload};
 
@@ -201,9 +202,9 @@ async fn bulk(env: Env<'_>) -> Result<Vec<Figure>, String> {
 async fn claim(env: Env<'_>) -> Result<Vec<Figure>, String> {
     let n = env.sizes.drain;
     let mut figures = Vec::new();
-    let mut best = 0.0_f64;
+    let (mut best, mut best_cost) = (0.0_f64, Cost::default());
     for &clients in CLAIM_CLIENTS {
-        let rate = if clients == CLAIM_CLIENTS[0] {
+        let (rate, cost) = if clients == CLAIM_CLIENTS[0] {
             claim_drain(env.db, clients, n).await?
         } else {
             env.with_extra_db(&format!("c{clients}"), |db| async move {
@@ -211,10 +212,13 @@ async fn claim(env: Env<'_>) -> Result<Vec<Figure>, String> {
             })
             .await?
         };
-        best = best.max(rate);
+        if rate > best {
+            (best, best_cost) = (rate, cost);
+        }
         figures.push(Figure::new(claim_metric(clients), rate, "jobs/s"));
     }
     figures.push(Figure::new("best_jobs_per_s", best, "jobs/s"));
+    figures.extend(best_cost.figures(BEST_COST_FIGURES));
     Ok(figures)
 }
 
@@ -227,9 +231,17 @@ fn claim_metric(clients: usize) -> &'static str {
     }
 }
 
+/// The figure names of the best client count's [`Cost`].
+const BEST_COST_FIGURES: [&str; 3] = [
+    "best_client_cpu_us_per_job",
+    "best_db_cpu_us_per_job",
+    "best_wal_bytes_per_job",
+];
+
 /// Queue `n` jobs in `db` with one statement, analyze, and drain them from `clients`
-/// connections; jobs per second.
-async fn claim_drain(db: &Database, clients: usize, n: usize) -> Result<f64, String> {
+/// connections; jobs per second, and what the drain cost per job (CPU of this process and of
+/// the backends serving the loops, WAL written; read outside the timed window).
+async fn claim_drain(db: &Database, clients: usize, n: usize) -> Result<(f64, Cost), String> {
     let mut conn = connect(db).await?;
     let row = row()?;
     sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -245,30 +257,45 @@ async fn claim_drain(db: &Database, clients: usize, n: usize) -> Result<f64, Str
     .execute(&mut conn)
     .await
     .map_err(|e| format!("plain fill: {e}"))?;
-    let _ = conn.close().await;
     admin::analyze(db).await?;
     let mut connections = Vec::with_capacity(clients);
+    let mut backends_before = 0.0;
     for _ in 0..clients {
-        connections.push(connect(db).await?);
+        let mut client = connect(db).await?;
+        backends_before += backend_cpu(&mut client).await;
+        connections.push(client);
     }
+    let (wal_before, own_before) = (wal_position(&mut conn).await, own_cpu());
     let started = Instant::now();
     let tasks: Vec<_> = connections
         .into_iter()
         .enumerate()
         .map(|(i, conn)| tokio::spawn(claim_loop(conn, format!("plain-{i}"))))
         .collect();
-    let claimed: usize = join_all(tasks).await?.into_iter().sum();
+    let ends = join_all(tasks).await?;
     let elapsed = started.elapsed();
+    let own = own_cpu() - own_before;
+    let wal = wal_position(&mut conn).await - wal_before;
+    let _ = conn.close().await;
+    let claimed: usize = ends.iter().map(|(claimed, _)| claimed).sum();
+    let backends: f64 = ends.iter().map(|(_, cpu)| cpu).sum::<f64>() - backends_before;
+    let per_job = |total: f64| total / n.max(1) as f64;
+    let cost = Cost {
+        client_cpu_us: per_job(1e6 * own),
+        db_cpu_us: per_job(1e6 * backends),
+        wal_bytes: per_job(wal),
+    };
     if claimed != n {
         return Err(format!("the plain drain claimed {claimed} jobs of {n}"));
     }
     expect_rows(db, "done", n).await?;
-    Ok(per_second(n, elapsed))
+    Ok((per_second(n, elapsed), cost))
 }
 
 /// Claim [`CLAIM_BATCH`] jobs and complete them, two statements (two commits) a round, until
-/// a claim comes back empty; returns how many jobs it claimed.
-async fn claim_loop(mut conn: PgConnection, owner: String) -> Result<usize, String> {
+/// a claim comes back empty; returns how many jobs it claimed and the CPU seconds its server
+/// backend has used so far.
+async fn claim_loop(mut conn: PgConnection, owner: String) -> Result<(usize, f64), String> {
     const CLAIM: &str = "
 UPDATE backtick_jobs
 SET state = 'running', attempt = attempt + 1, lease_owner = $1,
@@ -307,8 +334,9 @@ WHERE id = ANY($1)";
             .map_err(|e| format!("plain complete: {e}"))?;
         claimed += ids.len();
     }
+    let cpu = backend_cpu(&mut conn).await;
     let _ = conn.close().await;
-    Ok(claimed)
+    Ok((claimed, cpu))
 }
 
 async fn join_all<T>(tasks: Vec<tokio::task::JoinHandle<Result<T, String>>>) -> Result<Vec<T>, String> {

@@ -17,6 +17,8 @@ use backtick_postgres::{
     StoreError, Timestamp, WakeReceiver, async_trait,
 };
 
+use crate::report::Figure;
+
 /// Calls, rows and time of one store method.
 #[derive(Debug, Clone, Copy, Default)]
 struct Calls {
@@ -280,6 +282,53 @@ pub(crate) struct CpuSample {
     machine_busy: f64,
     machine_total: f64,
     commits: i64,
+    /// The server's WAL position in bytes (`pg_current_wal_lsn`), for WAL written per job.
+    wal_bytes: f64,
+}
+
+/// What a drain cost per job: CPU of the client process (the runner, or the plain SQL loop),
+/// CPU of the database backends serving it, and WAL the server wrote. On a machine whose
+/// cores the client and the database share, `client + database` CPU per job bounds the
+/// throughput at `cores / (client + database)`, whatever the statements.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Cost {
+    pub(crate) client_cpu_us: f64,
+    pub(crate) db_cpu_us: f64,
+    pub(crate) wal_bytes: f64,
+}
+
+impl Cost {
+    /// The three figures, named `<prefix>client_cpu_us_per_job` and so on.
+    pub(crate) fn figures(self, names: [&'static str; 3]) -> Vec<Figure> {
+        vec![
+            Figure::new(names[0], self.client_cpu_us, "µs/job"),
+            Figure::new(names[1], self.db_cpu_us, "µs/job"),
+            Figure::new(names[2], self.wal_bytes, "B/job"),
+        ]
+    }
+}
+
+/// The figure names of a drain's [`Cost`].
+pub(crate) const COST_FIGURES: [&str; 3] = ["client_cpu_us_per_job", "db_cpu_us_per_job", "wal_bytes_per_job"];
+
+/// CPU seconds so far of the server backend serving `conn` (read from `/proc`: the server runs
+/// on this machine); zero when it cannot be read.
+pub(crate) async fn backend_cpu(conn: &mut PgConnection) -> f64 {
+    let pid: Option<i32> = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(conn).await.ok();
+    pid.and_then(|pid| process_cpu(&pid.to_string())).unwrap_or(0.0)
+}
+
+/// CPU seconds so far of this process.
+pub(crate) fn own_cpu() -> f64 {
+    process_cpu("self").unwrap_or(0.0)
+}
+
+/// The server's WAL position in bytes, read over `conn`.
+pub(crate) async fn wal_position(conn: &mut PgConnection) -> f64 {
+    sqlx::query_scalar("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8")
+        .fetch_one(conn)
+        .await
+        .unwrap_or(0.0)
 }
 
 /// `/proc` reports CPU time in clock ticks of `USER_HZ`, which is 100 on Linux.
@@ -332,9 +381,25 @@ impl CpuSample {
                 .fetch_one(&mut conn)
                 .await
                 .unwrap_or(0);
+            sample.wal_bytes = wal_position(&mut conn).await;
             let _ = conn.close().await;
         }
         sample
+    }
+
+    /// What `jobs` jobs cost between `self` and the later sample `end`.
+    pub(crate) fn cost(&self, end: &CpuSample, jobs: usize) -> Cost {
+        let backends: f64 = end
+            .backends
+            .iter()
+            .map(|(pid, cpu)| cpu - self.backends.get(pid).copied().unwrap_or(0.0))
+            .sum();
+        let per_job = |total: f64| total / jobs.max(1) as f64;
+        Cost {
+            client_cpu_us: per_job(1e6 * (end.this_process - self.this_process)),
+            db_cpu_us: per_job(1e6 * backends),
+            wal_bytes: per_job(end.wal_bytes - self.wal_bytes),
+        }
     }
 
     /// What happened between `self` and the later sample `end`.

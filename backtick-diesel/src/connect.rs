@@ -70,6 +70,7 @@ impl DieselStore {
         probe(&options, config.connect_timeout).await?;
         let lifeline = pool(options.clone(), &lifeline_config(&config))?;
         let pool = pool(options.clone(), &config)?;
+        warm(&pool, &lifeline).await;
         Ok(Self::build(
             pool,
             lifeline,
@@ -103,6 +104,29 @@ impl DieselStore {
     async fn open(url: &str, variable: Option<&'static str>, config: DieselStoreConfig) -> Result<Self, DieselError> {
         validate(&config)?;
         Self::connect_with_options(parse_url(url, variable)?, config).await
+    }
+}
+
+/// Open the first connection of `pool` and of `lifeline` side by side, and run a claim of
+/// nothing on `pool`'s ([`backtick_pg_common::warm_up_claim`]), so that a runner started
+/// right after connecting claims and registers without waiting for a connect or a new
+/// backend's first statement. A failure here (a database not migrated yet, say) is left to
+/// the first call that needs the connection: the probe has just shown the server is there.
+/// Both pools bound the wait by their `create_timeout`.
+async fn warm(pool: &DieselPool, lifeline: &DieselPool) {
+    let params = backtick_pg_common::warm_up_claim();
+    let main = async {
+        let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+        crate::store::warm_claim(&mut conn, &params)
+            .await
+            .map_err(|e| e.to_string())
+    };
+    let side = async { lifeline.get().await.map(drop).map_err(|e| e.to_string()) };
+    let (main, side) = tokio::join!(main, side);
+    for (name, result) in [("pool", main), ("lifeline", side)] {
+        if let Err(error) = result {
+            tracing::debug!(pool = name, %error, "warming a first connection failed");
+        }
     }
 }
 

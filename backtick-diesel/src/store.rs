@@ -159,6 +159,19 @@ impl DieselStore {
     }
 }
 
+/// Run the claim statement with `params` on `conn` and drop what it returns: with
+/// [`backtick_pg_common::warm_up_claim`], a claim of nothing that leaves the server backend
+/// with the claim function compiled and its statement planned.
+pub(crate) async fn warm_claim(
+    conn: &mut AsyncPgConnection,
+    params: &ClaimParams,
+) -> Result<(), diesel::result::Error> {
+    bind_claim(diesel::sql_query(sql::CLAIM), params)
+        .load::<JobRow>(conn)
+        .await
+        .map(drop)
+}
+
 fn bind_claim(query: SqlQuery, params: &ClaimParams) -> BoxedSqlQuery<'static, diesel::pg::Pg, SqlQuery> {
     query
         .into_boxed()

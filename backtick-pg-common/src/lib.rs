@@ -44,6 +44,7 @@ mod server_error;
 // `macro_use`: `admin_sql` builds on the column list and the `running!` test of `sql`.
 #[macro_use]
 pub mod sql;
+mod warm;
 // After `sql`: it uses that module's macros.
 pub mod admin;
 pub mod admin_sql;
@@ -64,3 +65,4 @@ pub use migrate::{
     MigrationState, MigrationStatus, Migrator, TRACKING_TABLE, check_applied, migrations, parse_file_name,
 };
 pub use server_error::ServerError;
+pub use warm::warm_up_claim;

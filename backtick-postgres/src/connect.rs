@@ -56,11 +56,38 @@ impl PgStore {
         config.validate()?;
         let options = with_application_name(&config, options);
         probe(&options, config.connect_timeout).await?;
-        Ok(Self::from_pools(
+        let store = Self::from_pools(
             pool_options(&config).connect_lazy_with(options.clone()),
             lifeline_options(&config).connect_lazy_with(options),
             config.admin_statement_timeout,
-        ))
+        );
+        store.warm(config.connect_timeout).await;
+        Ok(store)
+    }
+
+    /// Open the first connection of the pool and of the lifeline pool side by side, and run a
+    /// claim of nothing on the pool's ([`backtick_pg_common::warm_up_claim`]), so that a
+    /// runner started right after connecting claims and registers without waiting for a
+    /// connect or a new backend's first statement. A failure here (a database not migrated
+    /// yet, say) is left to the first call that needs the connection: the probe has just
+    /// shown the server is there.
+    async fn warm(&self, timeout: Duration) {
+        let params = backtick_pg_common::warm_up_claim();
+        let main = async {
+            let mut conn = self.pool().acquire().await?;
+            crate::store::warm_claim(&mut conn, &params).await
+        };
+        let (main, side) = tokio::join!(
+            tokio::time::timeout(timeout, main),
+            tokio::time::timeout(timeout, self.inner.lifeline.acquire())
+        );
+        for (name, result) in [("pool", main), ("lifeline", side.map(|r| r.map(drop)))] {
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::debug!(pool = name, %error, "opening a first connection failed"),
+                Err(_) => tracing::debug!(pool = name, ?timeout, "opening a first connection timed out"),
+            }
+        }
     }
 
     async fn open(url: &str, variable: Option<&'static str>, config: PgStoreConfig) -> Result<Self, PgError> {

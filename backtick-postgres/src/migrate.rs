@@ -129,12 +129,17 @@ async fn status(pool: &PgPool) -> Result<Vec<MigrationStatus>, MigrateError> {
     result
 }
 
+/// A new connection with `pool`'s connect options, outside the pool (whose idle connections,
+/// warmed at connect, stay there for the store's calls), within the pool's `acquire_timeout`.
 async fn own_connection(pool: &PgPool) -> Result<PgConnection, MigrateError> {
-    let conn = pool.acquire().await.map_err(|e| MigrateError::Database {
-        action: "connect",
-        source: e.into(),
-    })?;
-    Ok(conn.detach())
+    let timeout = pool.options().get_acquire_timeout();
+    let connected = tokio::time::timeout(timeout, PgConnection::connect_with(&pool.connect_options())).await;
+    connected
+        .unwrap_or(Err(sqlx::Error::PoolTimedOut))
+        .map_err(|e| MigrateError::Database {
+            action: "connect",
+            source: e.into(),
+        })
 }
 
 async fn close(conn: PgConnection) {

@@ -160,6 +160,16 @@ impl PgStore {
     }
 }
 
+/// Run the claim statement with `params` on `conn` and drop what it returns: with
+/// [`backtick_pg_common::warm_up_claim`], a claim of nothing that leaves the statement
+/// prepared and planned on that connection.
+pub(crate) async fn warm_claim(conn: &mut sqlx::PgConnection, params: &ClaimParams) -> Result<(), sqlx::Error> {
+    bind_claim(sqlx::query(sql::CLAIM), params)
+        .fetch_all(conn)
+        .await
+        .map(drop)
+}
+
 fn bind_claim<'q>(query: PgQuery<'q>, params: &'q ClaimParams) -> PgQuery<'q> {
     query
         .bind(params.now)

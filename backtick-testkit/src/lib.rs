@@ -51,6 +51,7 @@ pub mod assert;
 pub mod conformance;
 pub mod intercept;
 mod memory;
+#[cfg(feature = "model")]
 pub mod model;
 pub mod pgsuite;
 pub mod runner_checks;

@@ -11,7 +11,7 @@ use crate::admin::{self, Database};
 use crate::backend::Backend;
 use crate::limits::Limit;
 use crate::metrics_switch::Recording;
-use crate::profile::{CountingStore, CpuSample};
+use crate::profile::{COST_FIGURES, Cost, CountingStore, CpuSample};
 use crate::report::Figure;
 
 /// A.drain.cN: queue the burst, then time one runner at `concurrency` draining it. With
@@ -24,11 +24,11 @@ pub(super) async fn burst(env: Env<'_>, concurrency: usize, analyzed: bool) -> R
     if analyzed {
         admin::analyze(env.db).await?;
     }
-    let elapsed = timed_drain(env.backend, env.db, concurrency, n, env.profile).await?;
+    let (elapsed, cost) = timed_drain(env.backend, env.db, concurrency, n, env.profile).await?;
     expect_count(&*store, JobState::Done, n).await?;
-    Ok(vec![
-        Figure::new("jobs_per_s", per_second(n, elapsed), "jobs/s").against(Limit::Claim),
-    ])
+    let mut figures = vec![Figure::new("jobs_per_s", per_second(n, elapsed), "jobs/s").against(Limit::Claim)];
+    figures.extend(cost.figures(COST_FIGURES));
+    Ok(figures)
 }
 
 /// A.drain.cN.recorder: the burst drained with a real Prometheus recorder installed (not
@@ -81,7 +81,7 @@ async fn drain_once(
         true => Some(Recording::start()?),
         false => None,
     };
-    let elapsed = timed_drain(backend, &db, concurrency, n, false).await?;
+    let (elapsed, _) = timed_drain(backend, &db, concurrency, n, false).await?;
     expect_count(&*store.queue(), JobState::Done, n).await?;
     store.close().await;
     if let Some(recorder) = recorder {
@@ -110,18 +110,16 @@ fn keep_page(page: &str) {
 
 /// Drain the `n` jobs queued in `db` with one runner of `backend` at `concurrency`: the time
 /// from before its store connects (and checks the migrations, as an application's start
-/// does) until it has completed all `n`.
+/// does) until it has completed all `n`, and what the drain cost per job (sampled outside
+/// the timed window).
 pub(crate) async fn timed_drain(
     backend: Backend,
     db: &Database,
     concurrency: usize,
     n: usize,
     profile: bool,
-) -> Result<Duration, String> {
-    let cpu_before = match profile {
-        true => Some(CpuSample::take(&db.url, &db.name).await),
-        false => None,
-    };
+) -> Result<(Duration, Cost), String> {
+    let before = CpuSample::take(&db.url, &db.name).await;
     let started = Instant::now();
     let store = backend.open(&db.url).await?;
     let counting = profile.then(|| CountingStore::new(store.queue()));
@@ -137,8 +135,9 @@ pub(crate) async fn timed_drain(
     let handle = runner.start();
     let done = wait_completed(&handle, n as u64, patience(n)).await;
     let elapsed = started.elapsed();
-    if let (Some(counting), Some(before)) = (&counting, &cpu_before) {
-        let after = CpuSample::take(&db.url, &db.name).await;
+    let after = CpuSample::take(&db.url, &db.name).await;
+    let cost = before.cost(&after, n);
+    if let Some(counting) = &counting {
         let tasks = tokio::runtime::Handle::current().metrics().num_alive_tasks();
         eprint!(
             "profile of drain c{concurrency}, {n} jobs in {:.3} s:\n{}{}  tokio tasks alive at the end: {tasks}\n",
@@ -150,5 +149,5 @@ pub(crate) async fn timed_drain(
     let stats = handle.shutdown().await;
     store.close().await;
     done.map_err(|e| format!("{e}; runner stats {stats:?}"))?;
-    Ok(elapsed)
+    Ok((elapsed, cost))
 }

@@ -34,7 +34,7 @@ async fn queue_and_drain(
     let store = backend.open(&db.url).await?;
     let result = async {
         insert_with_progress(&*store.queue(), n).await?;
-        let elapsed = timed_drain(backend, db, concurrency, n, false).await?;
+        let (elapsed, _) = timed_drain(backend, db, concurrency, n, false).await?;
         expect_count(&*store.queue(), JobState::Done, done + n).await?;
         Ok(per_second(n, elapsed))
     }

@@ -54,6 +54,8 @@ mod backend;
 mod cases;
 mod database;
 mod hints;
+#[cfg(feature = "model")]
+mod model_check;
 mod pg_backend;
 mod session;
 mod transaction;
@@ -63,16 +65,17 @@ use std::time::Instant;
 
 pub use backend::{ConnectFailure, PgBackend, PoolSettings};
 pub use backtick_core::{BoxError, ClaimParams, StoreError};
-use backtick_core::{Codec, NewJob, QueueAdmin, QueueStore};
+use backtick_core::{Codec, NewJob, QueueAdmin};
 pub use backtick_pg_common::{MigrateError, Migration, MigrationConnection, MigrationStatus};
 pub use cases::{PgCase, cases};
 pub use database::{TestDatabase, TestSchema, connect, server_url, with_search_path};
 pub use hints::{LISTEN_WAIT, drain_hints};
+#[cfg(feature = "model")]
+pub use model_check::check_against_model;
 pub use session::SqlSession;
 pub use transaction::{CallerTransactions, assert_rolled_back};
 
 use crate::conformance::{self as suite, CaseResult, ConformanceReport};
-use crate::model;
 
 /// What [`pg_backend!`](crate::pg_backend) expands to needs.
 #[doc(hidden)]
@@ -126,48 +129,6 @@ fn reap<B: PgBackend>(handed: &Handed<B>) {
         gone.into_iter().map(|(_, schema)| schema).collect()
     };
     drop(done);
-}
-
-/// Run the [`model`](mod@crate::model) property test on a store of `B`: one migrated database,
-/// whose jobs table is emptied before each sequence (sequences run one after another), much
-/// cheaper than a database each. Call it from a plain `#[test]`: it runs its own runtime.
-///
-/// # Panics
-/// When the store diverges from the model, or the test database cannot be made.
-pub fn check_against_model<B: PgBackend>() {
-    let fixture: Arc<tokio::sync::OnceCell<ModelFixture<B>>> = Arc::default();
-    let factory = {
-        let fixture = fixture.clone();
-        move || {
-            let fixture = fixture.clone();
-            async move {
-                let fixture = fixture.get_or_init(ModelFixture::new).await;
-                fixture.sql.lock().await.execute("DELETE FROM backtick_jobs").await;
-                Arc::new(fixture.store.clone()) as Arc<dyn QueueStore>
-            }
-        }
-    };
-    model::check_against_model(factory);
-    drop(fixture);
-}
-
-/// The model test's one database, its store, and a session to empty it.
-struct ModelFixture<B: PgBackend> {
-    // Fields drop in order: the store and the session before their database.
-    store: B::Store,
-    sql: tokio::sync::Mutex<SqlSession<B>>,
-    _db: TestDatabase<B>,
-}
-
-impl<B: PgBackend> ModelFixture<B> {
-    async fn new() -> Self {
-        let db = TestDatabase::<B>::migrated().await;
-        ModelFixture {
-            store: db.store().await,
-            sql: tokio::sync::Mutex::new(db.sql().await),
-            _db: db,
-        }
-    }
 }
 
 /// The job the Postgres cases enqueue: worker `w`, a one-byte CBOR payload.
