@@ -47,6 +47,7 @@ use crate::sql;
 ///     .await?;
 ///     Ok(())
 /// }
+/// # fn main() {}
 /// ```
 pub async fn complete_in(conn: &mut AsyncPgConnection, ctx: &JobContext) -> Result<(), CompletionError> {
     let finish = completion_of(ctx)?;

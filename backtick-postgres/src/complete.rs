@@ -39,6 +39,7 @@ use crate::sql;
 ///     Ok(())
 /// }
 /// # use backtick_postgres::sqlx;
+/// # fn main() {}
 /// ```
 pub async fn complete_in(conn: &mut PgConnection, ctx: &JobContext) -> Result<(), CompletionError> {
     let finish = completion_of(ctx)?;
