@@ -258,6 +258,13 @@ fn apply(job: &mut Job, transition: &Transition, now: Timestamp) {
 }
 
 impl State {
+    /// The job other than `id` holding the key `id` has, if any: one that a retry of `id`
+    /// would collide with.
+    fn other_holder(&self, id: JobId) -> Option<JobId> {
+        let key = self.jobs.get(&id)?.unique_key.as_deref()?;
+        self.holder(key).filter(|holder| *holder != id)
+    }
+
     /// The job holding `key` now, if any.
     fn holder(&self, key: &str) -> Option<JobId> {
         self.unique.get(key)?.iter().copied().find(|id| {
@@ -509,8 +516,18 @@ impl QueueStore for MemoryStore {
 
     async fn retry(&self, id: JobId, now: Option<Timestamp>) -> Result<bool, StoreError> {
         let now = resolve_now(now);
-        let retried = self.lock().retry(id, now);
-        Ok(retried)
+        let mut state = self.lock();
+        if let Some(holder) = state.other_holder(id) {
+            // What the unique index does to the backends' UPDATE: the statement fails.
+            return Err(StoreError::Other {
+                source: format!(
+                    "job {id} cannot be retried: its unique key is held by job {holder} now (the key was \
+                     released when job {id} finished); cancel or wait for job {holder} first"
+                )
+                .into(),
+            });
+        }
+        Ok(state.retry(id, now))
     }
 
     async fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {

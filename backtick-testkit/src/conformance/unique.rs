@@ -30,6 +30,10 @@ pub(super) fn cases() -> Vec<Case> {
         case!("unique", unique_options_that_cannot_hold_are_rejected),
         case!(
             "unique",
+            retrying_a_finished_job_whose_key_another_job_holds_fails_and_changes_nothing
+        ),
+        case!(
+            "unique",
             sixteen_concurrent_enqueuers_of_one_unique_job_create_exactly_one
         ),
         case!(
@@ -278,6 +282,21 @@ async fn unique_options_that_cannot_hold_are_rejected(store: Store) {
         );
     }
     assert_eq!(counts(&store, None).await.total(), 0, "nothing stored");
+}
+
+async fn retrying_a_finished_job_whose_key_another_job_holds_fails_and_changes_nothing(store: Store) {
+    let scoped = || args_job((1, "a")).unique(Unique::by_args().states(running_or_queued()));
+    let first = enqueue(&store, scoped(), t0()).await;
+    assert!(store.cancel(first, "no", Some(at(1))).await.expect("cancel"));
+    let second = enqueue(&store, scoped(), at(2)).await;
+    assert_ne!(first, second, "the cancelled job released the key");
+    let before = get(&store, first).await;
+    let retried = store.retry(first, Some(at(3))).await;
+    assert!(retried.is_err(), "the key is held by job {second}: {retried:?}");
+    assert_eq!(get(&store, first).await, before, "a refused retry changes nothing");
+    assert!(store.cancel(second, "no", Some(at(4))).await.expect("cancel"));
+    assert!(store.retry(first, Some(at(5))).await.expect("retry"), "free again");
+    assert_eq!(get(&store, first).await.state, JobState::Queued);
 }
 
 async fn sixteen_concurrent_enqueuers(store: &Store, now: backtick_core::Timestamp) -> Vec<Enqueued> {
