@@ -88,6 +88,9 @@ pub enum Error {
     /// A configuration value is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A worker needs a state the runner was not given ([`crate::RunnerBuilder::state`]).
+    #[error(transparent)]
+    MissingState(#[from] crate::shared::MissingState),
 }
 
 /// A configuration value is invalid.

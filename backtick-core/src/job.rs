@@ -278,8 +278,16 @@ pub struct NewJob {
     pub max_attempts: i32,
     /// When it becomes due. Default: now (the store's clock).
     pub run_at: Option<RunAt>,
-    /// At most one job with this key exists until it is pruned. Default: none.
+    /// At most one job with this key exists until it is pruned (narrowed by `unique_period`
+    /// and `unique_states`). Default: none. [`NewJob::unique`] computes one from the worker and
+    /// arguments.
     pub unique_key: Option<String>,
+    /// With a `unique_key`: the key is per period of the job's due time, the store appending
+    /// the period's start to it ([`crate::unique_period_key`]). Default: none.
+    pub unique_period: Option<Duration>,
+    /// With a `unique_key`: the key is held only while the job is in one of these states
+    /// (which must include queued and running). Default: none, every state.
+    pub unique_states: Option<Vec<JobState>>,
     /// The trace the job continues when it runs. Default: the current span's, captured when the
     /// job is built through the installed
     /// [`TracePropagation`](crate::telemetry::TracePropagation) (none without one).
@@ -328,6 +336,8 @@ impl NewJob {
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             run_at: None,
             unique_key: None,
+            unique_period: None,
+            unique_states: None,
             trace_context: crate::telemetry::current_trace_context(),
         }
     }
@@ -368,6 +378,27 @@ impl NewJob {
         self
     }
 
+    /// Make it unique as `unique` says: by worker, arguments, a chosen value or key, optionally
+    /// per period of its due time and only while the holder is in chosen states. Sets
+    /// [`NewJob::unique_key`], [`NewJob::unique_period`] and [`NewJob::unique_states`]; call it
+    /// after the arguments are final.
+    ///
+    /// # Examples
+    /// ```
+    /// # extern crate backtick_core as backtick_postgres;
+    /// use backtick_postgres::{NewJob, Unique};
+    /// let a = NewJob::new("sync", &(7,))?.unique(Unique::by_args());
+    /// let b = NewJob::new("sync", &(7,))?.unique(Unique::by_args());
+    /// assert_eq!(a.unique_key, b.unique_key);
+    /// # Ok::<(), backtick_postgres::EncodeError>(())
+    /// ```
+    pub fn unique(mut self, unique: crate::unique::Unique) -> Self {
+        self.unique_key = Some(unique.key(&self.worker, self.codec, &self.args));
+        self.unique_period = unique.period_value();
+        self.unique_states = unique.states_value();
+        self
+    }
+
     /// Set the trace the job continues (a W3C `traceparent`, optionally followed by `'\n'` and
     /// the `tracestate`), or `None` for no trace. Building a job captures the current span's
     /// already when a [`TracePropagation`](crate::telemetry::TracePropagation) is installed;
@@ -396,12 +427,32 @@ impl NewJob {
                 max_attempts: self.max_attempts,
             });
         }
+        self.validate_unique()?;
         if let Some(context) = &self.trace_context
             && context.len() > crate::telemetry::MAX_TRACE_CONTEXT_LEN
         {
             return Err(InvalidJob::TraceContextTooLong {
                 worker: self.worker.clone(),
                 len: context.len(),
+            });
+        }
+        Ok(())
+    }
+
+    fn validate_unique(&self) -> Result<(), InvalidJob> {
+        let worker = || self.worker.clone();
+        if self.unique_key.is_none() && (self.unique_period.is_some() || self.unique_states.is_some()) {
+            return Err(InvalidJob::UniqueWithoutKey { worker: worker() });
+        }
+        if self.unique_period.is_some_and(|period| period.is_zero()) {
+            return Err(InvalidJob::UniquePeriod { worker: worker() });
+        }
+        if let Some(states) = &self.unique_states
+            && !(states.contains(&JobState::Queued) && states.contains(&JobState::Running))
+        {
+            return Err(InvalidJob::UniqueStates {
+                worker: worker(),
+                states: states.clone(),
             });
         }
         Ok(())
@@ -428,6 +479,34 @@ pub enum InvalidJob {
         worker: String,
         /// The value given.
         max_attempts: i32,
+    },
+    /// `unique_period` or `unique_states` is set without a `unique_key`.
+    #[error(
+        "invalid job for worker {worker:?}: a unique period or states needs a unique key; set them with \
+         `NewJob::unique(Unique::by_args().period(..))`"
+    )]
+    UniqueWithoutKey {
+        /// The job's worker.
+        worker: String,
+    },
+    /// `unique_period` is zero.
+    #[error("invalid job for worker {worker:?}: the unique period is zero; give a period of at least 1 microsecond")]
+    UniquePeriod {
+        /// The job's worker.
+        worker: String,
+    },
+    /// `unique_states` leaves out queued or running. A job moves between the two by itself
+    /// (claim, retry, revive), so a key held in only one of them would be taken by another job
+    /// while its holder waits to come back, which then could not.
+    #[error(
+        "invalid job for worker {worker:?}: unique states {states:?} must include queued and running \
+         (a job moves between them by itself); add the finished states that should also block"
+    )]
+    UniqueStates {
+        /// The job's worker.
+        worker: String,
+        /// The states given.
+        states: Vec<JobState>,
     },
     /// The trace context is longer than [`crate::telemetry::MAX_TRACE_CONTEXT_LEN`].
     #[error(

@@ -31,6 +31,7 @@ mod backoff;
 mod cancel;
 mod clock;
 mod codec;
+mod completion;
 mod error;
 pub mod flow;
 mod job;
@@ -40,12 +41,14 @@ mod registry;
 mod retry;
 mod runner;
 pub mod schedule;
+mod shared;
 #[doc(hidden)]
 pub mod state;
 mod store;
 pub mod telemetry;
 mod trouble;
 mod typed;
+mod unique;
 mod worker;
 
 pub use admin::{AdminError, QueueAdmin};
@@ -59,6 +62,7 @@ pub use backtick_macros::{cron, recurring, worker};
 pub use cancel::{CancelReason, JobCancellation};
 pub use clock::{Clock, ManualClock, StoreClock};
 pub use codec::{Codec, DecodeError, EncodeError, UnknownCodec};
+pub use completion::{CompletionError, completed, completion_of};
 pub use error::{BoxError, ConfigError, Error, StoreError};
 pub use job::{
     ClaimToken, DEFAULT_MAX_ATTEMPTS, DEFAULT_PRIORITY, DEFAULT_QUEUE, InvalidJob, Job, JobId, JobState, NewJob, RunAt,
@@ -69,6 +73,7 @@ pub use retry::RetryPolicy;
 pub use runner::{Runner, RunnerBuilder, RunnerConfig, RunnerHandle, RunnerStats};
 // What runners and store implementations exchange: public for the stores of other crates,
 // hidden from the application's docs.
+pub use shared::{MissingState, State, StateMap, StateRequirement};
 pub use state::Outcome;
 #[doc(hidden)]
 pub use state::{Finish, Transition};
@@ -76,4 +81,5 @@ pub use state::{Finish, Transition};
 pub use store::{ClaimParams, Enqueued, FinishReport, WakeReceiver, single_enqueued, single_id};
 pub use store::{JobFilter, QueueStore, StateCounts};
 pub use typed::TypedJob;
+pub use unique::{Unique, period_micros, unique_holds, unique_period_key};
 pub use worker::{FnWorker, JobContext, JobError, Worker, WorkerOptions, worker_fn};

@@ -24,10 +24,12 @@ pub use serde;
 pub use crate::arg_check::{Probe, ViaNotSerde, ViaSerde};
 pub use crate::codec::{Codec, DecodeError, EncodeError};
 pub use crate::error::{BoxError, ConfigError, Error};
-pub use crate::job::JobId;
+pub use crate::job::{JobId, JobState};
 pub use crate::schedule::{CatchUp, Cron, Every, Periodic};
+pub use crate::shared::{State, StateRequirement};
 pub use crate::store::QueueStore;
 pub use crate::typed::TypedJob;
+pub use crate::unique::Unique;
 pub use crate::worker::{JobContext, JobError, Worker, WorkerOptions};
 
 /// The future of one run of a generated worker.
@@ -54,6 +56,16 @@ pub trait WorkerFn: Send + Sync + 'static {
     /// # Errors
     /// When the payload is not an encoding of the arguments.
     fn decode(codec: Codec, bytes: &[u8]) -> Result<Self::Args, DecodeError>;
+    /// What makes a job unique (`unique(...)` on the attribute), for these arguments; `None`
+    /// when the worker's jobs are not unique.
+    fn unique(args: &Self::Args) -> Option<Result<Unique, EncodeError>> {
+        let _ = args;
+        None
+    }
+    /// The types of the function's `State<T>` arguments.
+    fn required_states() -> Vec<StateRequirement> {
+        Vec::new()
+    }
 }
 
 /// What an annotated function may return: `()` or `Result<(), E>` with `E: Into<JobError>`
@@ -196,6 +208,10 @@ impl<W: WorkerFn> Worker for Generated<W> {
         W::options()
     }
 
+    fn required_states(&self) -> Vec<StateRequirement> {
+        W::required_states()
+    }
+
     async fn perform(&self, ctx: JobContext) -> Result<(), JobError> {
         let job = ctx.job();
         let args = W::decode(job.codec, &job.args).map_err(JobError::Undecodable)?;
@@ -206,7 +222,11 @@ impl<W: WorkerFn> Worker for Generated<W> {
 /// `name::job(args...)`: a job with the worker's defaults.
 pub fn job<W: WorkerFn>(args: &W::Args) -> TypedJob {
     let options = W::options();
-    TypedJob::from_encoded(W::NAME, W::encode(args, options.codec), &options)
+    let job = TypedJob::from_encoded(W::NAME, W::encode(args, options.codec), &options);
+    match W::unique(args) {
+        Some(unique) => job.try_unique(unique),
+        None => job,
+    }
 }
 
 /// `name::schedule_many(store, items)`: one atomic enqueue of many jobs.

@@ -105,6 +105,19 @@ impl TypedJob {
         self.map(|job| job.unique_key(key))
     }
 
+    /// Make it unique: see [`crate::Unique`] and [`NewJob::unique`].
+    pub fn unique(self, unique: crate::Unique) -> Self {
+        self.map(|job| job.unique(unique))
+    }
+
+    /// [`TypedJob::unique`] with a [`crate::Unique`] that may have failed to encode (from
+    /// [`crate::Unique::by_value`]): the error is kept until the job is used, as the arguments'.
+    pub fn try_unique(self, unique: Result<crate::Unique, EncodeError>) -> Self {
+        TypedJob {
+            job: self.job.and_then(|job| Ok(job.unique(unique?))),
+        }
+    }
+
     /// The untyped job, to enqueue yourself (inside a transaction, say).
     ///
     /// # Errors

@@ -12,7 +12,11 @@ use tokio_util::sync::CancellationToken;
 use crate::cancel::{CancelReason, JobCancellation};
 use crate::codec::{Codec, DecodeError};
 use crate::error::BoxError;
-use crate::job::{Job, RunAt};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::job::{ClaimToken, Job, RunAt};
+use crate::shared::{State, StateMap, StateRequirement};
 use crate::state::Outcome;
 
 /// Per-worker defaults, applied when its jobs are scheduled and run.
@@ -79,6 +83,8 @@ impl Default for WorkerOptions {
 pub struct JobContext {
     job: Job,
     cancellation: JobCancellation,
+    states: StateMap,
+    completed: Arc<AtomicBool>,
 }
 
 impl JobContext {
@@ -90,7 +96,69 @@ impl JobContext {
     /// A context for `job` whose cancellation carries a [`CancelReason`]: what the runner
     /// builds for each run.
     pub fn with_cancellation(job: Job, cancellation: JobCancellation) -> Self {
-        JobContext { job, cancellation }
+        JobContext {
+            job,
+            cancellation,
+            states: StateMap::new(),
+            completed: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// This context with `states` as the states its worker can ask for
+    /// ([`JobContext::state`]): the runner's ([`crate::RunnerBuilder::state`]).
+    pub fn with_states(mut self, states: StateMap) -> Self {
+        self.states = states;
+        self
+    }
+
+    /// The state of type `T` the runner was given ([`crate::RunnerBuilder::state`]). A
+    /// hand-written worker that calls this lists `T` in [`Worker::required_states`], so that a
+    /// runner without it fails to build instead.
+    ///
+    /// # Errors
+    /// [`JobError::Retry`] naming the type when there is no such state (another runner may
+    /// have it).
+    ///
+    /// # Examples
+    /// ```
+    /// # extern crate backtick_core as backtick_postgres;
+    /// use backtick_postgres::{JobContext, StateMap};
+    /// # let job = backtick_testkit::assert::test_job(&backtick_postgres::worker_fn("w", |_: JobContext, (): ()| async { Ok(()) }), &());
+    /// let mut states = StateMap::new();
+    /// states.insert(String::from("config"));
+    /// let ctx = JobContext::new(job, Default::default()).with_states(states);
+    /// assert_eq!(&*ctx.state::<String>()?, "config");
+    /// assert!(ctx.state::<u64>().is_err());
+    /// # Ok::<(), backtick_postgres::JobError>(())
+    /// ```
+    pub fn state<T: Send + Sync + 'static>(&self) -> Result<State<T>, JobError> {
+        self.states.get::<T>().ok_or_else(|| {
+            JobError::retry(format!(
+                "worker {:?} asked for a state of type `{}` that this runner was not given; add \
+                 `.state(value)` to the runner builder",
+                self.job.worker,
+                std::any::type_name::<T>()
+            ))
+        })
+    }
+
+    /// The claim this run holds: what a completion inside the worker's own transaction is
+    /// fenced by (`complete_in` of the backend crates). `None` for a job that is not running.
+    pub fn claim_token(&self) -> Option<ClaimToken> {
+        self.job.claim_token()
+    }
+
+    /// Record that the job's completion was written (and committed) by the worker, inside its
+    /// own transaction: the runner then writes no completion of its own when the worker returns
+    /// `Ok`. Called by the backend crates' `complete_in` once the fenced completion applied;
+    /// call it yourself only for a completion you wrote another way.
+    pub fn mark_completed(&self) {
+        self.completed.store(true, Ordering::Release);
+    }
+
+    /// Whether [`JobContext::mark_completed`] was called for this run.
+    pub fn is_completed(&self) -> bool {
+        self.completed.load(Ordering::Acquire)
     }
 
     /// The job being run.
@@ -280,6 +348,13 @@ pub trait Worker: Send + Sync + 'static {
     /// Defaults for this worker's jobs.
     fn options(&self) -> WorkerOptions {
         WorkerOptions::default()
+    }
+
+    /// The states this worker asks for with [`JobContext::state`]: a runner without one of
+    /// them fails to build ([`crate::Error::MissingState`]). `#[worker]` lists the `State<T>`
+    /// arguments of its function. Default: none.
+    fn required_states(&self) -> Vec<StateRequirement> {
+        Vec::new()
     }
 
     /// Run one job. Return `Ok` on success, or a [`JobError`] saying what to do next.

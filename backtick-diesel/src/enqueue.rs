@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 
 use backtick_core::{Enqueued, JobId, NewJob, StoreError, Timestamp, single_enqueued, single_id};
-use backtick_pg_common::enqueue::{EnqueueConnection, JobColumns, UniqueKeys, enqueue, ids_in_input_order, missing_id};
+use backtick_pg_common::enqueue::{
+    EnqueueConnection, EnqueueRow, JobColumns, UniqueKeys, enqueue, ids_in_input_order, missing_id,
+};
 use diesel::sql_types::{Array, BigInt, Bytea, Integer, Nullable, SmallInt, Text, Timestamptz};
 use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, TransactionManager};
 
@@ -153,7 +155,7 @@ async fn insert(
     conn: &mut AsyncPgConnection,
     c: JobColumns,
     now: Option<Timestamp>,
-) -> Result<Vec<(Option<i64>, bool)>, StoreError> {
+) -> Result<Vec<EnqueueRow>, StoreError> {
     let rows: Vec<EnqueuedRow> = diesel::sql_query(sql::ENQUEUE)
         .bind::<Nullable<Timestamptz>, _>(now)
         .bind::<Array<Text>, _>(c.worker)
@@ -166,10 +168,12 @@ async fn insert(
         .bind::<Array<Nullable<BigInt>>, _>(c.delay_us)
         .bind::<Array<Nullable<Text>>, _>(c.unique_key)
         .bind::<Array<Nullable<Text>>, _>(c.trace_context)
+        .bind::<Array<Nullable<BigInt>>, _>(c.unique_period_us)
+        .bind::<Array<Nullable<Text>>, _>(c.unique_states)
         .load(conn)
         .await
         .map_err(store_error)?;
-    Ok(rows.into_iter().map(|row| (row.id, row.inserted)).collect())
+    Ok(rows.into_iter().map(|row| (row.id, row.inserted, row.key)).collect())
 }
 
 async fn ids_by_key(conn: &mut AsyncPgConnection, keys: Vec<String>) -> Result<HashMap<String, i64>, StoreError> {

@@ -10,7 +10,7 @@ use backtick_core::{ClaimToken, Finish, FinishReport, JobId, StoreError, Timesta
 use backtick_pg_common::fenced::{FinishColumns, TokenColumns, finish_report};
 use backtick_pg_common::micros;
 use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamptz};
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::error::store_error;
 use crate::row::{HeartbeatRow, Ord};
@@ -28,6 +28,16 @@ pub(crate) async fn apply(
     if finishes.is_empty() {
         return Ok(FinishReport::default());
     }
+    apply_on(&mut *store.lifeline_conn().await?, statement, finishes, now).await
+}
+
+/// [`apply`] on the caller's connection (inside its transaction, for `complete_in`).
+pub(crate) async fn apply_on(
+    conn: &mut AsyncPgConnection,
+    statement: &'static str,
+    finishes: &[Finish],
+    now: Option<Timestamp>,
+) -> Result<FinishReport, StoreError> {
     let c = FinishColumns::from(finishes);
     let rows: Vec<Ord> = diesel::sql_query(statement)
         .bind::<Nullable<Timestamptz>, _>(now)
@@ -39,7 +49,7 @@ pub(crate) async fn apply(
         .bind::<Array<Nullable<BigInt>>, _>(c.delay_us)
         .bind::<Array<Nullable<Text>>, _>(c.error)
         .bind::<Array<Bool>, _>(c.refund)
-        .load(&mut *store.lifeline_conn().await?)
+        .load(conn)
         .await
         .map_err(store_error)?;
     let applied: HashSet<i64> = rows.into_iter().map(|row| row.ord).collect();

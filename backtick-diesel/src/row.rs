@@ -86,13 +86,16 @@ pub(crate) struct MaybeId {
     pub(crate) id: Option<i64>,
 }
 
-/// A row of [`crate::sql::ENQUEUE`]: an id that may be missing, and whether it was inserted.
+/// A row of [`crate::sql::ENQUEUE`]: an id that may be missing, whether it was inserted, and
+/// the key as held.
 #[derive(Debug, QueryableByName)]
 pub(crate) struct EnqueuedRow {
     #[diesel(sql_type = Nullable<BigInt>)]
     pub(crate) id: Option<i64>,
     #[diesel(sql_type = diesel::sql_types::Bool)]
     pub(crate) inserted: bool,
+    #[diesel(sql_type = Nullable<diesel::sql_types::Text>)]
+    pub(crate) key: Option<String>,
 }
 
 /// A job id and the unique key it holds.

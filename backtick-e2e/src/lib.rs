@@ -23,6 +23,30 @@ pub const RUNS_TABLE_SQL: &str = "CREATE TABLE IF NOT EXISTS e2e_runs (
     started_at timestamptz NOT NULL DEFAULT clock_timestamp()
 )";
 
+/// The worker of the exactly-once test (`tests/exactly_once.rs`): adds one to its job's row in
+/// `e2e_counters`, then completes, either in the same transaction (`complete_in`) or as usual.
+pub const COUNTER_WORKER: &str = "e2e_counter";
+
+/// One counter row per job: how many times its increment committed.
+pub const COUNTERS_TABLE_SQL: &str = "CREATE TABLE IF NOT EXISTS e2e_counters (
+    job_id bigint PRIMARY KEY,
+    n int NOT NULL
+)";
+
+/// The counter worker's write: `$1` job id.
+pub const COUNTER_SQL: &str = "INSERT INTO e2e_counters (job_id, n) VALUES ($1, 1)
+ON CONFLICT (job_id) DO UPDATE SET n = e2e_counters.n + 1";
+
+/// The arguments of a counter job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CounterArgs {
+    /// Complete inside the worker's transaction (`complete_in`) rather than by the runner.
+    pub transactional: bool,
+    /// How long the worker waits between its write and its commit (or its return), in ms: the
+    /// window in which a kill lands between the two.
+    pub sleep_ms: u64,
+}
+
 /// The store a test and its runner processes use. Both run on the one schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -103,6 +127,7 @@ impl TestDatabase {
         let store = PgStore::connect(&db.url).await?;
         store.migrate().await?;
         sqlx::query(RUNS_TABLE_SQL).execute(store.pool()).await?;
+        sqlx::query(COUNTERS_TABLE_SQL).execute(store.pool()).await?;
         store.close().await;
         Ok(db)
     }

@@ -113,6 +113,8 @@ pub(crate) struct Options {
     pub(crate) cron: Option<CronSpec>,
     pub(crate) tz: Option<(String, Span)>,
     pub(crate) catch_up: Option<CatchUp>,
+    /// `unique(...)`, `#[worker]` only.
+    pub(crate) unique: Option<crate::unique::UniqueOption>,
 }
 
 /// Parse the attribute's arguments. Syntax errors stop at once; every bad value, unknown or
@@ -160,6 +162,29 @@ fn parse_options(kind: Kind, input: ParseStream, errors: &mut Errors) -> syn::Re
             );
         } else {
             let key = input.call(Ident::parse_any)?;
+            if key == "unique" && input.peek(syn::token::Paren) {
+                let content;
+                syn::parenthesized!(content in input);
+                if seen.iter().any(|name| name == "unique") {
+                    errors.add(key.span(), "option `unique` is given twice; keep one");
+                } else if kind != Kind::Worker {
+                    errors.add(
+                        key.span(),
+                        format!("`unique(...)` is a #[worker] option; {} does not take it", kind.attr()),
+                    );
+                    // Read it all the same (its own errors aside), so that the options after it
+                    // are still checked.
+                    crate::unique::parse(&content, &mut Errors::default())?;
+                } else {
+                    seen.push("unique".to_owned());
+                    options.unique = Some(crate::unique::parse(&content, errors)?);
+                }
+                if input.is_empty() {
+                    break;
+                }
+                input.parse::<Token![,]>()?;
+                continue;
+            }
             input.parse::<Token![=]>().map_err(|_| {
                 syn::Error::new(
                     key.span(),
@@ -195,6 +220,7 @@ fn set(kind: Kind, key: &Ident, value: &Expr, options: &mut Options, errors: &mu
             .join(", ");
         let hint = match (kind, name.as_str()) {
             (Kind::Worker, "every" | "catch_up") => "; a periodic job is `#[recurring(every = ...)]`",
+            (Kind::Worker, "unique") => "; unique jobs are `unique(args, period = \"1h\", states = [queued, running])`",
             (Kind::Worker | Kind::Recurring, "tz") => "; a time zone applies to `#[cron]` only",
             (Kind::Cron, "every") => "; an interval is `#[recurring(every = ...)]`",
             _ => "",
@@ -291,7 +317,7 @@ fn priority(value: &Expr) -> syn::Result<i16> {
 }
 
 /// A duration: a human-readable string (`"30s"`, `"5m"`, `"1h 30m"`) or whole milliseconds.
-fn duration(value: &Expr, option: &str) -> syn::Result<Duration> {
+pub(crate) fn duration(value: &Expr, option: &str) -> syn::Result<Duration> {
     let parsed = match value {
         Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => humantime::parse_duration(&lit.value()).map_err(|e| {
             syn::Error::new(

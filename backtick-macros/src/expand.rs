@@ -18,6 +18,10 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> syn::R
         Options::default()
     });
     let sig = signature::analyze(kind, &item, &mut errors);
+    if let Some(unique) = &options.unique {
+        let names: Vec<&Ident> = sig.args().map(|(name, _)| name).collect();
+        crate::unique::check_args(unique, &names, &mut errors);
+    }
     errors.finish()?;
     let krate = match &options.krate {
         Some(path) => quote!(#path),
@@ -128,7 +132,13 @@ fn spec_impl(item: &ItemFn, options: &Options, sig: &Signature, p: &TokenStream)
     let types: Vec<_> = sig.args().map(|(_, ty)| ty).collect();
     let bindings: Vec<Ident> = (0..types.len()).map(|i| format_ident!("__arg{}", i)).collect();
     let mut next = bindings.iter();
-    let has_context = sig.inputs.iter().any(|input| matches!(input, Input::Context(_)));
+    let has_context = sig
+        .inputs
+        .iter()
+        .any(|input| matches!(input, Input::Context(_) | Input::State(_)));
+    let state_types: Vec<&syn::Type> = sig.states().collect();
+    let state_bindings: Vec<Ident> = (0..state_types.len()).map(|i| format_ident!("__state{}", i)).collect();
+    let mut next_state = state_bindings.iter();
     let call_args = sig.inputs.iter().map(|input| match input {
         Input::Context(ContextArg::ByValue) => quote!(__ctx),
         Input::Context(ContextArg::ByRef) => quote!(&__ctx),
@@ -136,7 +146,23 @@ fn spec_impl(item: &ItemFn, options: &Options, sig: &Signature, p: &TokenStream)
             let binding = next.next();
             quote!(#binding)
         }
+        Input::State(_) => {
+            let binding = next_state.next();
+            quote!(#binding)
+        }
     });
+    // The states are taken from the context before the call (which may take the context by
+    // value); a missing one fails the run (the runner's build checks them first).
+    let required_states = (!state_types.is_empty()).then(|| {
+        quote! {
+            fn required_states() -> #p::Vec<#p::StateRequirement> {
+                #p::Vec::from([#(#p::StateRequirement::of::<#state_types>()),*])
+            }
+        }
+    });
+    let take_states = quote! {
+        #(let #state_bindings = #p::JobContext::state::<#state_types>(&__ctx)?;)*
+    };
     let ctx_param = if has_context { quote!(__ctx) } else { quote!(_) };
     // The callee carries the return type's span, so that a return type error points at the
     // type alone rather than from the name to the type.
@@ -150,7 +176,7 @@ fn spec_impl(item: &ItemFn, options: &Options, sig: &Signature, p: &TokenStream)
         (&&&#at_return::wrap(&__result)).job_result_kind().into_job_result(__result)
     });
     let at_name = respanned(p, ident.span());
-    let boxed = quote_spanned!(ident.span()=> #at_name::Box::pin(async move { #call }));
+    let boxed = quote_spanned!(ident.span()=> #at_name::Box::pin(async move { #take_states #call }));
     // Each argument type must be serde, checked with the type's span so that the one error
     // points at it with `SerdeJobArgument`'s message. Nothing else in the expansion requires
     // serde of the arguments: encoding and decoding go through the same check's choice
@@ -165,6 +191,17 @@ fn spec_impl(item: &ItemFn, options: &Options, sig: &Signature, p: &TokenStream)
         group
     };
     let worker_options = worker_options(options, p);
+    let unique = options.unique.as_ref().map(|unique| {
+        let names: Vec<&Ident> = sig.args().map(|(name, _)| name).collect();
+        let build = crate::unique::build(unique, p);
+        quote! {
+            #[allow(unused_variables)]
+            fn unique(__args: &Self::Args) -> #p::Option<#p::Result<#p::Unique, #p::EncodeError>> {
+                let (#(#names,)*) = __args;
+                #p::Option::Some(#build)
+            }
+        }
+    });
     quote! {
         // Private: the impl's `Args` may name types private to the parent module.
         struct __Spec;
@@ -200,6 +237,9 @@ fn spec_impl(item: &ItemFn, options: &Options, sig: &Signature, p: &TokenStream)
                 let (#(#bindings,)*) = __args;
                 #boxed
             }
+
+            #unique
+            #required_states
         }
     }
 }

@@ -14,6 +14,7 @@ mod crate_path;
 mod cron;
 mod expand;
 mod signature;
+mod unique;
 
 use proc_macro::TokenStream;
 

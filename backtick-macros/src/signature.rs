@@ -21,6 +21,8 @@ pub(crate) enum Input {
     Context(ContextArg),
     /// A job argument: encoded when scheduled, decoded when run.
     Arg { name: Ident, ty: Box<Type> },
+    /// `State<T>`: the runner's state of type `T`, not part of the job.
+    State(Box<Type>),
 }
 
 /// What the expansion needs to know about the function.
@@ -37,7 +39,15 @@ impl Signature {
     pub(crate) fn args(&self) -> impl Iterator<Item = (&Ident, &Type)> {
         self.inputs.iter().filter_map(|input| match input {
             Input::Arg { name, ty } => Some((name, &**ty)),
-            Input::Context(_) => None,
+            Input::Context(_) | Input::State(_) => None,
+        })
+    }
+
+    /// The types `T` of the `State<T>` inputs, in order.
+    pub(crate) fn states(&self) -> impl Iterator<Item = &Type> {
+        self.inputs.iter().filter_map(|input| match input {
+            Input::State(ty) => Some(&**ty),
+            _ => None,
         })
     }
 }
@@ -92,6 +102,10 @@ pub(crate) fn analyze(kind: Kind, item: &ItemFn, errors: &mut Errors) -> Signatu
                     }
                     context_seen = true;
                     inputs.push(Input::Context(context));
+                    continue;
+                }
+                if let Some(state) = state_arg(&arg.ty) {
+                    inputs.push(Input::State(Box::new(state.clone())));
                     continue;
                 }
                 check_arg_type(&arg.ty, errors);
@@ -150,6 +164,22 @@ fn context_arg(ty: &Type, errors: &mut Errors) -> Option<ContextArg> {
         },
         Type::Paren(inner) => context_arg(&inner.elem, errors),
         Type::Group(inner) => context_arg(&inner.elem, errors),
+        _ => None,
+    }
+}
+
+/// `T` of `State<T>` (by the last path segment, so `backtick_postgres::State<T>` works).
+fn state_arg(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else { return None };
+    let segment = path.path.segments.last().filter(|_| path.qself.is_none())?;
+    if segment.ident != "State" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &segment.arguments else {
+        return None;
+    };
+    match args.args.iter().collect::<Vec<_>>().as_slice() {
+        [syn::GenericArgument::Type(inner)] => Some(inner),
         _ => None,
     }
 }

@@ -8,7 +8,7 @@ use backtick_core::telemetry::EnqueueCount;
 use std::collections::HashMap;
 use std::future::Future;
 
-use backtick_core::{Enqueued, JobId, NewJob, RunAt, StoreError, Timestamp};
+use backtick_core::{Enqueued, JobId, JobState, NewJob, RunAt, StoreError, Timestamp};
 
 use crate::interval::micros;
 
@@ -35,6 +35,10 @@ pub struct JobColumns {
     pub unique_key: Vec<Option<String>>,
     /// Trace contexts: `$11` of [`crate::sql::ENQUEUE`], `$10` of [`crate::sql::ENQUEUE_PLAIN`].
     pub trace_context: Vec<Option<String>>,
+    /// `$12` unique periods in microseconds ([`crate::sql::ENQUEUE`] only).
+    pub unique_period_us: Vec<Option<i64>>,
+    /// `$13` unique states as array literals, `{queued,running}` ([`crate::sql::ENQUEUE`] only).
+    pub unique_states: Vec<Option<String>>,
 }
 
 impl JobColumns {
@@ -68,10 +72,24 @@ impl From<Vec<NewJob>> for JobColumns {
             c.delay_us.push(delay);
             c.unique_key.push(job.unique_key);
             c.trace_context.push(job.trace_context);
+            c.unique_period_us
+                .push(job.unique_period.map(backtick_core::period_micros));
+            c.unique_states
+                .push(job.unique_states.map(|states| states_literal(&states)));
         }
         c
     }
 }
+
+/// `states` as a Postgres array literal: `{queued,running}`.
+fn states_literal(states: &[JobState]) -> String {
+    let names: Vec<&str> = states.iter().map(|state| state.as_str()).collect();
+    format!("{{{}}}", names.join(","))
+}
+
+/// One row [`crate::sql::ENQUEUE`] returns: the job's id (NULL when a concurrent holder of its
+/// key is not visible yet), whether this statement inserted it, and the key as held.
+pub type EnqueueRow = (Option<i64>, bool, Option<String>);
 
 /// The statements of one enqueue on one connection, run with a backend's driver. See
 /// [`enqueue`].
@@ -152,20 +170,21 @@ impl Plan {
         if jobs.iter().all(|job| job.unique_key.is_none()) {
             return Ok(Plan::Plain(JobColumns::from(jobs)));
         }
-        let keys = UniqueKeys(jobs.iter().map(|job| job.unique_key.clone()).collect());
+        let keys = UniqueKeys(jobs.len());
         Ok(Plan::Unique(JobColumns::from(jobs), keys))
     }
 }
 
-/// The unique key of each job of an enqueue with unique keys, in input order.
+/// How many jobs an enqueue with unique keys has: [`crate::sql::ENQUEUE`] returns a row for
+/// each, with the key as held (a unique period appended by the statement).
 #[derive(Debug)]
-pub struct UniqueKeys(Vec<Option<String>>);
+pub struct UniqueKeys(usize);
 
 impl UniqueKeys {
     /// Every job's id and whether it was a duplicate, in input order, from the rows
-    /// [`crate::sql::ENQUEUE`] returned for them (`id`, `inserted`): a job's own id, or that of
-    /// the job holding its key. A key committed by a concurrent
-    /// insert after the statement's snapshot leaves its id NULL; `lookup` finds those with
+    /// [`crate::sql::ENQUEUE`] returned for them (`id`, `inserted`, `key`): a job's own id, or
+    /// that of the job holding its key. A key committed by a concurrent insert after the
+    /// statement's snapshot leaves its id NULL; `lookup` finds those with
     /// [`crate::sql::SELECT_IDS_BY_UNIQUE_KEY`] (a second statement, so a fresh snapshot),
     /// given the keys to look up and returning the id holding each. It is not called when
     /// every id is known.
@@ -173,53 +192,50 @@ impl UniqueKeys {
     /// # Errors
     /// `lookup`'s error; [`StoreError::Conflict`] (transient) when a key's holder is still
     /// not visible, and the caller must roll the whole call back; [`StoreError::Other`] when
-    /// a job without a unique key got no id.
-    pub async fn resolve<F, Fut>(self, rows: Vec<(Option<i64>, bool)>, lookup: F) -> Result<Vec<Enqueued>, StoreError>
+    /// a job without a unique key got no id, or the rows are not one per job.
+    pub async fn resolve<F, Fut>(self, rows: Vec<EnqueueRow>, lookup: F) -> Result<Vec<Enqueued>, StoreError>
     where
         F: FnOnce(Vec<String>) -> Fut,
         Fut: Future<Output = Result<HashMap<String, i64>, StoreError>>,
     {
-        let unresolved = self.unresolved(&rows);
+        if rows.len() != self.0 {
+            return Err(missing_id());
+        }
+        let unresolved = unresolved(&rows);
         let found = if unresolved.is_empty() {
             HashMap::new()
         } else {
             lookup(unresolved).await?
         };
-        self.resolve_from(rows, &found)
+        resolve_from(rows, &found)
     }
+}
 
-    /// The keys whose id is NULL in `rows`.
-    fn unresolved(&self, rows: &[(Option<i64>, bool)]) -> Vec<String> {
-        rows.iter()
-            .zip(&self.0)
-            .filter(|((id, _), _)| id.is_none())
-            .filter_map(|(_, key)| key.clone())
-            .collect()
-    }
+/// The keys whose id is NULL in `rows`.
+fn unresolved(rows: &[EnqueueRow]) -> Vec<String> {
+    rows.iter()
+        .filter(|(id, _, _)| id.is_none())
+        .filter_map(|(_, _, key)| key.clone())
+        .collect()
+}
 
-    /// Every id from `rows`, else from `found` by key (a duplicate: a concurrent insert holds
-    /// the key).
-    fn resolve_from(
-        self,
-        rows: Vec<(Option<i64>, bool)>,
-        found: &HashMap<String, i64>,
-    ) -> Result<Vec<Enqueued>, StoreError> {
-        rows.into_iter()
-            .zip(self.0)
-            .map(|((id, inserted), key)| match (id, key) {
-                (Some(id), _) => Ok(Enqueued {
-                    id: JobId(id),
-                    duplicate: !inserted,
-                }),
-                (None, Some(key)) => found
-                    .get(&key)
-                    .copied()
-                    .map(|id| Enqueued::duplicate_of(JobId(id)))
-                    .ok_or_else(|| vanished_key(&key)),
-                (None, None) => Err(missing_id()),
-            })
-            .collect()
-    }
+/// Every id from `rows`, else from `found` by key (a duplicate: a concurrent insert holds
+/// the key).
+fn resolve_from(rows: Vec<EnqueueRow>, found: &HashMap<String, i64>) -> Result<Vec<Enqueued>, StoreError> {
+    rows.into_iter()
+        .map(|(id, inserted, key)| match (id, key) {
+            (Some(id), _) => Ok(Enqueued {
+                id: JobId(id),
+                duplicate: !inserted,
+            }),
+            (None, Some(key)) => found
+                .get(&key)
+                .copied()
+                .map(|id| Enqueued::duplicate_of(JobId(id)))
+                .ok_or_else(|| vanished_key(&key)),
+            (None, None) => Err(missing_id()),
+        })
+        .collect()
 }
 
 /// The ids [`crate::sql::ENQUEUE_PLAIN`] returned for `jobs` jobs, in input order. Identity
@@ -301,12 +317,20 @@ mod tests {
     }
 
     fn keys() -> UniqueKeys {
-        UniqueKeys(vec![Some("a".into()), None, Some("b".into())])
+        UniqueKeys(3)
+    }
+
+    fn row(id: Option<i64>, inserted: bool, key: Option<&str>) -> EnqueueRow {
+        (id, inserted, key.map(str::to_owned))
     }
 
     #[tokio::test]
     async fn unresolved_keys_are_looked_up_and_a_vanished_one_is_a_conflict() {
-        let rows = vec![(None, false), (Some(2), true), (None, false)];
+        let rows = vec![
+            row(None, false, Some("a")),
+            row(Some(2), true, None),
+            row(None, false, Some("b")),
+        ];
         let resolved = keys()
             .resolve(rows.clone(), |unresolved| async move {
                 assert_eq!(unresolved, vec!["a".to_owned(), "b".to_owned()]);
@@ -327,9 +351,14 @@ mod tests {
     #[tokio::test]
     async fn known_ids_need_no_lookup_and_a_job_without_key_or_id_is_an_error() {
         let ids = keys()
-            .resolve(vec![(Some(1), true), (Some(2), true), (Some(1), false)], |_| async {
-                unreachable!("nothing to look up")
-            })
+            .resolve(
+                vec![
+                    row(Some(1), true, Some("a")),
+                    row(Some(2), true, None),
+                    row(Some(1), false, Some("a")),
+                ],
+                |_| async { unreachable!("nothing to look up") },
+            )
             .await
             .unwrap();
         let expected = vec![
@@ -338,10 +367,29 @@ mod tests {
             Enqueued::duplicate_of(JobId(1)),
         ];
         assert_eq!(ids, expected);
-        let missing = keys().resolve(vec![(Some(1), true), (None, false), (Some(3), true)], |_| async {
-            unreachable!("no key to look up")
+        let short = keys().resolve(vec![row(Some(1), true, None)], |_| async {
+            unreachable!("rows are short")
         });
+        assert!(matches!(short.await, Err(StoreError::Other { .. })));
+        let missing = keys().resolve(
+            vec![
+                row(Some(1), true, None),
+                row(None, false, None),
+                row(Some(3), true, None),
+            ],
+            |_| async { unreachable!("no key to look up") },
+        );
         assert!(matches!(missing.await, Err(StoreError::Other { .. })));
+    }
+
+    #[test]
+    fn unique_options_become_periods_in_microseconds_and_state_literals() {
+        let unique = backtick_core::Unique::by_args()
+            .period(Duration::from_secs(2))
+            .states([JobState::Running, JobState::Queued]);
+        let c = JobColumns::from(vec![job(None).unique(unique), job(None)]);
+        assert_eq!(c.unique_period_us, vec![Some(2_000_000), None]);
+        assert_eq!(c.unique_states, vec![Some("{queued,running}".to_owned()), None]);
     }
 
     #[test]

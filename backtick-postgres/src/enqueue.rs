@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use backtick_core::{Enqueued, JobId, NewJob, StoreError, Timestamp, single_enqueued, single_id};
-use backtick_pg_common::enqueue::{EnqueueConnection, JobColumns, UniqueKeys, enqueue, ids_in_input_order};
+use backtick_pg_common::enqueue::{EnqueueConnection, EnqueueRow, JobColumns, UniqueKeys, enqueue, ids_in_input_order};
 use sqlx::{Acquire, PgConnection, Row};
 
 use crate::error::store_error;
@@ -122,11 +122,7 @@ impl EnqueueConnection for EnqueueStatements<'_> {
 
 /// Insert with [`sql::ENQUEUE`]; per job an id, NULL where a concurrent holder of its key
 /// is not visible yet, and whether this statement inserted it.
-async fn insert(
-    conn: &mut PgConnection,
-    c: JobColumns,
-    now: Option<Timestamp>,
-) -> Result<Vec<(Option<i64>, bool)>, StoreError> {
+async fn insert(conn: &mut PgConnection, c: JobColumns, now: Option<Timestamp>) -> Result<Vec<EnqueueRow>, StoreError> {
     let rows = sqlx::query(sql::ENQUEUE)
         .bind(now)
         .bind(c.worker)
@@ -139,6 +135,8 @@ async fn insert(
         .bind(c.delay_us)
         .bind(c.unique_key)
         .bind(c.trace_context)
+        .bind(c.unique_period_us)
+        .bind(c.unique_states)
         .fetch_all(&mut *conn)
         .await
         .map_err(store_error)?;
@@ -147,6 +145,7 @@ async fn insert(
             Ok((
                 row.try_get::<Option<i64>, _>("id").map_err(store_error)?,
                 row.try_get::<bool, _>("inserted").map_err(store_error)?,
+                row.try_get::<Option<String>, _>("key").map_err(store_error)?,
             ))
         })
         .collect()

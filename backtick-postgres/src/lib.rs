@@ -48,6 +48,7 @@
 
 mod acquire;
 mod app;
+mod complete;
 mod config;
 mod connect;
 mod enqueue;
@@ -71,6 +72,7 @@ pub use backtick_pg_common;
 pub use backtick_pg_common as backtick_migrations;
 pub use backtick_pg_common::{CHANNEL, FALLBACK_URL_VAR, URL_VAR};
 pub use backtick_pg_common::{Direction, MigrateError, Migration, MigrationState, MigrationStatus, Migrator};
+pub use complete::complete_in;
 pub use config::PgStoreConfig;
 pub use enqueue::{enqueue_in, enqueue_in_reporting, enqueue_many_in, enqueue_many_in_reporting};
 pub use error::PgError;

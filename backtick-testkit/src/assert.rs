@@ -5,7 +5,8 @@ use std::panic::AssertUnwindSafe;
 
 use backtick_core::state::transition_for;
 use backtick_core::{
-    Codec, Job, JobContext, JobFilter, JobId, JobState, Outcome, QueueStore, RetryPolicy, RunnerId, Transition, Worker,
+    Codec, Job, JobContext, JobFilter, JobId, JobState, Outcome, QueueStore, RetryPolicy, RunnerId, StateMap,
+    Transition, Worker,
 };
 use chrono::{SubsecRound, Utc};
 use futures::FutureExt;
@@ -126,6 +127,56 @@ pub async fn work_job<W: Worker + ?Sized>(worker: &W, args: &impl Serialize) -> 
     perform_job(worker, test_job(worker, args)).await
 }
 
+/// [`work_job`] for a worker that takes states (`State<T>` arguments, or
+/// [`JobContext::state`]): the job's context hands out `states`, as a runner's hands out those
+/// of [`backtick_core::RunnerBuilder::state`].
+///
+/// # Panics
+/// When `args` cannot be encoded with the worker's codec, or `states` lacks one the worker
+/// lists in [`Worker::required_states`] (the message names it, as a runner's build would).
+///
+/// # Examples
+/// ```
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{JobContext, StateMap, worker_fn};
+/// use backtick_testkit::assert::work_job_with;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let worker = worker_fn("greet", |ctx: JobContext, name: String| async move {
+///     let greeting = ctx.state::<String>()?;
+///     println!("{} {name}", *greeting);
+///     Ok(())
+/// });
+/// let mut states = StateMap::new();
+/// states.insert(String::from("hello"));
+/// work_job_with(&worker, &"ada", states).await.assert_completed();
+/// # });
+/// ```
+pub async fn work_job_with<W: Worker + ?Sized>(worker: &W, args: &impl Serialize, states: StateMap) -> WorkedJob {
+    perform_job_with(worker, test_job(worker, args), states).await
+}
+
+/// [`perform_job`] with `states` for the job's context; see [`work_job_with`].
+///
+/// # Panics
+/// When `states` lacks one the worker lists in [`Worker::required_states`].
+pub async fn perform_job_with<W: Worker + ?Sized>(worker: &W, job: Job, states: StateMap) -> WorkedJob {
+    if let Some(missing) = worker
+        .required_states()
+        .into_iter()
+        .find(|requirement| !states.contains(requirement))
+    {
+        panic!(
+            "{}",
+            backtick_core::MissingState {
+                worker: worker.name().to_owned(),
+                type_name: missing.type_name(),
+            }
+        );
+    }
+    run_job(worker, job, states).await
+}
+
 /// Run a prepared `job` through `worker` (see [`test_job`]): for a late attempt, a payload in
 /// another shape, or any field the worker reads.
 ///
@@ -144,7 +195,11 @@ pub async fn work_job<W: Worker + ?Sized>(worker: &W, args: &impl Serialize) -> 
 /// # });
 /// ```
 pub async fn perform_job<W: Worker + ?Sized>(worker: &W, job: Job) -> WorkedJob {
-    let context = JobContext::new(job.clone(), CancellationToken::new());
+    run_job(worker, job, StateMap::new()).await
+}
+
+async fn run_job<W: Worker + ?Sized>(worker: &W, job: Job, states: StateMap) -> WorkedJob {
+    let context = JobContext::new(job.clone(), CancellationToken::new()).with_states(states);
     let run = AssertUnwindSafe(worker.perform(context)).catch_unwind();
     let finished = match worker.options().timeout {
         Some(limit) => tokio::time::timeout(limit, run)

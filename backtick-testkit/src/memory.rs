@@ -21,8 +21,9 @@ use backtick_core::schedule::{ScheduleFire, ScheduleRecord};
 use backtick_core::state::{Finish, Transition};
 use backtick_core::{
     ClaimParams, ClaimToken, Enqueued, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore, RunAt,
-    RunnerId, StateCounts, StoreError, Timestamp, WakeReceiver,
+    RunnerId, StateCounts, StoreError, Timestamp, WakeReceiver, unique_holds, unique_period_key,
 };
+use backtick_core::{CompletionError, JobContext, completed, completion_of};
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::broadcast;
 
@@ -75,8 +76,11 @@ struct Shared {
 struct State {
     last_id: i64,
     jobs: BTreeMap<JobId, Job>,
-    /// unique key -> the job holding it, until that job is pruned.
-    unique: HashMap<String, JobId>,
+    /// unique key (as held: with its period bucket) -> the jobs with it, until they are
+    /// pruned; the holder is the one whose state is among its unique states.
+    unique: HashMap<String, Vec<JobId>>,
+    /// The unique states of the jobs that have them (the others hold their key in every state).
+    unique_states: HashMap<JobId, Vec<JobState>>,
     /// Recurring and cron schedules by name.
     schedules: BTreeMap<String, ScheduleRecord>,
     /// What the admin contract keeps beside them.
@@ -102,6 +106,61 @@ impl MemoryStore {
     /// Every job in the store, lowest id first. A synchronous snapshot for test assertions.
     pub fn snapshot(&self) -> Vec<Job> {
         self.lock().jobs.values().cloned().collect()
+    }
+
+    /// The in-memory counterpart of `complete_in` (`backtick_postgres::complete_in`,
+    /// `backtick_diesel::complete_in`): atomically, complete the job of `ctx` under its claim
+    /// token and run `write` (the worker's "transaction"), or, when the claim is stale, do
+    /// neither and return [`CompletionError::Stale`]. `now: None` reads the system clock.
+    ///
+    /// # Errors
+    /// As `complete_in`: [`CompletionError::Stale`], [`CompletionError::NoClaim`].
+    ///
+    /// # Examples
+    /// ```
+    /// # extern crate backtick_core as backtick_postgres;
+    /// use backtick_postgres::{ClaimParams, JobContext, JobState, NewJob, QueueStore, RunnerId};
+    /// use backtick_testkit::MemoryStore;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let store = MemoryStore::new();
+    /// let id = store.enqueue(NewJob::new("credit", &5)?, None).await?;
+    /// let params = ClaimParams {
+    ///     runner_id: RunnerId::new("r1"),
+    ///     workers: vec!["credit".into()],
+    ///     queues: None,
+    ///     limit: 1,
+    ///     lease_ttl: std::time::Duration::from_secs(30),
+    ///     now: None,
+    /// };
+    /// let job = store.claim(&params).await?.remove(0);
+    /// let ctx = JobContext::new(job, Default::default());
+    /// let mut balance = 0;
+    /// store.complete_in(&ctx, || balance += 5, None)?;
+    /// assert_eq!(balance, 5);
+    /// assert_eq!(store.get(id).await?.unwrap().state, JobState::Done);
+    /// assert!(store.complete_in(&ctx, || balance += 5, None).is_err(), "stale the second time");
+    /// assert_eq!(balance, 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn complete_in(
+        &self,
+        ctx: &JobContext,
+        write: impl FnOnce(),
+        now: Option<Timestamp>,
+    ) -> Result<(), CompletionError> {
+        let finish = completion_of(ctx)?;
+        let now = resolve_now(now);
+        let report = {
+            let mut state = self.lock();
+            let report = state.finish(std::slice::from_ref(&finish), now, false, |_| true);
+            if report.applied.contains(&finish.token.job_id) {
+                write();
+            }
+            report
+        };
+        completed(ctx, &finish, &report)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -203,14 +262,38 @@ fn apply(job: &mut Job, transition: &Transition, now: Timestamp) {
 }
 
 impl State {
+    /// The job other than `id` holding the key `id` has, if any: one that a retry of `id`
+    /// would collide with.
+    fn other_holder(&self, id: JobId) -> Option<JobId> {
+        let key = self.jobs.get(&id)?.unique_key.as_deref()?;
+        self.holder(key).filter(|holder| *holder != id)
+    }
+
+    /// The job holding `key` now, if any.
+    fn holder(&self, key: &str) -> Option<JobId> {
+        self.unique.get(key)?.iter().copied().find(|id| {
+            self.jobs
+                .get(id)
+                .is_some_and(|job| unique_holds(self.unique_states.get(id).map(Vec::as_slice), job.state))
+        })
+    }
+
     fn insert(&mut self, new: NewJob, now: Timestamp) -> (JobId, bool) {
-        if let Some(id) = new.unique_key.as_ref().and_then(|key| self.unique.get(key)) {
-            return (*id, false);
+        let run_at = resolve_run_at(new.run_at, now);
+        let unique_key = match (new.unique_key, new.unique_period) {
+            (Some(key), Some(period)) => Some(unique_period_key(&key, run_at, period)),
+            (key, _) => key,
+        };
+        if let Some(id) = unique_key.as_deref().and_then(|key| self.holder(key)) {
+            return (id, false);
         }
         self.last_id += 1;
         let id = JobId(self.last_id);
-        if let Some(key) = &new.unique_key {
-            self.unique.insert(key.clone(), id);
+        if let Some(key) = &unique_key {
+            self.unique.entry(key.clone()).or_default().push(id);
+            if let Some(states) = new.unique_states {
+                self.unique_states.insert(id, states);
+            }
         }
         let job = Job {
             id,
@@ -222,11 +305,11 @@ impl State {
             state: JobState::Queued,
             attempt: 0,
             max_attempts: new.max_attempts,
-            run_at: resolve_run_at(new.run_at, now),
+            run_at,
             lease_owner: None,
             lease_expires_at: None,
             last_error: None,
-            unique_key: new.unique_key,
+            unique_key,
             trace_context: new.trace_context,
             created_at: now,
             updated_at: now,
@@ -295,9 +378,15 @@ impl State {
     /// Delete a job, freeing its unique key and its admin columns.
     fn remove(&mut self, id: JobId) -> Option<Job> {
         let job = self.jobs.remove(&id)?;
-        if let Some(key) = &job.unique_key {
-            self.unique.remove(key);
+        if let Some(key) = &job.unique_key
+            && let Some(ids) = self.unique.get_mut(key)
+        {
+            ids.retain(|other| *other != id);
+            if ids.is_empty() {
+                self.unique.remove(key);
+            }
         }
+        self.unique_states.remove(&id);
         self.admin.forget(id);
         Some(job)
     }
@@ -486,8 +575,18 @@ impl QueueStore for MemoryStore {
 
     async fn retry(&self, id: JobId, now: Option<Timestamp>) -> Result<bool, StoreError> {
         let now = resolve_now(now);
-        let retried = self.lock().retry(id, now);
-        Ok(retried)
+        let mut state = self.lock();
+        if let Some(holder) = state.other_holder(id) {
+            // What the unique index does to the backends' UPDATE: the statement fails.
+            return Err(StoreError::Other {
+                source: format!(
+                    "job {id} cannot be retried: its unique key is held by job {holder} now (the key was \
+                     released when job {id} finished); cancel or wait for job {holder} first"
+                )
+                .into(),
+            });
+        }
+        Ok(state.retry(id, now))
     }
 
     async fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {

@@ -172,6 +172,8 @@ mod tests {
         let expected = [
             "enqueued a job",
             "deduplicated a unique key",
+            "deduplicated a unique key per period or while active",
+            "reused a unique key its finished holder released",
             "rejected a batch with an invalid job",
             "claimed a job",
             "finished a job: done",

@@ -12,6 +12,7 @@ use crate::registry::Registry;
 use crate::runner::claims::Claims;
 use crate::runner::{Runner, RunnerConfig, Shared, stats};
 use crate::schedule::Periodic;
+use crate::shared::{MissingState, StateMap};
 use crate::store::QueueStore;
 use crate::worker::Worker;
 
@@ -26,6 +27,7 @@ pub struct RunnerBuilder {
     periodics: Vec<Periodic>,
     config: RunnerConfig,
     clock: Arc<dyn Clock>,
+    states: StateMap,
     /// The first registration that failed, reported by `build`.
     error: Option<Error>,
 }
@@ -39,6 +41,7 @@ impl RunnerBuilder {
             periodics: Vec::new(),
             config: RunnerConfig::default(),
             clock: Arc::new(StoreClock),
+            states: StateMap::new(),
             error: None,
         }
     }
@@ -155,18 +158,83 @@ impl RunnerBuilder {
         self
     }
 
+    /// Give every job `value` as its state of type `T`: a `#[worker]` function takes it as a
+    /// `State<T>` argument, a hand-written worker calls [`crate::JobContext::state`]. One value
+    /// per type; a later call for the same type replaces it.
+    ///
+    /// # Examples
+    /// ```
+    /// # extern crate backtick_core as backtick_postgres;
+    /// use backtick_postgres::{JobContext, Runner, State, StateRequirement, Worker, async_trait, JobError};
+    /// use backtick_testkit::MemoryStore;
+    ///
+    /// struct Greeter;
+    ///
+    /// #[async_trait]
+    /// impl Worker for Greeter {
+    ///     fn name(&self) -> &str {
+    ///         "greet"
+    ///     }
+    ///     fn required_states(&self) -> Vec<StateRequirement> {
+    ///         vec![StateRequirement::of::<String>()]
+    ///     }
+    ///     async fn perform(&self, ctx: JobContext) -> Result<(), JobError> {
+    ///         let greeting: State<String> = ctx.state()?;
+    ///         println!("{}", *greeting);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let store = std::sync::Arc::new(MemoryStore::new());
+    /// let missing = Runner::builder(store.clone()).worker(Greeter).build();
+    /// assert!(missing.err().unwrap().to_string().contains("alloc::string::String"));
+    /// assert!(Runner::builder(store).worker(Greeter).state(String::from("hello")).build().is_ok());
+    /// ```
+    pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.states.insert(value);
+        self
+    }
+
+    /// [`RunnerBuilder::state`] with a value already shared.
+    pub fn state_arc<T: Send + Sync + 'static>(mut self, value: Arc<T>) -> Self {
+        self.states.insert_arc(value);
+        self
+    }
+
+    /// Every worker's [`crate::Worker::required_states`] is among the states given.
+    fn check_states(&self) -> Result<(), MissingState> {
+        for name in self.registry.names() {
+            let Some(worker) = self.registry.get(&name) else {
+                continue;
+            };
+            if let Some(missing) = worker
+                .required_states()
+                .into_iter()
+                .find(|requirement| !self.states.contains(requirement))
+            {
+                return Err(MissingState {
+                    worker: name,
+                    type_name: missing.type_name(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Validate and build.
     ///
     /// # Errors
     /// The first failed registration ([`Error::Registry`] for a duplicate or empty worker
     /// name, [`Error::Config`] for a schedule), else [`Error::Config`] naming the invalid
-    /// option.
+    /// option, else [`Error::MissingState`] naming a worker and a state type it needs that
+    /// [`RunnerBuilder::state`] did not give.
     pub fn build(self) -> Result<Runner, Error> {
         if let Some(error) = self.error {
             return Err(error);
         }
         self.config.validate()?;
         check_periodics(&self.periodics, &self.registry)?;
+        self.check_states()?;
         let worker_names = self.registry.names();
         if worker_names.is_empty() {
             tracing::warn!("runner built with no workers: it will claim nothing");
@@ -190,6 +258,7 @@ impl RunnerBuilder {
                 hard_stop: CancellationToken::new(),
                 job_metrics: crate::telemetry::JobMetrics::default(),
                 slots_free: metrics::gauge!(crate::telemetry::RUNNER_SLOTS_FREE),
+                states: self.states,
             }),
             periodics: self.periodics,
         })

@@ -73,7 +73,9 @@ async fn live(
         .claims
         .cancellation(&token)
         .unwrap_or_else(|| JobCancellation::new(cancel));
-    let outcome = run(job, worker, timeout, &cancellation).instrument(span.clone()).await;
+    let ctx = JobContext::with_cancellation(job, cancellation.clone()).with_states(shared.states.clone());
+    let completed = ctx.clone();
+    let outcome = run(ctx, worker, timeout, &cancellation).instrument(span.clone()).await;
     // An operator's request wins over anything but success.
     let outcome = match cancellation.reason() {
         Some(CancelReason::Requested { reason }) => outcome_after_cancel_request(outcome, &reason),
@@ -86,6 +88,17 @@ async fn live(
     slot.freed(label);
     span.record("outcome", label);
     span.in_scope(|| about.log(&outcome, &finish.transition));
+    if outcome == Outcome::Completed && completed.is_completed() {
+        // The worker committed the job's completion in its own transaction, fenced by this
+        // claim: there is nothing left to write, only the claim to drop and the count to keep.
+        let report = crate::store::FinishReport {
+            applied: vec![finish.token.job_id],
+            stale: Vec::new(),
+        };
+        shared.stats.record_finished(std::slice::from_ref(&finish), &report);
+        shared.claims.forget(std::iter::once(&finish.token));
+        return;
+    }
     let _ = finishes.send(finish);
 }
 
@@ -129,8 +142,7 @@ impl Drop for Slot {
 }
 
 /// Run `job` on `worker` and report how it ended. Never panics, never hangs past `timeout`.
-async fn run(job: Job, worker: Arc<dyn Worker>, timeout: Duration, cancellation: &JobCancellation) -> Outcome {
-    let ctx = JobContext::with_cancellation(job, cancellation.clone());
+async fn run(ctx: JobContext, worker: Arc<dyn Worker>, timeout: Duration, cancellation: &JobCancellation) -> Outcome {
     let run = AssertUnwindSafe(worker.perform(ctx)).catch_unwind();
     let outcome = match tokio::time::timeout(timeout, run).await {
         Err(_elapsed) => {

@@ -254,6 +254,8 @@ pub(crate) struct Shared {
     job_metrics: crate::telemetry::JobMetrics,
     /// `backtick_runner_slots_free`, taken once.
     slots_free: metrics::Gauge,
+    /// The states every job's context hands out ([`RunnerBuilder::state`]).
+    states: crate::shared::StateMap,
 }
 
 impl Shared {

@@ -5,8 +5,8 @@ use backtick_diesel::diesel_async::{
     AnsiTransactionManager, AsyncConnection, AsyncPgConnection, SimpleAsyncConnection, TransactionManager,
 };
 use backtick_diesel::{
-    DieselError, DieselMigrationConnection, DieselStore, DieselStoreConfig, Enqueued, JobId, NewJob, StoreError,
-    async_trait,
+    CompletionError, DieselError, DieselMigrationConnection, DieselStore, DieselStoreConfig, Enqueued, JobContext,
+    JobId, NewJob, StoreError, async_trait,
 };
 use backtick_testkit::pgsuite::CallerTransactions;
 
@@ -58,6 +58,10 @@ impl CallerTransactions for Diesel {
         jobs: Vec<NewJob>,
     ) -> Result<Vec<Enqueued>, StoreError> {
         backtick_diesel::enqueue_many_in_reporting(conn, jobs).await
+    }
+
+    async fn complete_in(conn: &mut Self::Transaction, ctx: &JobContext) -> Result<(), CompletionError> {
+        backtick_diesel::complete_in(conn, ctx).await
     }
 
     async fn commit(mut conn: Self::Transaction) {

@@ -7,19 +7,23 @@
 //!
 //! `--backend` (default `pg`) picks the store: `PgStore` or `DieselStore`. The workers record
 //! each execution through the same store's pool: `e2e_record` in `e2e_runs` (the crash tests),
-//! `e2e_ledger` in `e2e_ledger` (the fault suite, [`backtick_e2e::faults`]).
+//! `e2e_ledger` in `e2e_ledger` (the fault suite, [`backtick_e2e::faults`]), `e2e_counter` in
+//! `e2e_counters` (the exactly-once test: its increment and its completion in one transaction,
+//! or the increment alone with the runner completing as usual).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use backtick_diesel::diesel;
 use backtick_diesel::diesel::sql_types::{BigInt, Text};
-use backtick_diesel::diesel_async::RunQueryDsl;
+use backtick_diesel::diesel_async::{AsyncConnection, RunQueryDsl};
 use backtick_diesel::{DieselPool, DieselStore};
 use backtick_e2e::faults::{LEDGER_SQL, LEDGER_WORKER, LedgerArgs};
-use backtick_e2e::{Backend, RECORD_WORKER};
+use backtick_e2e::{Backend, COUNTER_SQL, COUNTER_WORKER, CounterArgs, RECORD_WORKER};
 use backtick_postgres::sqlx;
-use backtick_postgres::{JobContext, PgStore, QueueStore, Runner, RunnerConfig, RunnerId, worker_fn};
+use backtick_postgres::{
+    BoxError, JobContext, JobError, PgStore, QueueStore, Runner, RunnerConfig, RunnerId, worker_fn,
+};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
@@ -85,20 +89,80 @@ fn record_with_diesel(pool: DieselPool) -> (Record, Ledger) {
     (record, ledger)
 }
 
+/// Runs one counter job: `(context, arguments)`.
+type Counter = Arc<dyn Fn(JobContext, CounterArgs) -> BoxFuture<'static, Result<(), JobError>> + Send + Sync>;
+
+fn counter_with_sqlx(pool: sqlx::PgPool) -> Counter {
+    Arc::new(move |ctx: JobContext, args: CounterArgs| {
+        let pool = pool.clone();
+        async move {
+            let id = ctx.job().id.0;
+            let pause = Duration::from_millis(args.sleep_ms);
+            if args.transactional {
+                let mut tx = pool.begin().await?;
+                sqlx::query(COUNTER_SQL).bind(id).execute(&mut *tx).await?;
+                tokio::time::sleep(pause).await;
+                backtick_postgres::complete_in(&mut tx, &ctx).await?;
+                tx.commit().await?;
+            } else {
+                sqlx::query(COUNTER_SQL).bind(id).execute(&pool).await?;
+                tokio::time::sleep(pause).await;
+            }
+            Ok(())
+        }
+        .boxed()
+    })
+}
+
+fn counter_with_diesel(pool: DieselPool) -> Counter {
+    Arc::new(move |ctx: JobContext, args: CounterArgs| {
+        let pool = pool.clone();
+        async move {
+            let id = ctx.job().id.0;
+            let pause = Duration::from_millis(args.sleep_ms);
+            let mut conn = pool.get().await?;
+            if args.transactional {
+                let ctx = &ctx;
+                conn.transaction::<_, BoxError, _>(async move |conn| {
+                    diesel::sql_query(COUNTER_SQL)
+                        .bind::<BigInt, _>(id)
+                        .execute(conn)
+                        .await?;
+                    tokio::time::sleep(pause).await;
+                    backtick_diesel::complete_in(conn, ctx).await?;
+                    Ok(())
+                })
+                .await
+                .map_err(JobError::retry)?;
+            } else {
+                diesel::sql_query(COUNTER_SQL)
+                    .bind::<BigInt, _>(id)
+                    .execute(&mut *conn)
+                    .await?;
+                tokio::time::sleep(pause).await;
+            }
+            Ok(())
+        }
+        .boxed()
+    })
+}
+
 async fn connect(
     backend: Backend,
     url: &str,
-) -> Result<(Arc<dyn QueueStore>, Record, Ledger), Box<dyn std::error::Error>> {
+) -> Result<(Arc<dyn QueueStore>, Record, Ledger, Counter), Box<dyn std::error::Error>> {
     Ok(match backend {
         Backend::Pg => {
             let store = PgStore::connect(url).await?;
             let (record, ledger) = record_with_sqlx(store.pool().clone());
-            (Arc::new(store), record, ledger)
+            let counter = counter_with_sqlx(store.pool().clone());
+            (Arc::new(store), record, ledger, counter)
         }
         Backend::Diesel => {
             let store = DieselStore::connect(url).await?;
             let (record, ledger) = record_with_diesel(store.pool().clone());
-            (Arc::new(store), record, ledger)
+            let counter = counter_with_diesel(store.pool().clone());
+            (Arc::new(store), record, ledger, counter)
         }
     })
 }
@@ -171,7 +235,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or(16);
     let backend = arg(&args, "--backend").unwrap_or_else(|| "pg".to_owned());
     let backend = Backend::from_name(&backend).map_err(|e| e.to_string())?;
-    let (store, record, ledger) = connect(backend, &url).await?;
+    let (store, record, ledger, counter) = connect(backend, &url).await?;
+    let counter = worker_fn(COUNTER_WORKER, move |ctx: JobContext, args: CounterArgs| {
+        counter(ctx, args)
+    });
     let ledger_runner = format!("{name}-{}", std::process::id());
     let ledger = worker_fn(LEDGER_WORKER, move |ctx: JobContext, args: LedgerArgs| {
         run_ledger_job(ledger.clone(), ledger_runner.clone(), ctx, args)
@@ -203,6 +270,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .config(config)
         .worker(record)
         .worker(ledger)
+        .worker(counter)
         .build()?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     println!("ready");

@@ -2,7 +2,8 @@
 
 use backtick_postgres::sqlx::{self, AssertSqlSafe, Connection, Executor, PgConnection, Postgres, Transaction};
 use backtick_postgres::{
-    Enqueued, JobId, NewJob, PgError, PgMigrationConnection, PgStore, PgStoreConfig, StoreError, async_trait,
+    CompletionError, Enqueued, JobContext, JobId, NewJob, PgError, PgMigrationConnection, PgStore, PgStoreConfig,
+    StoreError, async_trait,
 };
 use backtick_testkit::pgsuite::CallerTransactions;
 
@@ -51,6 +52,10 @@ impl CallerTransactions for Sqlx {
         jobs: Vec<NewJob>,
     ) -> Result<Vec<Enqueued>, StoreError> {
         backtick_postgres::enqueue_many_in_reporting(tx, jobs).await
+    }
+
+    async fn complete_in(tx: &mut Self::Transaction, ctx: &JobContext) -> Result<(), CompletionError> {
+        backtick_postgres::complete_in(tx, ctx).await
     }
 
     async fn commit(tx: Self::Transaction) {

@@ -27,7 +27,7 @@ pub(super) fn cases() -> Vec<Case> {
 
 /// Spawn every task and wait for all of them, results in task order. The first panic is
 /// re-raised so the case fails with the task's own message; dropping the set aborts the rest.
-async fn join_all<T, F>(tasks: Vec<F>) -> Vec<T>
+pub(super) async fn join_all<T, F>(tasks: Vec<F>) -> Vec<T>
 where
     T: Send + 'static,
     F: Future<Output = T> + Send + 'static,

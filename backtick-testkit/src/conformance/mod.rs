@@ -80,6 +80,7 @@ mod revive;
 mod schedule;
 mod support;
 mod timestamps;
+mod unique;
 
 /// How many cases [`run_all`] runs at once.
 pub const CONCURRENCY: usize = 4;
@@ -275,6 +276,7 @@ pub fn cases() -> Vec<Case> {
         schedule::cases(),
         next_due::cases(),
         flow::cases(),
+        unique::cases(),
     ]
     .concat()
 }

@@ -8,12 +8,12 @@ use std::time::Duration;
 use backtick_core::state::{Finish, revive, transition_for, transition_for_release};
 use backtick_core::{
     ClaimParams, ClaimToken, Codec, Job, JobFilter, JobId, JobState, NewJob, Outcome, QueueStore, RetryPolicy, RunAt,
-    RunnerId, StoreError, Timestamp, Transition,
+    RunnerId, StoreError, Timestamp, Transition, Unique,
 };
 use chrono::TimeZone;
 
 use super::ops::{Failure, JobSpec, Op, QUEUES, RUNNERS, WORKERS};
-use super::reference::{Model, ModelJob};
+use super::reference::{Model, ModelJob, held_key};
 
 /// The lease every claim and heartbeat uses.
 const LEASE: Duration = Duration::from_secs(30);
@@ -191,17 +191,36 @@ impl Driver {
             d if d < 0 => Some(RunAt::At(self.now + chrono::Duration::seconds(d))),
             d => Some(RunAt::After(Duration::from_secs(d.unsigned_abs()))),
         };
-        job.unique_key = spec.unique.map(|key| format!("k{key}"));
-        job
+        match spec.unique {
+            Some(key) => {
+                let mut unique = Unique::by_key(format!("k{key}"));
+                if let Some(secs) = spec.unique_period {
+                    unique = unique.period(Duration::from_secs(secs.unsigned_abs()));
+                }
+                if spec.unique_active {
+                    unique = unique.states([JobState::Queued, JobState::Running]);
+                }
+                job.unique(unique)
+            }
+            None => job,
+        }
     }
 
     /// Check the id the store returned for `spec` and add the job to the model.
     fn record_enqueue(&mut self, spec: &JobSpec, id: JobId) -> Checked {
-        if let Some(holder) = spec.unique.and_then(|key| self.model.holder(&format!("k{key}"))) {
+        let run_at = self.now + chrono::Duration::seconds(spec.delay);
+        let key = held_key(spec, run_at);
+        if let Some(holder) = key.as_deref().and_then(|key| self.model.holder(key)) {
             self.note("deduplicated a unique key", 1);
+            if spec.unique_period.is_some() || spec.unique_active {
+                self.note("deduplicated a unique key per period or while active", 1);
+            }
             return ensure(id == holder, || {
-                format!("unique key k{:?} is held by job {holder}, got {id}", spec.unique)
+                format!("unique key {key:?} is held by job {holder}, got {id}")
             });
+        }
+        if key.is_some() && self.model.jobs.values().any(|job| job.unique == key) {
+            self.note("reused a unique key its finished holder released", 1);
         }
         ensure(!self.enqueued.contains(&id), || {
             format!("a new job got the used id {id}")
@@ -541,6 +560,12 @@ impl Driver {
 
     async fn retry(&mut self, pick: usize) -> Checked {
         let Some(id) = self.pick_job(pick) else { return Ok(()) };
+        if self.model.other_holder(id).is_some() {
+            // Its key, released when it finished, is held by a newer job: the unique index
+            // refuses the retry (a database error), which the model does not describe.
+            self.note("skipped a retry whose unique key another job holds", 1);
+            return Ok(());
+        }
         let retried = self.store.retry(id, Some(self.now)).await.map_err(store_error)?;
         let expected = self.model.retry(id, self.now);
         self.note(if expected { "retried a job" } else { "refused a retry" }, 1);

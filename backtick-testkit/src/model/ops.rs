@@ -26,6 +26,10 @@ pub(super) struct JobSpec {
     pub(super) delay: i64,
     pub(super) max_attempts: i32,
     pub(super) unique: Option<u8>,
+    /// With `unique`: the key is held only while the job is queued or running.
+    pub(super) unique_active: bool,
+    /// With `unique`: one job per this many seconds of due time.
+    pub(super) unique_period: Option<i64>,
 }
 
 /// Which workers a claiming runner has.
@@ -147,10 +151,16 @@ impl fmt::Debug for JobSpec {
             "{} on {} prio {} due {due} max {}",
             WORKERS[self.worker], QUEUES[self.queue], self.priority, self.max_attempts
         )?;
-        match self.unique {
-            Some(key) => write!(f, " key k{key}"),
-            None => Ok(()),
+        if let Some(key) = self.unique {
+            write!(f, " key k{key}")?;
+            if let Some(period) = self.unique_period {
+                write!(f, " per {period}s")?;
+            }
+            if self.unique_active {
+                write!(f, " while active")?;
+            }
         }
+        Ok(())
     }
 }
 
@@ -249,18 +259,30 @@ impl fmt::Debug for Failure {
 
 fn job_spec() -> impl Strategy<Value = JobSpec> {
     let unique = prop_oneof![3 => Just(None), 1 => (0u8..3).prop_map(Some)];
+    let scope = (any::<bool>(), prop_oneof![2 => Just(None), 1 => Just(Some(20i64))]);
     // Most jobs are due at once, so that claims find work; some are overdue, some due later.
     let delay = prop_oneof![2 => Just(0i64), 1 => -10i64..0, 1 => 1i64..=30];
-    (0..WORKERS.len(), 0..QUEUES.len(), 0i16..3, delay, 1i32..=3, unique).prop_map(
-        |(worker, queue, priority, delay, max_attempts, unique)| JobSpec {
-            worker,
-            queue,
-            priority,
-            delay,
-            max_attempts,
-            unique,
-        },
+    (
+        0..WORKERS.len(),
+        0..QUEUES.len(),
+        0i16..3,
+        delay,
+        1i32..=3,
+        unique,
+        scope,
     )
+        .prop_map(
+            |(worker, queue, priority, delay, max_attempts, unique, (active, period))| JobSpec {
+                worker,
+                queue,
+                priority,
+                delay,
+                max_attempts,
+                unique,
+                unique_active: unique.is_some() && active,
+                unique_period: unique.and(period),
+            },
+        )
 }
 
 fn failure() -> impl Strategy<Value = Failure> {

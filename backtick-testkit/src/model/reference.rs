@@ -25,6 +25,8 @@ pub(super) struct ModelJob {
     pub(super) finished_at: Option<Timestamp>,
     pub(super) updated_at: Timestamp,
     pub(super) unique: Option<String>,
+    /// The key is held only while queued or running.
+    pub(super) unique_active: bool,
 }
 
 /// The whole queue at one instant.
@@ -35,6 +37,20 @@ pub(super) struct Model {
     pub(super) limits: BTreeMap<&'static str, u32>,
     /// Pending job -> the parents it still waits for.
     pub(super) waiting: BTreeMap<JobId, BTreeSet<JobId>>,
+}
+
+/// The key a job of `spec` due at `run_at` holds: `k<n>`, and with a period `@` and the start of
+/// its period in microseconds since the epoch (written out here, not taken from the stores).
+pub(super) fn held_key(spec: &JobSpec, run_at: Timestamp) -> Option<String> {
+    let key = format!("k{}", spec.unique?);
+    Some(match spec.unique_period {
+        None => key,
+        Some(secs) => {
+            let period_us = secs * 1_000_000;
+            let us = run_at.timestamp_micros();
+            format!("{key}@{}", us - us.rem_euclid(period_us))
+        }
+    })
 }
 
 pub(super) fn plus(t: Timestamp, d: Duration) -> Timestamp {
@@ -64,8 +80,15 @@ impl ModelJob {
             has_error: false,
             finished_at: None,
             updated_at: now,
-            unique: spec.unique.map(|k| format!("k{k}")),
+            unique: held_key(spec, run_at),
+            unique_active: spec.unique_active,
         }
+    }
+
+    /// Whether this job holds its key now.
+    fn holds_key(&self, key: &str) -> bool {
+        self.unique.as_deref() == Some(key)
+            && (!self.unique_active || matches!(self.state, JobState::Queued | JobState::Running))
     }
 
     fn holds(&self, token: &ClaimToken) -> bool {
@@ -92,10 +115,16 @@ impl ModelJob {
 impl Model {
     /// The job already holding `key`, if any.
     pub(super) fn holder(&self, key: &str) -> Option<JobId> {
+        self.jobs.iter().find(|(_, job)| job.holds_key(key)).map(|(id, _)| *id)
+    }
+
+    /// The job another than `id` holding the key `id` would hold if it were queued again.
+    pub(super) fn other_holder(&self, id: JobId) -> Option<JobId> {
+        let key = self.jobs.get(&id)?.unique.clone()?;
         self.jobs
             .iter()
-            .find(|(_, job)| job.unique.as_deref() == Some(key))
-            .map(|(id, _)| *id)
+            .find(|(other, job)| **other != id && job.holds_key(&key))
+            .map(|(other, _)| *other)
     }
 
     /// The ids a claim must take, in claim order.

@@ -2,7 +2,7 @@
 //! it, so that the same [transaction cases](super::run_transaction_cases) check every backend.
 
 use async_trait::async_trait;
-use backtick_core::{Enqueued, JobId, NewJob, QueueStore, StoreError};
+use backtick_core::{CompletionError, Enqueued, JobContext, JobId, NewJob, QueueStore, StoreError};
 
 use super::PgBackend;
 
@@ -46,6 +46,13 @@ pub trait CallerTransactions: PgBackend {
         tx: &mut Self::Transaction,
         jobs: Vec<NewJob>,
     ) -> Result<Vec<Enqueued>, StoreError>;
+
+    /// The backend's `complete_in` on `tx`: complete the job of `ctx` inside the caller's
+    /// transaction, fenced by its claim.
+    ///
+    /// # Errors
+    /// As the backend's.
+    async fn complete_in(tx: &mut Self::Transaction, ctx: &JobContext) -> Result<(), CompletionError>;
 
     /// Commit `tx`.
     async fn commit(tx: Self::Transaction);

@@ -31,6 +31,7 @@ mod admin_timeout;
 mod bad_input;
 mod bad_weather;
 mod claim;
+mod complete;
 mod diagnostics;
 mod migrate;
 mod notify;
@@ -84,6 +85,7 @@ pub fn cases<B: CallerTransactions>() -> Vec<PgCase<B>> {
         admin_timeout::cases(),
         runner::cases(),
         transaction::cases(),
+        complete::cases(),
     ]
     .concat()
 }

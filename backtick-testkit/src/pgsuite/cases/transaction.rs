@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use backtick_core::{JobState, NewJob, QueueStore, StoreError};
+use backtick_core::{JobState, NewJob, QueueStore, StoreError, Unique};
 
 use super::{PgCase, job};
 use crate::pgsuite::{CallerTransactions, LISTEN_WAIT, TestDatabase, assert_rolled_back, drain_hints};
@@ -37,6 +37,11 @@ pub(super) fn cases<B: CallerTransactions>() -> Vec<PgCase<B>> {
             B,
             "transaction",
             enqueue_in_a_transaction_reports_duplicates_of_stored_jobs_and_within_the_batch
+        ),
+        pg_case!(
+            B,
+            "transaction",
+            unique_jobs_by_args_period_and_states_dedup_inside_a_transaction
         ),
         pg_case!(
             B,
@@ -136,6 +141,45 @@ async fn a_unique_key_held_by_a_committed_job_returns_that_job_inside_a_transact
     assert_eq!((ids[0], ids[2]), (existing, existing));
     assert_ne!(ids[1], existing);
     assert_eq!(store.count_by_state(None).await.expect("count").total(), 2);
+}
+
+async fn unique_jobs_by_args_period_and_states_dedup_inside_a_transaction<B: CallerTransactions>(
+    db: Arc<TestDatabase<B>>,
+) {
+    let schema = db.schema().await;
+    let store = schema.store().await;
+    let unique = || {
+        job().unique(
+            Unique::by_args()
+                .period(Duration::from_secs(3600))
+                .states([JobState::Queued, JobState::Running]),
+        )
+    };
+    let existing = store.enqueue(unique(), None).await.expect("enqueue");
+    let mut tx = B::begin(&store).await;
+    let reports = B::enqueue_many_in_reporting(&mut tx, vec![unique(), job(), unique()])
+        .await
+        .expect("enqueue_many_in_reporting");
+    let single = B::enqueue_in_reporting(&mut tx, unique())
+        .await
+        .expect("enqueue_in_reporting");
+    B::commit(tx).await;
+    let duplicates: Vec<bool> = reports.iter().map(|e| e.duplicate).collect();
+    assert_eq!(duplicates, vec![true, false, true], "{reports:?}");
+    assert_eq!(
+        (reports[0].id, reports[2].id, single.id),
+        (existing, existing, existing)
+    );
+    assert!(single.duplicate);
+    // Once the holder is cancelled, a transaction's enqueue inserts a new one.
+    assert!(store.cancel(existing, "done with it", None).await.expect("cancel"));
+    let mut tx = B::begin(&store).await;
+    let fresh = B::enqueue_in_reporting(&mut tx, unique())
+        .await
+        .expect("enqueue_in_reporting");
+    B::commit(tx).await;
+    assert!(!fresh.duplicate && fresh.id != existing, "{fresh:?}");
+    assert_eq!(store.count_by_state(None).await.expect("count").total(), 3);
 }
 
 async fn enqueue_in_a_transaction_reports_duplicates_of_stored_jobs_and_within_the_batch<B: CallerTransactions>(
