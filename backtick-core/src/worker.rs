@@ -114,6 +114,17 @@ impl JobContext {
     /// This context with `policy` as the backoff a failure recorded inside the worker's own
     /// transaction (`fail_in` of the backend crates) retries after: the runner's
     /// ([`crate::RunnerConfig::retry_policy`]).
+    ///
+    /// # Examples
+    /// ```
+    /// # extern crate backtick_core as backtick_postgres;
+    /// use std::time::Duration;
+    /// use backtick_postgres::{JobContext, RetryPolicy, worker_fn};
+    /// # let job = backtick_testkit::assert::test_job(&worker_fn("w", |_: JobContext, (): ()| async { Ok(()) }), &());
+    /// let policy = RetryPolicy { base: Duration::from_secs(2), cap: Duration::from_secs(60), jitter: 0.0 };
+    /// let ctx = JobContext::new(job, Default::default()).with_retry_policy(policy);
+    /// assert_eq!(*ctx.retry_policy(), policy);
+    /// ```
     pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry_policy = policy;
         self
@@ -185,6 +196,17 @@ impl JobContext {
     /// written by the worker inside its own transaction: the runner then writes nothing of
     /// its own when the worker returns `Ok`. Called by the backend crates' `fail_in` once the
     /// fenced write applied.
+    ///
+    /// # Examples
+    /// ```
+    /// # extern crate backtick_core as backtick_postgres;
+    /// use backtick_postgres::{JobContext, Outcome, Transition, worker_fn};
+    /// # let job = backtick_testkit::assert::test_job(&worker_fn("w", |_: JobContext, (): ()| async { Ok(()) }), &());
+    /// let ctx = JobContext::new(job, Default::default());
+    /// assert!(ctx.recorded_failure().is_none());
+    /// ctx.mark_failed(Outcome::Failed { error: "boom".into() }, Transition::Dead { error: "boom".into() });
+    /// assert!(matches!(ctx.recorded_failure(), Some((_, Transition::Dead { .. }))));
+    /// ```
     pub fn mark_failed(&self, outcome: Outcome, transition: Transition) {
         *self.failed.lock().unwrap_or_else(PoisonError::into_inner) = Some((outcome, transition));
     }
