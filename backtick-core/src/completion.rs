@@ -5,7 +5,7 @@
 
 use crate::error::StoreError;
 use crate::job::ClaimToken;
-use crate::state::{Finish, Transition};
+use crate::state::{Finish, Outcome, Transition, transition_for};
 use crate::store::FinishReport;
 use crate::worker::JobContext;
 
@@ -65,6 +65,71 @@ pub fn completion_of(ctx: &JobContext) -> Result<Finish, CompletionError> {
 pub fn completed(ctx: &JobContext, finish: &Finish, report: &FinishReport) -> Result<(), CompletionError> {
     if report.applied.contains(&finish.token.job_id) {
         ctx.mark_completed();
+        Ok(())
+    } else {
+        Err(CompletionError::Stale(finish.token.clone()))
+    }
+}
+
+/// A failure of the run of `ctx` to record inside the worker's own transaction: the outcome
+/// and the fenced write for it. The write is the state machine's transition for a failed
+/// attempt ([`transition_for`] with [`Outcome::Failed`]), the same one the runner applies when
+/// a worker returns an error: queued again after the context's backoff
+/// ([`JobContext::retry_policy`]) while attempts remain, else dead.
+///
+/// # Errors
+/// [`CompletionError::NoClaim`] when the job is not running under a claim.
+///
+/// # Examples
+/// ```
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{JobContext, Transition, failure_of, worker_fn};
+/// # let job = backtick_testkit::assert::test_job(&worker_fn("w", |_: JobContext, (): ()| async { Ok(()) }), &());
+/// let ctx = JobContext::new(job, Default::default());
+/// let (_outcome, finish) = failure_of(&ctx, "the upstream refused")?;
+/// assert!(matches!(finish.transition, Transition::Queued { .. } | Transition::Dead { .. }));
+/// # Ok::<(), backtick_postgres::CompletionError>(())
+/// ```
+pub fn failure_of(ctx: &JobContext, reason: impl Into<String>) -> Result<(Outcome, Finish), CompletionError> {
+    let token = ctx.claim_token().ok_or(CompletionError::NoClaim(ctx.job().id))?;
+    let outcome = Outcome::Failed { error: reason.into() };
+    let transition = transition_for(
+        &outcome,
+        token.attempt,
+        ctx.job().max_attempts,
+        ctx.retry_policy(),
+        rand::random::<f64>(),
+    );
+    Ok((outcome, Finish { token, transition }))
+}
+
+/// What the fenced write `finish` of the failure `outcome` reported: on success `ctx` records
+/// the failure ([`JobContext::mark_failed`]), so that the runner writes no second finish once
+/// the worker returns `Ok`.
+///
+/// # Errors
+/// [`CompletionError::Stale`] when the write was not applied.
+///
+/// # Examples
+/// ```
+/// # extern crate backtick_core as backtick_postgres;
+/// use backtick_postgres::{FinishReport, JobContext, failed, failure_of, worker_fn};
+/// # let job = backtick_testkit::assert::test_job(&worker_fn("w", |_: JobContext, (): ()| async { Ok(()) }), &());
+/// let ctx = JobContext::new(job, Default::default());
+/// let (outcome, finish) = failure_of(&ctx, "boom")?;
+/// let applied = FinishReport { applied: vec![finish.token.job_id], stale: Vec::new() };
+/// failed(&ctx, outcome, &finish, &applied)?;
+/// assert!(ctx.recorded_failure().is_some());
+/// # Ok::<(), backtick_postgres::CompletionError>(())
+/// ```
+pub fn failed(
+    ctx: &JobContext,
+    outcome: Outcome,
+    finish: &Finish,
+    report: &FinishReport,
+) -> Result<(), CompletionError> {
+    if report.applied.contains(&finish.token.job_id) {
+        ctx.mark_failed(outcome, finish.transition.clone());
         Ok(())
     } else {
         Err(CompletionError::Stale(finish.token.clone()))

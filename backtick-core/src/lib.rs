@@ -62,7 +62,7 @@ pub use backtick_macros::{cron, recurring, worker};
 pub use cancel::{CancelReason, JobCancellation};
 pub use clock::{Clock, ManualClock, StoreClock};
 pub use codec::{Codec, DecodeError, EncodeError, UnknownCodec};
-pub use completion::{CompletionError, completed, completion_of};
+pub use completion::{CompletionError, completed, completion_of, failed, failure_of};
 pub use error::{BoxError, ConfigError, Error, StoreError};
 pub use job::{
     ClaimToken, DEFAULT_MAX_ATTEMPTS, DEFAULT_PRIORITY, DEFAULT_QUEUE, InvalidJob, Job, JobId, JobState, NewJob, RunAt,

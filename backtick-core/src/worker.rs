@@ -14,10 +14,12 @@ use crate::codec::{Codec, DecodeError};
 use crate::error::BoxError;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use crate::job::{ClaimToken, Job, RunAt};
+use crate::retry::RetryPolicy;
 use crate::shared::{State, StateMap, StateRequirement};
-use crate::state::Outcome;
+use crate::state::{Outcome, Transition};
 
 /// Per-worker defaults, applied when its jobs are scheduled and run.
 ///
@@ -85,6 +87,9 @@ pub struct JobContext {
     cancellation: JobCancellation,
     states: StateMap,
     completed: Arc<AtomicBool>,
+    /// The failure the worker recorded in its own transaction ([`JobContext::mark_failed`]).
+    failed: Arc<Mutex<Option<(Outcome, Transition)>>>,
+    retry_policy: RetryPolicy,
 }
 
 impl JobContext {
@@ -101,7 +106,33 @@ impl JobContext {
             cancellation,
             states: StateMap::new(),
             completed: Arc::new(AtomicBool::new(false)),
+            failed: Arc::new(Mutex::new(None)),
+            retry_policy: RetryPolicy::default(),
         }
+    }
+
+    /// This context with `policy` as the backoff a failure recorded inside the worker's own
+    /// transaction (`fail_in` of the backend crates) retries after: the runner's
+    /// ([`crate::RunnerConfig::retry_policy`]).
+    ///
+    /// # Examples
+    /// ```
+    /// # extern crate backtick_core as backtick_postgres;
+    /// use std::time::Duration;
+    /// use backtick_postgres::{JobContext, RetryPolicy, worker_fn};
+    /// # let job = backtick_testkit::assert::test_job(&worker_fn("w", |_: JobContext, (): ()| async { Ok(()) }), &());
+    /// let policy = RetryPolicy { base: Duration::from_secs(2), cap: Duration::from_secs(60), jitter: 0.0 };
+    /// let ctx = JobContext::new(job, Default::default()).with_retry_policy(policy);
+    /// assert_eq!(*ctx.retry_policy(), policy);
+    /// ```
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry_policy = policy;
+        self
+    }
+
+    /// The backoff a failure of this run retries after.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry_policy
     }
 
     /// This context with `states` as the states its worker can ask for
@@ -159,6 +190,30 @@ impl JobContext {
     /// Whether [`JobContext::mark_completed`] was called for this run.
     pub fn is_completed(&self) -> bool {
         self.completed.load(Ordering::Acquire)
+    }
+
+    /// Record that the job's failure (`outcome`, applied as `transition`: a retry or dead) was
+    /// written by the worker inside its own transaction: the runner then writes nothing of
+    /// its own when the worker returns `Ok`. Called by the backend crates' `fail_in` once the
+    /// fenced write applied.
+    ///
+    /// # Examples
+    /// ```
+    /// # extern crate backtick_core as backtick_postgres;
+    /// use backtick_postgres::{JobContext, Outcome, Transition, worker_fn};
+    /// # let job = backtick_testkit::assert::test_job(&worker_fn("w", |_: JobContext, (): ()| async { Ok(()) }), &());
+    /// let ctx = JobContext::new(job, Default::default());
+    /// assert!(ctx.recorded_failure().is_none());
+    /// ctx.mark_failed(Outcome::Failed { error: "boom".into() }, Transition::Dead { error: "boom".into() });
+    /// assert!(matches!(ctx.recorded_failure(), Some((_, Transition::Dead { .. }))));
+    /// ```
+    pub fn mark_failed(&self, outcome: Outcome, transition: Transition) {
+        *self.failed.lock().unwrap_or_else(PoisonError::into_inner) = Some((outcome, transition));
+    }
+
+    /// The failure recorded with [`JobContext::mark_failed`] for this run, if any.
+    pub fn recorded_failure(&self) -> Option<(Outcome, Transition)> {
+        self.failed.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// The job being run.

@@ -72,7 +72,7 @@ pub use backtick_pg_common;
 pub use backtick_pg_common as backtick_migrations;
 pub use backtick_pg_common::{CHANNEL, FALLBACK_URL_VAR, URL_VAR};
 pub use backtick_pg_common::{Direction, MigrateError, Migration, MigrationState, MigrationStatus, Migrator};
-pub use complete::complete_in;
+pub use complete::{complete_in, complete_in_at, fail_in, fail_in_at};
 pub use config::PgStoreConfig;
 pub use enqueue::{enqueue_in, enqueue_in_reporting, enqueue_many_in, enqueue_many_in_reporting};
 pub use error::PgError;

@@ -23,7 +23,7 @@ use backtick_core::{
     ClaimParams, ClaimToken, Enqueued, FinishReport, Job, JobFilter, JobId, JobState, NewJob, QueueStore, RunAt,
     RunnerId, StateCounts, StoreError, Timestamp, WakeReceiver, unique_holds, unique_period_key,
 };
-use backtick_core::{CompletionError, JobContext, completed, completion_of};
+use backtick_core::{CompletionError, JobContext, completed, completion_of, failed, failure_of};
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::broadcast;
 
@@ -152,15 +152,77 @@ impl MemoryStore {
     ) -> Result<(), CompletionError> {
         let finish = completion_of(ctx)?;
         let now = resolve_now(now);
-        let report = {
+        let (report, released) = {
             let mut state = self.lock();
             let report = state.finish(std::slice::from_ref(&finish), now, false, |_| true);
             if report.applied.contains(&finish.token.job_id) {
                 write();
             }
-            report
+            // Jobs waiting for this one are released or cancelled, as after any finish.
+            (report, state.settle(now))
         };
+        self.hint(released);
         completed(ctx, &finish, &report)
+    }
+
+    /// The in-memory counterpart of `fail_in` (`backtick_postgres::fail_in`,
+    /// `backtick_diesel::fail_in`): atomically, record the failure of the job of `ctx` with
+    /// `reason` under its claim token (the state machine's retry, or dead when no attempts
+    /// are left) and run `write` (the worker's "transaction"), or, when the claim is stale,
+    /// do neither and return [`CompletionError::Stale`]. `now: None` reads the system clock.
+    ///
+    /// # Errors
+    /// As `fail_in`: [`CompletionError::Stale`], [`CompletionError::NoClaim`].
+    ///
+    /// # Examples
+    /// ```
+    /// # extern crate backtick_core as backtick_postgres;
+    /// use backtick_postgres::{ClaimParams, JobContext, JobState, NewJob, QueueStore, RunnerId};
+    /// use backtick_testkit::MemoryStore;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let store = MemoryStore::new();
+    /// let id = store.enqueue(NewJob::new("charge", &5)?, None).await?;
+    /// let params = ClaimParams {
+    ///     runner_id: RunnerId::new("r1"),
+    ///     workers: vec!["charge".into()],
+    ///     queues: None,
+    ///     limit: 1,
+    ///     lease_ttl: std::time::Duration::from_secs(30),
+    ///     now: None,
+    /// };
+    /// let job = store.claim(&params).await?.remove(0);
+    /// let ctx = JobContext::new(job, Default::default());
+    /// let mut attempts_logged = 0;
+    /// store.fail_in(&ctx, "declined", || attempts_logged += 1, None)?;
+    /// assert_eq!(attempts_logged, 1);
+    /// let job = store.get(id).await?.unwrap();
+    /// assert_eq!(job.state, JobState::Queued, "retried: attempts remain");
+    /// assert!(store.fail_in(&ctx, "declined", || attempts_logged += 1, None).is_err(), "stale the second time");
+    /// assert_eq!(attempts_logged, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn fail_in(
+        &self,
+        ctx: &JobContext,
+        reason: impl Into<String>,
+        write: impl FnOnce(),
+        now: Option<Timestamp>,
+    ) -> Result<(), CompletionError> {
+        let (outcome, finish) = failure_of(ctx, reason)?;
+        let now = resolve_now(now);
+        let (report, released) = {
+            let mut state = self.lock();
+            let report = state.finish(std::slice::from_ref(&finish), now, false, |_| true);
+            if report.applied.contains(&finish.token.job_id) {
+                write();
+            }
+            // Jobs waiting for this one are released or cancelled, as after any finish.
+            (report, state.settle(now))
+        };
+        self.hint(released);
+        failed(ctx, outcome, &finish, &report)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -173,6 +235,50 @@ impl MemoryStore {
         for queue in queues {
             // An error only means nobody is subscribed: hints are lossy by design.
             let _ = self.shared.wake.send(queue);
+        }
+    }
+}
+
+/// The model's transactions on the in-memory store: a committed one is
+/// [`MemoryStore::complete_in`] (or [`MemoryStore::fail_in`]) at the model's time; a rolled
+/// back one reports what the fenced write would have reported and keeps nothing.
+#[cfg(feature = "model")]
+#[async_trait]
+impl crate::model::TransactionalCompletion for MemoryStore {
+    async fn complete_in_tx(&self, ctx: &JobContext, now: Timestamp, commit: bool) -> Result<(), CompletionError> {
+        if commit {
+            self.complete_in(ctx, || (), Some(now))
+        } else {
+            self.rolled_back(ctx)
+        }
+    }
+
+    async fn fail_in_tx(
+        &self,
+        ctx: &JobContext,
+        reason: &str,
+        now: Timestamp,
+        commit: bool,
+    ) -> Result<(), CompletionError> {
+        if commit {
+            self.fail_in(ctx, reason, || (), Some(now))
+        } else {
+            self.rolled_back(ctx)
+        }
+    }
+}
+
+#[cfg(feature = "model")]
+impl MemoryStore {
+    /// A fenced write of the run of `ctx` in a transaction that is rolled back: applied (so
+    /// `Ok`) exactly when the claim is live, and nothing kept either way.
+    fn rolled_back(&self, ctx: &JobContext) -> Result<(), CompletionError> {
+        let token = ctx.claim_token().ok_or(CompletionError::NoClaim(ctx.job().id))?;
+        let live = self.lock().jobs.get(&token.job_id).and_then(Job::claim_token).as_ref() == Some(&token);
+        if live {
+            Ok(())
+        } else {
+            Err(CompletionError::Stale(token))
         }
     }
 }

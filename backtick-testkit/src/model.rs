@@ -14,7 +14,9 @@
 //! retry; prune; an operator's global concurrency limit on a queue (set and cleared) and the
 //! limited claim ([`QueueStore::claim_limited`]); a job enqueued after other jobs
 //! ([`QueueStore::enqueue_graph`]), some of them missing, released or cancelled as its parents
-//! finish.
+//! finish; and, when the factory supplies a [`TransactionalCompletion`], a completion or a
+//! failure recorded inside a real transaction (`complete_in`, `fail_in`) that is then committed
+//! or rolled back, by the claim's runner or with any token ever issued (often stale).
 //!
 //! After each step every job's state, attempt, max_attempts, run_at, lease owner and expiry,
 //! presence of an error, finished_at and updated_at must match the model; the store must hold
@@ -30,7 +32,8 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use backtick_core::QueueStore;
+use async_trait::async_trait;
+use backtick_core::{CompletionError, JobContext, QueueStore, Timestamp};
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 
 use self::driver::Driver;
@@ -74,6 +77,69 @@ where
     );
 }
 
+/// Completion and failure inside a real transaction of the store under test (the backend's
+/// `complete_in` and `fail_in`), for the model: each call begins a transaction, runs the fenced
+/// write in it at the model's time `now`, and then commits it or, when `commit` is false,
+/// rolls it back. The result is the fenced write's.
+///
+/// # Examples
+/// ```
+/// # extern crate backtick_core as backtick_postgres;
+/// use std::sync::Arc;
+/// use backtick_postgres::QueueStore;
+/// use backtick_testkit::model::{self, TransactionalCompletion};
+/// use backtick_testkit::MemoryStore;
+/// use proptest::test_runner::Config;
+///
+/// let config = Config { cases: 8, failure_persistence: None, ..Config::default() };
+/// model::check_transactional_against_model(config, || async {
+///     let store = MemoryStore::new();
+///     (Arc::new(store.clone()) as Arc<dyn QueueStore>, Arc::new(store) as Arc<dyn TransactionalCompletion>)
+/// });
+/// ```
+#[async_trait]
+pub trait TransactionalCompletion: Send + Sync {
+    /// Complete the job of `ctx` inside a transaction, then commit it (or roll it back).
+    ///
+    /// # Errors
+    /// The fenced write's: [`CompletionError::Stale`] when the claim of `ctx` is not live.
+    async fn complete_in_tx(&self, ctx: &JobContext, now: Timestamp, commit: bool) -> Result<(), CompletionError>;
+
+    /// Record the failure of the job of `ctx` with `reason` inside a transaction, then commit
+    /// it (or roll it back).
+    ///
+    /// # Errors
+    /// The fenced write's: [`CompletionError::Stale`] when the claim of `ctx` is not live.
+    async fn fail_in_tx(
+        &self,
+        ctx: &JobContext,
+        reason: &str,
+        now: Timestamp,
+        commit: bool,
+    ) -> Result<(), CompletionError>;
+}
+
+/// [`check_against_model_with`] for a store that can also complete and fail a job inside a
+/// transaction: `factory` gives the store and its [`TransactionalCompletion`], and the random
+/// sequences include completions and failures inside transactions that are committed or
+/// rolled back (and stale ones), which the model predicts.
+///
+/// # Panics
+/// As [`check_against_model_with`].
+pub fn check_transactional_against_model<F, Fut>(config: Config, factory: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = (Arc<dyn QueueStore>, Arc<dyn TransactionalCompletion>)>,
+{
+    check(config, || {
+        let made = factory();
+        async move {
+            let (store, transactions) = made.await;
+            (store, Some(transactions))
+        }
+    });
+}
+
 /// [`check_against_model`] with an explicit proptest configuration (number of cases, shrink
 /// limits, failure persistence).
 ///
@@ -85,6 +151,20 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = Arc<dyn QueueStore>>,
 {
+    check(config, || {
+        let made = factory();
+        async move { (made.await, None) }
+    });
+}
+
+/// The store and, when it has one, its transactional completion.
+type Subject = (Arc<dyn QueueStore>, Option<Arc<dyn TransactionalCompletion>>);
+
+fn check<F, Fut>(config: Config, factory: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Subject>,
+{
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -93,8 +173,12 @@ where
     let check = |ops: &[Op]| -> Result<(), String> {
         let run = AssertUnwindSafe(|| {
             runtime.block_on(async {
-                let store = factory().await;
-                Driver::new(store).run(ops).await.map(drop)
+                let (store, transactions) = factory().await;
+                Driver::new(store)
+                    .with_transactions(transactions)
+                    .run(ops)
+                    .await
+                    .map(drop)
             })
         });
         std::panic::catch_unwind(run).unwrap_or_else(|panic| Err(format!("panicked: {}", panic_message(&*panic))))
@@ -161,9 +245,11 @@ mod tests {
         let mut seen = driver::Coverage::new();
         for _ in 0..300 {
             let ops = ops::ops().new_tree(&mut runner).expect("a sequence").current();
-            let store: Arc<dyn QueueStore> = Arc::new(MemoryStore::new());
+            let memory = MemoryStore::new();
+            let store: Arc<dyn QueueStore> = Arc::new(memory.clone());
+            let transactions: Arc<dyn TransactionalCompletion> = Arc::new(memory);
             let coverage = runtime
-                .block_on(Driver::new(store).run(&ops))
+                .block_on(Driver::new(store).with_transactions(Some(transactions)).run(&ops))
                 .expect("the memory store matches the model");
             for (event, count) in coverage {
                 *seen.entry(event).or_default() += count;
@@ -195,6 +281,10 @@ mod tests {
             "claimed a job of a limited queue",
             "enqueued a dependent job",
             "rejected a graph with a missing parent",
+            "completed in a committed transaction",
+            "failed in a committed transaction",
+            "rolled back a live completion in a transaction",
+            "reported a stale completion in a transaction",
         ];
         println!("{seen:#?}");
         let missing: Vec<&str> = expected

@@ -94,3 +94,111 @@ async fn a_cancellation_request_is_announced_to_subscribers() {
         "a request already pending is not announced again"
     );
 }
+
+/// `MemoryStore::fail_in`: the state machine's retry (then dead on the last attempt) and the
+/// worker's write happen together; a stale claim does neither; a runner whose worker recorded
+/// its failure that way writes no second finish.
+#[tokio::test]
+async fn a_failure_in_the_workers_transaction_is_fenced_and_the_runner_writes_no_second_finish() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use backtick_core::{
+        ClaimParams, CompletionError, JobContext, JobError, JobState, Runner, RunnerConfig, RunnerId, worker_fn,
+    };
+
+    let store = MemoryStore::new();
+    let id = store
+        .enqueue(NewJob::new("charge", &1).unwrap().max_attempts(2), None)
+        .await
+        .unwrap();
+    let params = ClaimParams {
+        runner_id: RunnerId::new("r1"),
+        workers: vec!["charge".into()],
+        queues: None,
+        limit: 1,
+        lease_ttl: Duration::from_secs(30),
+        now: None,
+    };
+    let first = store.claim(&params).await.unwrap().remove(0);
+    let ctx = JobContext::new(first.clone(), Default::default());
+    let mut writes = 0;
+    store.fail_in(&ctx, "declined", || writes += 1, None).unwrap();
+    let retried = store.get(id).await.unwrap().unwrap();
+    assert_eq!(
+        (retried.state, retried.last_error.as_deref(), writes),
+        (JobState::Queued, Some("declined"), 1)
+    );
+    assert!(retried.run_at > first.run_at, "after a backoff: {retried:?}");
+    let stale = store.fail_in(&ctx, "again", || writes += 1, None);
+    assert!(matches!(stale, Err(CompletionError::Stale(_))), "{stale:?}");
+    assert_eq!(writes, 1, "a stale failure runs no write");
+    assert_eq!(store.get(id).await.unwrap().unwrap(), retried, "and changes nothing");
+
+    // The last attempt (claimed once its backoff passed): dead.
+    let later = ClaimParams {
+        now: Some(retried.run_at + chrono::Duration::seconds(1)),
+        ..params.clone()
+    };
+    let second = store.claim(&later).await.unwrap().remove(0);
+    let ctx = JobContext::new(second, Default::default());
+    store.fail_in(&ctx, "declined again", || writes += 1, None).unwrap();
+    let dead = store.get(id).await.unwrap().unwrap();
+    assert_eq!(dead.state, JobState::Dead, "{dead:?}");
+    assert_eq!(writes, 2);
+
+    // A runner: each job's failure is the worker's; the runner writes nothing more.
+    let store = MemoryStore::new();
+    let jobs = (0..10)
+        .map(|n| NewJob::new("charge", &n).unwrap().max_attempts(1))
+        .collect();
+    store.enqueue_many(jobs, None).await.unwrap();
+    let counted = Arc::new(AtomicUsize::new(0));
+    let worker = {
+        let store = store.clone();
+        let counted = counted.clone();
+        worker_fn("charge", move |ctx: JobContext, _n: i32| {
+            let store = store.clone();
+            let counted = counted.clone();
+            async move {
+                store
+                    .fail_in(
+                        &ctx,
+                        "declined",
+                        || {
+                            counted.fetch_add(1, Ordering::SeqCst);
+                        },
+                        None,
+                    )
+                    .map_err(JobError::retry)?;
+                Ok(())
+            }
+        })
+    };
+    let shared: Arc<dyn QueueStore> = Arc::new(store.clone());
+    let runner = Runner::builder(shared)
+        .config(RunnerConfig {
+            poll_interval: Duration::from_millis(10),
+            ..RunnerConfig::default()
+        })
+        .worker(worker)
+        .build()
+        .unwrap()
+        .start();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while store.count_by_state(None).await.unwrap().get(JobState::Dead) < 10 {
+        assert!(tokio::time::Instant::now() < deadline, "the jobs did not finish");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let stats = runner.shutdown().await;
+    assert_eq!((stats.dead, stats.completed, stats.stale), (10, 0, 0), "{stats:?}");
+    assert_eq!(counted.load(Ordering::SeqCst), 10);
+    assert!(
+        store
+            .snapshot()
+            .iter()
+            .all(|job| job.last_error.as_deref().is_some_and(|e| e.starts_with("declined"))),
+        "{:?}",
+        store.snapshot()
+    );
+}

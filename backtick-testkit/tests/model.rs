@@ -4,9 +4,21 @@
 use std::sync::Arc;
 
 use backtick_core::QueueStore;
+use backtick_testkit::model::TransactionalCompletion;
 use backtick_testkit::{MemoryStore, model};
+use proptest::test_runner::Config;
 
 #[test]
 fn memory_store_matches_the_state_machine_model() {
-    model::check_against_model(|| async { Arc::new(MemoryStore::new()) as Arc<dyn QueueStore> });
+    let config = Config {
+        failure_persistence: None,
+        ..Config::default()
+    };
+    model::check_transactional_against_model(config, || async {
+        let store = MemoryStore::new();
+        (
+            Arc::new(store.clone()) as Arc<dyn QueueStore>,
+            Arc::new(store) as Arc<dyn TransactionalCompletion>,
+        )
+    });
 }

@@ -73,7 +73,9 @@ async fn live(
         .claims
         .cancellation(&token)
         .unwrap_or_else(|| JobCancellation::new(cancel));
-    let ctx = JobContext::with_cancellation(job, cancellation.clone()).with_states(shared.states.clone());
+    let ctx = JobContext::with_cancellation(job, cancellation.clone())
+        .with_states(shared.states.clone())
+        .with_retry_policy(shared.config.retry_policy);
     let completed = ctx.clone();
     let outcome = run(ctx, worker, timeout, &cancellation).instrument(span.clone()).await;
     // An operator's request wins over anything but success.
@@ -83,14 +85,28 @@ async fn live(
     };
     drop(permit);
     shared.claims.set_phase(std::iter::once(&token), Phase::Completing);
-    let finish = decide(token, about.max_attempts, &outcome, &shared.config.retry_policy);
+    // A failure the worker committed in its own transaction (`fail_in`) and then returned
+    // `Ok`: that write was the run's finish; it is what is logged and counted.
+    let recorded = match (&outcome, completed.recorded_failure()) {
+        (Outcome::Completed, Some(recorded)) => Some(recorded),
+        _ => None,
+    };
+    let written_by_worker = recorded.is_some() || (outcome == Outcome::Completed && completed.is_completed());
+    let (outcome, finish) = match recorded {
+        Some((failure, transition)) => (failure, Finish { token, transition }),
+        None => {
+            let finish = decide(token, about.max_attempts, &outcome, &shared.config.retry_policy);
+            (outcome, finish)
+        }
+    };
     let label = outcome_label(&outcome, &finish.transition);
     slot.freed(label);
     span.record("outcome", label);
     span.in_scope(|| about.log(&outcome, &finish.transition));
-    if outcome == Outcome::Completed && completed.is_completed() {
-        // The worker committed the job's completion in its own transaction, fenced by this
-        // claim: there is nothing left to write, only the claim to drop and the count to keep.
+    if written_by_worker {
+        // The worker committed the job's completion (or failure) in its own transaction,
+        // fenced by this claim: there is nothing left to write, only the claim to drop and the
+        // count to keep.
         let report = crate::store::FinishReport {
             applied: vec![finish.token.job_id],
             stale: Vec::new(),

@@ -64,6 +64,27 @@ impl CallerTransactions for Diesel {
         backtick_diesel::complete_in(conn, ctx).await
     }
 
+    async fn fail_in(conn: &mut Self::Transaction, ctx: &JobContext, reason: &str) -> Result<(), CompletionError> {
+        backtick_diesel::fail_in(conn, ctx, reason).await
+    }
+
+    async fn complete_in_at(
+        conn: &mut Self::Transaction,
+        ctx: &JobContext,
+        now: Option<backtick_diesel::Timestamp>,
+    ) -> Result<(), CompletionError> {
+        backtick_diesel::complete_in_at(conn, ctx, now).await
+    }
+
+    async fn fail_in_at(
+        conn: &mut Self::Transaction,
+        ctx: &JobContext,
+        reason: &str,
+        now: Option<backtick_diesel::Timestamp>,
+    ) -> Result<(), CompletionError> {
+        backtick_diesel::fail_in_at(conn, ctx, reason, now).await
+    }
+
     async fn commit(mut conn: Self::Transaction) {
         AnsiTransactionManager::commit_transaction(&mut *conn)
             .await

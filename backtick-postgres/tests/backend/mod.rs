@@ -58,6 +58,27 @@ impl CallerTransactions for Sqlx {
         backtick_postgres::complete_in(tx, ctx).await
     }
 
+    async fn fail_in(tx: &mut Self::Transaction, ctx: &JobContext, reason: &str) -> Result<(), CompletionError> {
+        backtick_postgres::fail_in(tx, ctx, reason).await
+    }
+
+    async fn complete_in_at(
+        tx: &mut Self::Transaction,
+        ctx: &JobContext,
+        now: Option<backtick_postgres::Timestamp>,
+    ) -> Result<(), CompletionError> {
+        backtick_postgres::complete_in_at(tx, ctx, now).await
+    }
+
+    async fn fail_in_at(
+        tx: &mut Self::Transaction,
+        ctx: &JobContext,
+        reason: &str,
+        now: Option<backtick_postgres::Timestamp>,
+    ) -> Result<(), CompletionError> {
+        backtick_postgres::fail_in_at(tx, ctx, reason, now).await
+    }
+
     async fn commit(tx: Self::Transaction) {
         tx.commit().await.expect("commit");
     }

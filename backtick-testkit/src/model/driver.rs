@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use backtick_core::state::{Finish, revive, transition_for, transition_for_release};
 use backtick_core::{
-    ClaimParams, ClaimToken, Codec, Job, JobFilter, JobId, JobState, NewJob, Outcome, QueueStore, RetryPolicy, RunAt,
-    RunnerId, StoreError, Timestamp, Transition, Unique,
+    ClaimParams, ClaimToken, Codec, CompletionError, Job, JobContext, JobFilter, JobId, JobState, NewJob, Outcome,
+    QueueStore, RetryPolicy, RunAt, RunnerId, StoreError, Timestamp, Transition, Unique,
 };
 use chrono::TimeZone;
 
+use super::TransactionalCompletion;
 use super::ops::{Failure, JobSpec, Op, QUEUES, RUNNERS, WORKERS};
 use super::reference::{Model, ModelJob, held_key};
 
@@ -41,6 +42,8 @@ fn policy() -> RetryPolicy {
 struct Held {
     token: ClaimToken,
     max_attempts: i32,
+    /// The job as claimed: what a worker's context holds.
+    job: Job,
 }
 
 #[derive(Default)]
@@ -56,8 +59,13 @@ pub(super) struct Driver {
     runners: Vec<Runner>,
     /// Every claim token ever issued, for late (possibly stale) completions.
     issued: Vec<ClaimToken>,
+    /// Every job ever claimed, as claimed, for late (possibly stale) completions in a
+    /// transaction.
+    issued_jobs: Vec<Job>,
     /// Every id the store ever assigned, pruned ones included.
     enqueued: Vec<JobId>,
+    /// The store's completion inside a transaction, when the factory supplied one.
+    transactions: Option<Arc<dyn TransactionalCompletion>>,
     /// How often each kind of event happened: evidence that the generator reaches every path.
     seen: Coverage,
 }
@@ -78,9 +86,18 @@ impl Driver {
             now,
             runners,
             issued: Vec::new(),
+            issued_jobs: Vec::new(),
             enqueued: Vec::new(),
+            transactions: None,
             seen: Coverage::new(),
         }
+    }
+
+    /// This driver with `transactions` for the [`Op::InTransaction`] steps (without one they
+    /// do nothing).
+    pub(super) fn with_transactions(mut self, transactions: Option<Arc<dyn TransactionalCompletion>>) -> Self {
+        self.transactions = transactions;
+        self
     }
 
     /// Run every op, checking the store against the model after each; what happened.
@@ -160,6 +177,13 @@ impl Driver {
                     .await
             }
             Op::EnqueueAfter { spec, parents } => self.enqueue_after(spec, parents).await,
+            Op::InTransaction {
+                runner,
+                pick,
+                late,
+                fail,
+                commit,
+            } => self.in_transaction(*runner, *pick, *late, *fail, *commit).await,
             Op::Prune { age } => {
                 let before = self.now - chrono::Duration::seconds(*age);
                 let pruned = self.store.prune_finished(before, 10_000).await.map_err(store_error)?;
@@ -373,9 +397,11 @@ impl Driver {
                 .claim_token()
                 .ok_or_else(|| format!("claimed job {} is not running", job.id))?;
             self.issued.push(token.clone());
+            self.issued_jobs.push(job.clone());
             self.runners[runner].held.push(Held {
                 token,
                 max_attempts: job.max_attempts,
+                job,
             });
         }
         Ok(())
@@ -529,6 +555,73 @@ impl Driver {
         self.finish_one(&token, Transition::Done).await?;
         for runner in &mut self.runners {
             runner.held.retain(|held| held.token != token);
+        }
+        Ok(())
+    }
+
+    /// A completion or failure inside a transaction, committed or rolled back, with a held
+    /// claim of `runner` or (`late`) any job ever claimed. The model predicts whether the
+    /// fenced write applies (the claim is live), and keeps it only when committed.
+    async fn in_transaction(&mut self, runner: usize, pick: usize, late: bool, fail: bool, commit: bool) -> Checked {
+        let Some(transactions) = self.transactions.clone() else {
+            return Ok(());
+        };
+        let job = if late {
+            if self.issued_jobs.is_empty() {
+                return Ok(());
+            }
+            self.issued_jobs[pick % self.issued_jobs.len()].clone()
+        } else {
+            let held = &self.runners[runner].held;
+            if held.is_empty() {
+                return Ok(());
+            }
+            held[pick % held.len()].job.clone()
+        };
+        let token = job
+            .claim_token()
+            .ok_or_else(|| format!("claimed job {} has no claim token", job.id))?;
+        let ctx = JobContext::new(job.clone(), Default::default()).with_retry_policy(policy());
+        let transition = if fail {
+            transition_for(
+                &Outcome::Failed { error: "boom".into() },
+                token.attempt,
+                job.max_attempts,
+                &policy(),
+                0.5,
+            )
+        } else {
+            Transition::Done
+        };
+        let result = if fail {
+            transactions.fail_in_tx(&ctx, "boom", self.now, commit).await
+        } else {
+            transactions.complete_in_tx(&ctx, self.now, commit).await
+        };
+        let live = self.model.is_live(&token);
+        match (&result, live) {
+            (Ok(()), true) => {}
+            (Err(CompletionError::Stale(stale)), false) if *stale == token => {}
+            _ => {
+                return Err(format!(
+                    "{} of {token} in a transaction returned {result:?}, the model says the claim is {}",
+                    if fail { "failure" } else { "completion" },
+                    if live { "live" } else { "stale" }
+                ));
+            }
+        }
+        let event = match (live, commit, fail) {
+            (false, _, _) => "reported a stale completion in a transaction",
+            (true, false, _) => "rolled back a live completion in a transaction",
+            (true, true, false) => "completed in a committed transaction",
+            (true, true, true) => "failed in a committed transaction",
+        };
+        self.note(event, 1);
+        if live && commit {
+            self.model.finish(&token, &transition, self.now);
+            for runner in &mut self.runners {
+                runner.held.retain(|held| held.token != token);
+            }
         }
         Ok(())
     }

@@ -137,6 +137,15 @@ pub(super) enum Op {
         spec: JobSpec,
         parents: Vec<Option<usize>>,
     },
+    /// Complete (or, `fail`, fail) a claim inside a transaction that is then committed or
+    /// rolled back: a held claim of `runner`, or (`late`) any token ever issued.
+    InTransaction {
+        runner: usize,
+        pick: usize,
+        late: bool,
+        fail: bool,
+        commit: bool,
+    },
 }
 
 impl fmt::Debug for JobSpec {
@@ -240,6 +249,24 @@ impl fmt::Debug for Op {
                     .collect();
                 write!(f, "enqueue {spec:?} after [{}]", parents.join(", "))
             }
+            Op::InTransaction {
+                runner,
+                pick,
+                late,
+                fail,
+                commit,
+            } => {
+                let what = if *fail { "fails" } else { "completes" };
+                let end = if *commit { "commits" } else { "rolls back" };
+                if *late {
+                    write!(
+                        f,
+                        "a late worker {what} issued token #{pick} in a transaction and {end}"
+                    )
+                } else {
+                    write!(f, "runner {runner} {what} its claim #{pick} in a transaction and {end}")
+                }
+            }
         }
     }
 }
@@ -324,6 +351,8 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(runner, limit, queue, workers)| Op::ClaimLimited { runner, limit, queue, workers }),
         2 => (job_spec(), proptest::collection::vec(proptest::option::weighted(0.95, 0usize..12), 1..3))
             .prop_map(|(spec, parents)| Op::EnqueueAfter { spec: JobSpec { unique: None, ..spec }, parents }),
+        3 => (0..RUNNERS, 0usize..16, proptest::bool::weighted(0.3), any::<bool>(), proptest::bool::weighted(0.7))
+            .prop_map(|(runner, pick, late, fail, commit)| Op::InTransaction { runner, pick, late, fail, commit }),
     ]
 }
 

@@ -254,6 +254,11 @@ impl Model {
     }
 
     /// Apply a fenced transition; true when it applied.
+    /// Whether `token` is the live claim of its job: a fenced write under it would apply.
+    pub(super) fn is_live(&self, token: &ClaimToken) -> bool {
+        self.jobs.get(&token.job_id).is_some_and(|job| job.holds(token))
+    }
+
     pub(super) fn finish(&mut self, token: &ClaimToken, transition: &Transition, now: Timestamp) -> bool {
         let Some(job) = self.jobs.get_mut(&token.job_id).filter(|job| job.holds(token)) else {
             return false;

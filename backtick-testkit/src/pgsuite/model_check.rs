@@ -3,10 +3,12 @@
 
 use std::sync::Arc;
 
-use backtick_core::QueueStore;
+use async_trait::async_trait;
+use backtick_core::{CompletionError, JobContext, QueueStore, Timestamp};
+use proptest::test_runner::Config;
 
-use super::{PgBackend, SqlSession, TestDatabase};
-use crate::model;
+use super::{CallerTransactions, PgBackend, SqlSession, TestDatabase};
+use crate::model::{self, TransactionalCompletion};
 
 /// Run the [`model`](mod@crate::model) property test on a store of `B`: one migrated database,
 /// whose jobs, queues and dependency tables are emptied before each sequence (sequences run one after another), much
@@ -14,7 +16,7 @@ use crate::model;
 ///
 /// # Panics
 /// When the store diverges from the model, or the test database cannot be made.
-pub fn check_against_model<B: PgBackend>() {
+pub fn check_against_model<B: CallerTransactions>() {
     let fixture: Arc<tokio::sync::OnceCell<ModelFixture<B>>> = Arc::default();
     let factory = {
         let fixture = fixture.clone();
@@ -27,11 +29,19 @@ pub fn check_against_model<B: PgBackend>() {
                 // Queue limits and waiting edges, which the sequences set too.
                 sql.execute("DELETE FROM backtick_queues").await;
                 sql.execute("DELETE FROM backtick_job_deps").await;
-                Arc::new(fixture.store.clone()) as Arc<dyn QueueStore>
+                let store = Arc::new(fixture.store.clone()) as Arc<dyn QueueStore>;
+                let transactions = Arc::new(Transactions::<B> {
+                    store: fixture.store.clone(),
+                }) as Arc<dyn TransactionalCompletion>;
+                (store, transactions)
             }
         }
     };
-    model::check_against_model(factory);
+    let config = Config {
+        failure_persistence: None,
+        ..Config::default()
+    };
+    model::check_transactional_against_model(config, factory);
     drop(fixture);
 }
 
@@ -51,5 +61,44 @@ impl<B: PgBackend> ModelFixture<B> {
             sql: tokio::sync::Mutex::new(db.sql().await),
             _db: db,
         }
+    }
+}
+
+/// The model's transactions on a store of `B`: a real transaction on the store's pool
+/// ([`CallerTransactions::begin`]), the backend's `complete_in_at` or `fail_in_at` in it, then
+/// a commit or a rollback.
+struct Transactions<B: CallerTransactions> {
+    store: B::Store,
+}
+
+#[async_trait]
+impl<B: CallerTransactions> TransactionalCompletion for Transactions<B> {
+    async fn complete_in_tx(&self, ctx: &JobContext, now: Timestamp, commit: bool) -> Result<(), CompletionError> {
+        let mut tx = B::begin(&self.store).await;
+        let result = B::complete_in_at(&mut tx, ctx, Some(now)).await;
+        end::<B>(tx, commit && result.is_ok()).await;
+        result
+    }
+
+    async fn fail_in_tx(
+        &self,
+        ctx: &JobContext,
+        reason: &str,
+        now: Timestamp,
+        commit: bool,
+    ) -> Result<(), CompletionError> {
+        let mut tx = B::begin(&self.store).await;
+        let result = B::fail_in_at(&mut tx, ctx, reason, Some(now)).await;
+        end::<B>(tx, commit && result.is_ok()).await;
+        result
+    }
+}
+
+/// Commit `tx`, or roll it back.
+async fn end<B: CallerTransactions>(tx: B::Transaction, commit: bool) {
+    if commit {
+        B::commit(tx).await;
+    } else {
+        B::rollback(tx).await;
     }
 }

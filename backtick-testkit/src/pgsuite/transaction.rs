@@ -2,7 +2,7 @@
 //! it, so that the same [transaction cases](super::run_transaction_cases) check every backend.
 
 use async_trait::async_trait;
-use backtick_core::{CompletionError, Enqueued, JobContext, JobId, NewJob, QueueStore, StoreError};
+use backtick_core::{CompletionError, Enqueued, JobContext, JobId, NewJob, QueueStore, StoreError, Timestamp};
 
 use super::PgBackend;
 
@@ -53,6 +53,36 @@ pub trait CallerTransactions: PgBackend {
     /// # Errors
     /// As the backend's.
     async fn complete_in(tx: &mut Self::Transaction, ctx: &JobContext) -> Result<(), CompletionError>;
+
+    /// The backend's `fail_in` on `tx`: record the failure of the job of `ctx` (with
+    /// `reason`) inside the caller's transaction, fenced by its claim.
+    ///
+    /// # Errors
+    /// As the backend's.
+    async fn fail_in(tx: &mut Self::Transaction, ctx: &JobContext, reason: &str) -> Result<(), CompletionError>;
+
+    /// The backend's `complete_in_at` on `tx`: [`CallerTransactions::complete_in`] at an
+    /// injected time (the model's).
+    ///
+    /// # Errors
+    /// As the backend's.
+    async fn complete_in_at(
+        tx: &mut Self::Transaction,
+        ctx: &JobContext,
+        now: Option<Timestamp>,
+    ) -> Result<(), CompletionError>;
+
+    /// The backend's `fail_in_at` on `tx`: [`CallerTransactions::fail_in`] at an injected
+    /// time (the model's).
+    ///
+    /// # Errors
+    /// As the backend's.
+    async fn fail_in_at(
+        tx: &mut Self::Transaction,
+        ctx: &JobContext,
+        reason: &str,
+        now: Option<Timestamp>,
+    ) -> Result<(), CompletionError>;
 
     /// Commit `tx`.
     async fn commit(tx: Self::Transaction);
