@@ -7,7 +7,7 @@ use std::time::Duration;
 use backtick_pg_common::url_from_env;
 use diesel::ConnectionResult;
 use diesel_async::AsyncPgConnection;
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
 use futures::FutureExt;
 
 use crate::config::{DieselStoreConfig, parse_url, target, validate, with_config};
@@ -156,6 +156,9 @@ fn lifeline_config(config: &DieselStoreConfig) -> DieselStoreConfig {
 /// A pool that opens its connections with `options`, sized and timed by `config`.
 pub(crate) fn pool(options: tokio_postgres::Config, config: &DieselStoreConfig) -> Result<DieselPool, DieselError> {
     let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+    // No `SELECT 1` each time a connection is taken: `check_idle` checks only connections idle
+    // for `CHECK_IDLE_AFTER` (a store call would otherwise pay a second round trip).
+    manager_config.recycling_method = RecyclingMethod::Fast;
     manager_config.custom_setup = Box::new(move |_url| {
         let options = options.clone();
         async move { open(&options).await }.boxed()
@@ -173,6 +176,19 @@ pub(crate) fn pool(options: tokio_postgres::Config, config: &DieselStoreConfig) 
         }
         Ok(())
     });
+    let check_idle = deadpool::managed::Hook::async_fn(|conn: &mut AsyncPgConnection, metrics| {
+        let idle = metrics.last_used() >= backtick_pg_common::CHECK_IDLE_AFTER;
+        Box::pin(async move {
+            if idle {
+                use diesel_async::RunQueryDsl;
+                diesel::sql_query("SELECT 1")
+                    .execute(conn)
+                    .await
+                    .map_err(|e| deadpool::managed::HookError::message(format!("idle connection check failed: {e}")))?;
+            }
+            Ok(())
+        })
+    });
     DieselPool::builder(manager)
         .max_size(usize::try_from(config.max_connections).unwrap_or(usize::MAX))
         .wait_timeout(Some(config.acquire_timeout))
@@ -180,6 +196,7 @@ pub(crate) fn pool(options: tokio_postgres::Config, config: &DieselStoreConfig) 
         .recycle_timeout(Some(config.acquire_timeout))
         .runtime(deadpool::Runtime::Tokio1)
         .pre_recycle(retire)
+        .post_recycle(check_idle)
         .build()
         .map_err(|e| DieselError::Store(backtick_core::StoreError::Other { source: Box::new(e) }))
 }

@@ -159,14 +159,17 @@ impl DieselStore {
     }
 }
 
-/// Run the claim statement with `params` on `conn` and drop what it returns: with
-/// [`backtick_pg_common::warm_up_claim`], a claim of nothing that leaves the server backend
-/// with the claim function compiled and its statement planned.
+/// Run the claim statements (the plain and the limited claim) with `params` on `conn` and drop
+/// what they return: with [`backtick_pg_common::warm_up_claim`], claims of nothing that leave
+/// the server backend with both claim functions compiled and their statements planned.
 pub(crate) async fn warm_claim(
     conn: &mut AsyncPgConnection,
     params: &ClaimParams,
 ) -> Result<(), diesel::result::Error> {
     bind_claim(diesel::sql_query(sql::CLAIM), params)
+        .load::<JobRow>(conn)
+        .await?;
+    bind_claim(diesel::sql_query(backtick_pg_common::flow_sql::CLAIM_LIMITED), params)
         .load::<JobRow>(conn)
         .await
         .map(drop)

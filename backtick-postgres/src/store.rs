@@ -160,11 +160,14 @@ impl PgStore {
     }
 }
 
-/// Run the claim statement with `params` on `conn` and drop what it returns: with
-/// [`backtick_pg_common::warm_up_claim`], a claim of nothing that leaves the statement
-/// prepared and planned on that connection.
+/// Run the claim statements (the plain and the limited claim) with `params` on `conn` and drop
+/// what they return: with [`backtick_pg_common::warm_up_claim`], claims of nothing that leave
+/// both statements prepared and planned, and both functions compiled, on that connection.
 pub(crate) async fn warm_claim(conn: &mut sqlx::PgConnection, params: &ClaimParams) -> Result<(), sqlx::Error> {
     bind_claim(sqlx::query(sql::CLAIM), params)
+        .fetch_all(&mut *conn)
+        .await?;
+    bind_claim(sqlx::query(backtick_pg_common::flow_sql::CLAIM_LIMITED), params)
         .fetch_all(conn)
         .await
         .map(drop)

@@ -159,27 +159,34 @@ impl ClaimLoop {
     }
 
     /// Claim for `permits` plus the claim-ahead; start what the permits allow, hold the rest.
-    async fn claim_for(&mut self, permits: Vec<OwnedSemaphorePermit>) {
+    async fn claim_for(&mut self, mut permits: Vec<OwnedSemaphorePermit>) {
         let limit = permits.len() + self.ahead.size();
         let asked_at = self.ahead.asking();
         match claim(&self.shared, limit).await {
-            Ok(mut jobs) => {
+            Ok(jobs) => {
                 self.error_backoff.reset();
                 self.trouble.worked("claiming jobs");
                 let full = jobs.len() == limit;
                 self.ahead.answered(asked_at, full);
+                // The plain claim's jobs start before the limited claim goes out, so that they
+                // never wait for its round trip.
+                let starting = permits.len().min(jobs.len());
+                let left = permits.split_off(starting);
+                self.take(jobs, starting);
+                self.start_front(permits.into_iter());
                 // Limited queues get the slots the plain claim left, never a claim-ahead: a
                 // held job would keep one of the queue's global slots without running.
-                let want = permits.len().saturating_sub(jobs.len());
-                let limited = if want > 0 {
-                    claim_limited(&self.shared, want).await
+                let want = left.len();
+                let filled = if want > 0 {
+                    let limited = claim_limited(&self.shared, want).await;
+                    let filled = limited.len() == want;
+                    // Held jobs exist only when the plain claim filled every permit.
+                    self.take(limited, want);
+                    self.start_front(left.into_iter());
+                    filled
                 } else {
-                    Vec::new()
+                    false
                 };
-                let filled = want > 0 && limited.len() == want;
-                jobs.extend(limited);
-                self.take(jobs, permits.len());
-                self.start_front(permits.into_iter());
                 if !full && !filled && self.held.is_empty() {
                     self.wait_for_work().await;
                 }
