@@ -22,7 +22,7 @@
 //! | `A.drain.c50.limited` | `A.drain.c50` on a queue with a global concurrency limit of 50 (the runner's concurrency, so never binding): the cost of the limited claim | jobs/s, ratio to `L.claim` |
 //! | `A.drain.c10.analyzed`, `A.drain.c50.analyzed` | comparison only: the same drain after a hand-run `ANALYZE`, which a user's burst does not get | jobs/s, ratio to `L.claim`, `fresh_vs_analyzed` |
 //! | `B.latency` | an idle runner; 300 jobs enqueued one at a time, 10 ms apart | p50 / p95 / p99 ms from `created_at` to the worker's start, on the database clock |
-//! | `B.first_job` | 50 trials: a runner started on a newly connected store, one job enqueued as soon as `start()` returns | p50 / p99 / max ms from `created_at` to the worker's start |
+//! | `B.first_job` | 50 trials: a runner started with `try_start` (as `run_until` does) on a newly connected store, one job enqueued as soon as it returns | p50 / p99 / max ms from `created_at` to the worker's start |
 //! | `B.due` | an idle runner while, over 10 s, 500 at-jobs fall due, 100 jobs fail once and are retried after the default backoff, a recurring schedule fires every 250 ms and a cron schedule every second | p50 / p99 ms from the due time (`run_at`) to the worker's start, per kind |
 //! | `C.steady` | a producer at 5,000 jobs/s for 30 s while a runner (concurrency 50) works | achieved rate, p50 / p99 ms, dead tuples at the end |
 //! | `D.processes` | 20,000 jobs drained by one runner process, and by 4 started together (concurrency 10 each; the benchmark binary in its child mode), timed from before they start | jobs/s each, ratio to `L.claim`, `four_vs_one` |

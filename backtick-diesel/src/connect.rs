@@ -153,11 +153,17 @@ fn lifeline_config(config: &DieselStoreConfig) -> DieselStoreConfig {
     }
 }
 
+/// How long a pooled connection may sit idle before it is checked with `SELECT 1` when it is
+/// next taken (a connection in steady use is not: the server closing it is seen at once).
+const CHECK_IDLE_AFTER: Duration = Duration::from_secs(10);
+
 /// A pool that opens its connections with `options`, sized and timed by `config`.
 pub(crate) fn pool(options: tokio_postgres::Config, config: &DieselStoreConfig) -> Result<DieselPool, DieselError> {
     let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
-    // No `SELECT 1` each time a connection is taken: `check_idle` checks only connections idle
-    // for `CHECK_IDLE_AFTER` (a store call would otherwise pay a second round trip).
+    // No `SELECT 1` each time a connection is taken (a second round trip per store call):
+    // tokio-postgres reads each connection in a task of its own, so a connection the server
+    // closed is already known as closed (`Fast` checks that), and `check_idle` runs the query
+    // only on a connection idle for `CHECK_IDLE_AFTER`.
     manager_config.recycling_method = RecyclingMethod::Fast;
     manager_config.custom_setup = Box::new(move |_url| {
         let options = options.clone();
@@ -177,7 +183,7 @@ pub(crate) fn pool(options: tokio_postgres::Config, config: &DieselStoreConfig) 
         Ok(())
     });
     let check_idle = deadpool::managed::Hook::async_fn(|conn: &mut AsyncPgConnection, metrics| {
-        let idle = metrics.last_used() >= backtick_pg_common::CHECK_IDLE_AFTER;
+        let idle = metrics.last_used() >= CHECK_IDLE_AFTER;
         Box::pin(async move {
             if idle {
                 use diesel_async::RunQueryDsl;

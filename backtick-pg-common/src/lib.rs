@@ -55,8 +55,8 @@ pub mod testing;
 
 pub use async_trait::async_trait;
 pub use connect::{
-    CHECK_IDLE_AFTER, ConnectError, FALLBACK_URL_VAR, PoolConfig, Target, URL_VAR, check_scheme, invalid_url,
-    redact_url, url_from, url_from_env,
+    ConnectError, FALLBACK_URL_VAR, PoolConfig, Target, URL_VAR, check_scheme, invalid_url, redact_url, url_from,
+    url_from_env,
 };
 pub use enqueue::{EnqueueConnection, JobColumns, UniqueKeys, enqueue};
 pub use fenced::{FinishColumns, TokenColumns, finish_report};

@@ -6,9 +6,9 @@
 //! store call waited the whole timeout (10 s by default) although the pool held open
 //! connections. [`acquire`] asks in slices instead: a slice that is still connecting is
 //! dropped (sqlx then gives its place in the pool back) and the next slice starts a new
-//! `acquire`, which takes a connection returned meanwhile (checked first when it has been idle
-//! for `CHECK_IDLE_AFTER`, see `config::check_when_idle`; `Pool::try_acquire` would skip that
-//! check and hand out connections the server has closed). The slices double up to two seconds, so a connect that is merely slow (a remote
+//! `acquire`, which takes a connection returned meanwhile (tested as sqlx tests idle
+//! connections; `Pool::try_acquire` would skip that test and hand out connections the server
+//! has closed). The slices double up to two seconds, so a connect that is merely slow (a remote
 //! server, TLS) still gets the time it needs.
 
 use std::time::Duration;

@@ -20,7 +20,7 @@ pub type PgStoreConfig = backtick_pg_common::PoolConfig;
 
 /// The pool `config` describes.
 pub(crate) fn pool_options(config: &PgStoreConfig) -> PgPoolOptions {
-    check_when_idle(PgPoolOptions::new())
+    PgPoolOptions::new()
         .max_connections(config.max_connections)
         .min_connections(config.min_connections)
         .acquire_timeout(config.acquire_timeout)
@@ -31,7 +31,7 @@ pub(crate) fn pool_options(config: &PgStoreConfig) -> PgPoolOptions {
 /// The lifeline pool of a store that opens its own pools: completions, heartbeats and
 /// registrations on up to [`LIFELINE_CONNECTIONS`] connections of their own, one kept open.
 pub(crate) fn lifeline_options(config: &PgStoreConfig) -> PgPoolOptions {
-    check_when_idle(PgPoolOptions::new())
+    PgPoolOptions::new()
         .max_connections(LIFELINE_CONNECTIONS)
         .min_connections(1)
         .acquire_timeout(config.acquire_timeout)
@@ -63,20 +63,6 @@ fn describe_parse_error(error: sqlx::Error) -> String {
         sqlx::Error::Configuration(source) => source.to_string(),
         other => other.to_string(),
     }
-}
-
-/// Check a pooled connection (sqlx's ping, an empty round trip) only when it has been idle for
-/// [`backtick_pg_common::CHECK_IDLE_AFTER`], instead of sqlx's default of a check on every
-/// acquire, which costs each store call a second round trip.
-fn check_when_idle(options: PgPoolOptions) -> PgPoolOptions {
-    options.test_before_acquire(false).before_acquire(|conn, meta| {
-        Box::pin(async move {
-            if meta.idle_for >= backtick_pg_common::CHECK_IDLE_AFTER {
-                sqlx::Connection::ping(conn).await?;
-            }
-            Ok(true)
-        })
-    })
 }
 
 #[cfg(test)]

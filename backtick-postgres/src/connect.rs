@@ -90,6 +90,46 @@ impl PgStore {
         }
     }
 
+    /// The first time a runner starts on this store: have up to three pool connections (as many
+    /// as the pool has free) open with the claim statements warm ([`crate::store::warm_claim`]), at most
+    /// `timeout`. sqlx checks a connection as it returns to the pool, off the caller's path, so
+    /// the claim loop's back-to-back calls (the claim, the limited claim, the next claim once
+    /// the listener is up) each find the previous connection still out and take another: a
+    /// new connection there costs a connect and a new backend's first statements in front of
+    /// the runner's first jobs. An enqueue-only process never pays for these connections. A
+    /// failure is left to the first call that needs the connection.
+    pub(crate) async fn warm_for_claims(&self, timeout: Duration) {
+        if self.inner.claims_warmed.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return;
+        }
+        // Never more than the pool can give without waiting for a caller's connection.
+        let pool = self.pool();
+        let free = pool.num_idle() + pool.options().get_max_connections().saturating_sub(pool.size()) as usize;
+        if free < 2 {
+            return;
+        }
+        let params = &backtick_pg_common::warm_up_claim();
+        let wanted = free.min(3);
+        let warm_one = |nth: usize| async move {
+            if nth >= wanted {
+                return Ok(None);
+            }
+            let mut conn = crate::acquire::acquire(pool).await?;
+            crate::store::warm_claim(&mut conn, params).await?;
+            Ok::<_, sqlx::Error>(Some(conn))
+        };
+        // Held together, so that they are different connections; dropped together at the end.
+        let warmed = tokio::time::timeout(timeout, async { tokio::join!(warm_one(0), warm_one(1), warm_one(2)) }).await;
+        match warmed {
+            Ok((first, second, third)) => {
+                for error in [first, second, third].into_iter().filter_map(Result::err) {
+                    tracing::debug!(%error, "warming a connection for claims failed");
+                }
+            }
+            Err(_) => tracing::debug!(?timeout, "warming connections for claims timed out"),
+        }
+    }
+
     async fn open(url: &str, variable: Option<&'static str>, config: PgStoreConfig) -> Result<Self, PgError> {
         config.validate()?;
         Self::connect_with_options(parse_url(url, variable)?, config).await

@@ -59,6 +59,9 @@ pub(crate) struct Inner {
     /// How admin reads begin: `backtick_pg_common::admin_sql::admin_read_begin`.
     pub(crate) admin_read_begin: String,
     wake: Wake,
+    /// Set once a runner's start has warmed the pool for its claims
+    /// ([`PgStore::warm_for_claims`]).
+    pub(crate) claims_warmed: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for PgStore {
@@ -92,6 +95,7 @@ impl PgStore {
                 lifeline,
                 admin_read_begin: backtick_pg_common::admin_sql::admin_read_begin(admin_statement_timeout),
                 wake: Wake::new(),
+                claims_warmed: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -550,8 +554,11 @@ impl QueueStore for PgStore {
     }
 
     /// Waits for the listener task (started by [`QueueStore::subscribe`]) to be listening.
+    /// Waits for the listener and, beside it (the first time), warms the pool for the runner's
+    /// claims ([`PgStore::warm_for_claims`]): only a starting runner waits for hints.
     async fn wait_for_hints(&self, timeout: Duration) -> bool {
-        self.wait_listening(timeout).await
+        let (live, ()) = tokio::join!(self.wait_listening(timeout), self.warm_for_claims(timeout));
+        live
     }
 
     /// Hints from `LISTEN backtick_cancel`, on the same connection and task as

@@ -34,8 +34,9 @@ pub(super) async fn idle(env: Env<'_>) -> Result<Vec<Figure>, String> {
     ])
 }
 
-/// B.first_job: trials of a runner started on a store of its own (connected just before), and
-/// one job enqueued (through another store) as soon as `start()` returns; the time from the
+/// B.first_job: trials of a runner started on a store of its own (connected just before) with
+/// `try_start` (what `run_until` does), and one job enqueued (through another store) as soon
+/// as it returns; the time from the
 /// job's `created_at` to its worker's start. A wake-up lost because the runner was not
 /// listening yet shows as a wait for the poll.
 pub(super) async fn first_job(env: Env<'_>) -> Result<Vec<Figure>, String> {
@@ -51,7 +52,9 @@ pub(super) async fn first_job(env: Env<'_>) -> Result<Vec<Figure>, String> {
             }))
             .build()
             .map_err(|e| e.to_string())?
-            .start();
+            .try_start()
+            .await
+            .map_err(|e| e.to_string())?;
         let enqueued = store.enqueue(job(TIMED)?, None).await.map_err(|e| e.to_string());
         let done = match enqueued {
             Ok(_) => wait_completed(&handle, 1, Duration::from_secs(30)).await,

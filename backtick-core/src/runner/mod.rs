@@ -109,14 +109,21 @@ impl Runner {
         }
     }
 
-    /// Check the store's schema ([`QueueStore::check_schema`]), then [`Runner::start`].
+    /// Check the store's schema ([`QueueStore::check_schema`]) and, beside it, wait for the
+    /// store's wake-up listener to be listening ([`QueueStore::wait_for_hints`], at most 2 s),
+    /// then [`Runner::start`]: the runner's first claim goes out with the listener up, so a job
+    /// enqueued once this returns is hinted, and the listener's connect does not compete with
+    /// the first jobs. ([`Runner::start`], which cannot wait, claims at once and again when the
+    /// listener is up.)
     ///
     /// # Errors
     /// [`Error::Store`] with [`StoreError::NotMigrated`](crate::StoreError::NotMigrated) when
     /// the database is not migrated (nothing is started), or the store's error when it cannot
     /// be asked.
     pub async fn try_start(self) -> Result<RunnerHandle, Error> {
-        self.shared.store.check_schema().await?;
+        let store = &self.shared.store;
+        let (schema, _live) = tokio::join!(store.check_schema(), store.wait_for_hints(wakeups::HINTS_TIMEOUT));
+        schema?;
         Ok(self.start())
     }
 

@@ -34,7 +34,7 @@ pub(crate) async fn forward(shared: Arc<Shared>, hints: Option<WakeReceiver>, st
 }
 
 /// How long a starting runner waits for the store's hints to be live before it says so.
-const HINTS_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const HINTS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Wait until the store's hints are live (its listener is listening), at most
 /// [`HINTS_TIMEOUT`] and not past `stop`, then wake the claim loop. The claim loop does not

@@ -4,17 +4,6 @@ use std::time::Duration;
 
 use backtick_core::ConfigError;
 
-/// How long a pooled connection may sit idle before it is checked (an empty round trip)
-/// when it is next taken. A connection in steady use is not checked: each store call would
-/// otherwise pay a second round trip. A connection that broke while in use fails that call
-/// with a transient error, which every caller already retries.
-///
-/// # Examples
-/// ```
-/// assert!(backtick_pg_common::CHECK_IDLE_AFTER >= std::time::Duration::from_secs(1));
-/// ```
-pub const CHECK_IDLE_AFTER: Duration = Duration::from_secs(10);
-
 /// Connection-pool settings of a Postgres store. `backtick_postgres::PgStoreConfig` and
 /// `backtick_diesel::DieselStoreConfig` are this type.
 ///

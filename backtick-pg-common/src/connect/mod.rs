@@ -8,7 +8,7 @@ mod redact;
 mod target;
 mod url;
 
-pub use config::{CHECK_IDLE_AFTER, PoolConfig};
+pub use config::PoolConfig;
 pub use error::ConnectError;
 pub use redact::redact_url;
 pub use target::Target;
