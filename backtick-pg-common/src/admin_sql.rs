@@ -64,7 +64,12 @@ macro_rules! target {
 /// run_at is NULL), error (NULL keeps the old one), refund. For a job named twice, the first
 /// finish whose token is live is the one applied: a job has at most one live token, so keeping
 /// the first finish of each token and letting the fence pick the live one is the same thing.
-/// Jobs are updated in id order, as the heartbeat does. Returns the input positions (1-based)
+/// Jobs are updated in id order, as the heartbeat does. Each array is read through a scalar
+/// subquery, so that the planner never sees its length: it plans for a few input rows and finds
+/// each job by primary key whatever the table's statistics. Planned with the arrays' real length
+/// (a custom plan, as diesel's statements and sqlx's first five executions get), a
+/// never-analyzed table got a sequential scan and a hash join instead (measured in `psql`:
+/// 3.7 ms against 1.4 ms for 200 finishes on a table of 20,000 jobs). Returns the input positions (1-based)
 /// that took effect. `$outcome` is the history outcome of a requeued attempt, `$extra` an
 /// extra guard on `j` and `c`.
 macro_rules! fenced_update {
@@ -74,8 +79,8 @@ macro_rules! fenced_update {
 WITH clock AS (SELECT coalesce($1::timestamptz, now()) AS now),
 input AS (
     SELECT *
-    FROM unnest($2::int8[], $3::int4[], $4::text[], $5::text[], $6::timestamptz[], $7::int8[],
-                $8::text[], $9::bool[])
+    FROM unnest((SELECT $2::int8[]), (SELECT $3::int4[]), (SELECT $4::text[]), (SELECT $5::text[]),
+                (SELECT $6::timestamptz[]), (SELECT $7::int8[]), (SELECT $8::text[]), (SELECT $9::bool[]))
         WITH ORDINALITY AS t(job_id, token_attempt, token_owner, target, target_run_at, delay_us,
                              error, refund, ord)
 ),

@@ -204,7 +204,7 @@ pub const HEARTBEAT: &str = concat!(
     "
 WITH clock AS (SELECT coalesce($1::timestamptz, now()) AS now),
 input AS (
-    SELECT * FROM unnest($2::int8[], $3::int4[], $4::text[])
+    SELECT * FROM unnest((SELECT $2::int8[]), (SELECT $3::int4[]), (SELECT $4::text[]))
         WITH ORDINALITY AS t(job_id, token_attempt, token_owner, ord)
 ),
 extended AS (
