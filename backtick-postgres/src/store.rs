@@ -553,9 +553,10 @@ impl QueueStore for PgStore {
         Some(self.inner.wake.subscribe())
     }
 
-    /// Waits for the listener task (started by [`QueueStore::subscribe`]) to be listening.
-    /// Waits for the listener and, beside it (the first time), warms the pool for the runner's
-    /// claims ([`PgStore::warm_for_claims`]): only a starting runner waits for hints.
+    /// Waits for the listener task (started by [`QueueStore::subscribe`]) to be listening and,
+    /// beside it (the first time), has up to three pool connections open with the claim
+    /// statements warm: only a starting runner waits for hints, and its claim loop's
+    /// back-to-back calls then find warm connections.
     async fn wait_for_hints(&self, timeout: Duration) -> bool {
         let (live, ()) = tokio::join!(self.wait_listening(timeout), self.warm_for_claims(timeout));
         live
