@@ -151,18 +151,25 @@ impl MemoryStore {
         now: Option<Timestamp>,
     ) -> Result<(), CompletionError> {
         let finish = completion_of(ctx)?;
+        let report = self.finish_in(&finish, write, now);
+        completed(ctx, &finish, &report)
+    }
+
+    /// Apply `finish` as the caller's transaction would, calling `write` (the caller's own
+    /// writes) only when it took effect; then release or cancel the jobs waiting for it, as
+    /// after any finish.
+    fn finish_in(&self, finish: &Finish, write: impl FnOnce(), now: Option<Timestamp>) -> FinishReport {
         let now = resolve_now(now);
         let (report, released) = {
             let mut state = self.lock();
-            let report = state.finish(std::slice::from_ref(&finish), now, false, |_| true);
+            let report = state.finish(std::slice::from_ref(finish), now, false, |_| true);
             if report.applied.contains(&finish.token.job_id) {
                 write();
             }
-            // Jobs waiting for this one are released or cancelled, as after any finish.
             (report, state.settle(now))
         };
         self.hint(released);
-        completed(ctx, &finish, &report)
+        report
     }
 
     /// The in-memory counterpart of `fail_in` (`backtick_postgres::fail_in`,
@@ -211,17 +218,7 @@ impl MemoryStore {
         now: Option<Timestamp>,
     ) -> Result<(), CompletionError> {
         let (outcome, finish) = failure_of(ctx, reason)?;
-        let now = resolve_now(now);
-        let (report, released) = {
-            let mut state = self.lock();
-            let report = state.finish(std::slice::from_ref(&finish), now, false, |_| true);
-            if report.applied.contains(&finish.token.job_id) {
-                write();
-            }
-            // Jobs waiting for this one are released or cancelled, as after any finish.
-            (report, state.settle(now))
-        };
-        self.hint(released);
+        let report = self.finish_in(&finish, write, now);
         failed(ctx, outcome, &finish, &report)
     }
 
