@@ -2,16 +2,20 @@
 //! opening its connections: pooled ones, dedicated ones (listener, migrations), and the probe
 //! that reports an unreachable server or a refusal clearly.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use backtick_pg_common::url_from_env;
 use diesel::ConnectionResult;
+use diesel::connection::InstrumentationEvent;
+use diesel_async::AsyncConnection as _;
 use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
 use futures::FutureExt;
 
 use crate::config::{DieselStoreConfig, parse_url, target, validate, with_config};
-use crate::error::{DieselError, connect_error, store_error};
+use crate::error::{DieselError, connect_error, is_connection_lost, store_error};
 use crate::store::DieselStore;
 
 /// The connection pool of a [`crate::DieselStore`]: deadpool over diesel-async's
@@ -157,17 +161,77 @@ fn lifeline_config(config: &DieselStoreConfig) -> DieselStoreConfig {
 /// next taken (a connection in steady use is not: the server closing it is seen at once).
 const CHECK_IDLE_AFTER: Duration = Duration::from_secs(10);
 
+/// When a statement on one of a pool's connections last failed because its connection was
+/// lost (terminated, closed, the server going down). The connection of that statement is dead
+/// even though its reader task may not have seen the socket close yet (then `Fast` recycling
+/// would hand it out again), and the pool's other connections may be dead too (a restart, a
+/// terminated database): every connection last taken before the loss is checked with
+/// `SELECT 1` when it is next taken, and dropped when the check fails.
+struct LossClock {
+    /// The clock's zero: the losses are kept as nanoseconds since it.
+    origin: Instant,
+    /// One past the nanosecond of the last loss since `origin`; 0 while there was none.
+    last_loss: AtomicU64,
+}
+
+impl LossClock {
+    fn new() -> Self {
+        LossClock {
+            origin: Instant::now(),
+            last_loss: AtomicU64::new(0),
+        }
+    }
+
+    /// Record a loss now.
+    fn mark(&self) {
+        let since = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
+        self.last_loss.fetch_max(since + 1, Ordering::Relaxed);
+    }
+
+    /// Whether a loss was recorded at or after `instant`.
+    fn lost_since(&self, instant: Instant) -> bool {
+        let last = self.last_loss.load(Ordering::Relaxed);
+        let since = instant.saturating_duration_since(self.origin).as_nanos();
+        last > 0 && u128::from(last - 1) >= since
+    }
+}
+
+/// The instrumentation of a pooled connection: it marks `clock` when a statement fails with a
+/// lost connection, and passes every event on to diesel's default instrumentation, if the
+/// application set one.
+fn watch_losses(clock: Arc<LossClock>) -> impl diesel::connection::Instrumentation {
+    let mut default = diesel::connection::get_default_instrumentation();
+    move |event: InstrumentationEvent<'_>| {
+        if let InstrumentationEvent::FinishQuery { error: Some(error), .. } = &event
+            && is_connection_lost(error)
+        {
+            clock.mark();
+        }
+        if let Some(default) = default.as_mut() {
+            default.on_connection_event(event);
+        }
+    }
+}
+
 /// A pool that opens its connections with `options`, sized and timed by `config`.
 pub(crate) fn pool(options: tokio_postgres::Config, config: &DieselStoreConfig) -> Result<DieselPool, DieselError> {
     let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
     // No `SELECT 1` each time a connection is taken (a second round trip per store call):
     // tokio-postgres reads each connection in a task of its own, so a connection the server
-    // closed is already known as closed (`Fast` checks that), and `check_idle` runs the query
-    // only on a connection idle for `CHECK_IDLE_AFTER`.
+    // closed is known as closed soon after (`Fast` checks that), and `check` runs the query
+    // only on a connection idle for `CHECK_IDLE_AFTER` or last taken before a loss.
     manager_config.recycling_method = RecyclingMethod::Fast;
+    let losses = Arc::new(LossClock::new());
+    let watch = losses.clone();
     manager_config.custom_setup = Box::new(move |_url| {
         let options = options.clone();
-        async move { open(&options).await }.boxed()
+        let watch = watch.clone();
+        async move {
+            let mut conn = open(&options).await?;
+            conn.set_instrumentation(watch_losses(watch));
+            Ok(conn)
+        }
+        .boxed()
     });
     // The url is unused: `custom_setup` connects with the parsed options.
     let manager = AsyncDieselConnectionManager::new_with_config("postgres://", manager_config);
@@ -182,15 +246,15 @@ pub(crate) fn pool(options: tokio_postgres::Config, config: &DieselStoreConfig) 
         }
         Ok(())
     });
-    let check_idle = deadpool::managed::Hook::async_fn(|conn: &mut AsyncPgConnection, metrics| {
+    let check = deadpool::managed::Hook::async_fn(move |conn: &mut AsyncPgConnection, metrics| {
         let idle = metrics.last_used() >= CHECK_IDLE_AFTER;
+        let suspect = losses.lost_since(metrics.recycled.unwrap_or(metrics.created));
         Box::pin(async move {
-            if idle {
+            if idle || suspect {
                 use diesel_async::RunQueryDsl;
-                diesel::sql_query("SELECT 1")
-                    .execute(conn)
-                    .await
-                    .map_err(|e| deadpool::managed::HookError::message(format!("idle connection check failed: {e}")))?;
+                diesel::sql_query("SELECT 1").execute(conn).await.map_err(|e| {
+                    deadpool::managed::HookError::message(format!("pooled connection check failed: {e}"))
+                })?;
             }
             Ok(())
         })
@@ -202,7 +266,7 @@ pub(crate) fn pool(options: tokio_postgres::Config, config: &DieselStoreConfig) 
         .recycle_timeout(Some(config.acquire_timeout))
         .runtime(deadpool::Runtime::Tokio1)
         .pre_recycle(retire)
-        .post_recycle(check_idle)
+        .post_recycle(check)
         .build()
         .map_err(|e| DieselError::Store(backtick_core::StoreError::Other { source: Box::new(e) }))
 }
@@ -244,4 +308,21 @@ pub(crate) async fn probe(options: &tokio_postgres::Config, timeout: Duration) -
         tracing::debug!(%error, "closing the probe connection failed");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_loss_makes_connections_taken_before_it_suspect_and_later_ones_not() {
+        let clock = LossClock::new();
+        let before = Instant::now();
+        assert!(!clock.lost_since(before), "no loss yet");
+        clock.mark();
+        let after = Instant::now() + Duration::from_millis(1);
+        assert!(clock.lost_since(before), "taken before the loss");
+        assert!(clock.lost_since(clock.origin), "taken at the clock's zero");
+        assert!(!clock.lost_since(after), "taken after the loss");
+    }
 }

@@ -87,6 +87,17 @@ pub(crate) fn store_error(error: impl Into<DriverError>) -> StoreError {
 
 /// The class of a server error from the kinds diesel keeps, else from its message. A
 /// serialization failure or a deadlock is a conflict before anything else.
+/// Whether `error` says the statement's connection is gone (terminated, closed, the server
+/// shutting down): the connection is unusable, and the pool's other connections may be too.
+pub(crate) fn is_connection_lost(error: &QueryError) -> bool {
+    match error {
+        QueryError::DatabaseError(kind, info) => {
+            matches!(server_error(*kind, info.message()), Some(ServerError::ConnectionLost))
+        }
+        _ => false,
+    }
+}
+
 fn server_error(kind: DatabaseErrorKind, message: &str) -> Option<ServerError> {
     let by_message = ServerError::from_message(message);
     match (kind, by_message) {
