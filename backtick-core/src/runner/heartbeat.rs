@@ -14,13 +14,16 @@ use crate::trouble::Trouble;
 /// The heartbeat's failures (registering or extending leases) in logs: one episode.
 const HEARTBEAT: &str = "the heartbeat (registering the runner, extending its leases)";
 
-/// Register, then beat every `heartbeat_interval` until `stop`.
-pub(crate) async fn run(shared: Arc<Shared>, registration: RunnerInfo, stop: CancellationToken) {
+/// Register (unless `registered`: [`register_now`] did), then beat every
+/// `heartbeat_interval` until `stop`.
+pub(crate) async fn run(shared: Arc<Shared>, registration: RunnerInfo, registered: bool, stop: CancellationToken) {
     let mut ticks = tokio::time::interval(shared.config.heartbeat_interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await;
     let mut trouble = Trouble::default();
-    register(&shared, &registration, &mut trouble).await;
+    if !registered {
+        register(&shared, &registration, &mut trouble).await;
+    }
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -32,9 +35,9 @@ pub(crate) async fn run(shared: Arc<Shared>, registration: RunnerInfo, stop: Can
     }
 }
 
-/// Register or refresh the runner, live for one lease TTL. Errors are logged: a runner that
-/// cannot register still runs its jobs.
-async fn register(shared: &Shared, registration: &RunnerInfo, trouble: &mut Trouble) {
+/// Register or refresh the runner, live for one lease TTL; true when it worked. Errors are
+/// logged: a runner that cannot register still runs its jobs.
+async fn register(shared: &Shared, registration: &RunnerInfo, trouble: &mut Trouble) -> bool {
     let started = tokio::time::Instant::now();
     let registered = shared
         .store
@@ -42,9 +45,21 @@ async fn register(shared: &Shared, registration: &RunnerInfo, trouble: &mut Trou
         .await;
     shared.contact.observe(started.elapsed(), registered.is_ok());
     match registered {
-        Ok(()) => trouble.worked(HEARTBEAT),
-        Err(error) => trouble.failed(HEARTBEAT, &error),
+        Ok(()) => {
+            trouble.worked(HEARTBEAT);
+            true
+        }
+        Err(error) => {
+            trouble.failed(HEARTBEAT, &error);
+            false
+        }
     }
+}
+
+/// Register the runner before it starts ([`crate::Runner::try_start`]). True when it worked;
+/// a failure is logged and left to the heartbeat, which then registers at once.
+pub(crate) async fn register_now(shared: &Shared, registration: &RunnerInfo) -> bool {
+    register(shared, registration, &mut Trouble::default()).await
 }
 
 async fn beat(shared: &Shared, trouble: &mut Trouble) {

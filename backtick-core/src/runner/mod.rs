@@ -91,6 +91,12 @@ impl Runner {
     /// The schema is not checked first ([`Runner::try_start`] does); a claim that finds the
     /// database unmigrated stops the claim loop with an error in the log.
     pub fn start(self) -> RunnerHandle {
+        self.launch(None)
+    }
+
+    /// [`Runner::start`]; `registered` is the registration [`Runner::try_start`] already wrote
+    /// (the heartbeat then refreshes it from its first tick on), `None` to register at once.
+    fn launch(self, registered: Option<RunnerInfo>) -> RunnerHandle {
         let Runner { shared, periodics } = self;
         tracing::info!(runner_id = %shared.config.runner_id, workers = ?shared.worker_names, "runner starting");
         let (stop_claiming, stop_background) = (CancellationToken::new(), CancellationToken::new());
@@ -102,7 +108,7 @@ impl Runner {
         RunnerHandle {
             claim_loop: tokio::spawn(claim_loop::run(shared.clone(), finishes, stop_claiming.clone())),
             completer: tokio::spawn(completer::run(shared.clone(), inbox)),
-            background: spawn_background(&shared, hints, periodics, &stop_background),
+            background: spawn_background(&shared, hints, periodics, registered, &stop_background),
             shared,
             stop_claiming,
             stop_background,
@@ -111,7 +117,9 @@ impl Runner {
 
     /// Check the store's schema ([`QueueStore::check_schema`]) and, beside it, wait for the
     /// store's wake-up listener to be listening ([`QueueStore::wait_for_hints`], at most 2 s),
-    /// then [`Runner::start`]: the runner's first claim goes out with the listener up, so a job
+    /// register the runner ([`QueueStore::register_runner`]; the heartbeat retries if that
+    /// fails), then [`Runner::start`]: the runner's first claim goes out with the listener up
+    /// and its registration committed (not competing with the first jobs), so a job
     /// enqueued once this returns is hinted, and the listener's connect does not compete with
     /// the first jobs. ([`Runner::start`], which cannot wait, claims at once and again when the
     /// listener is up.)
@@ -124,7 +132,11 @@ impl Runner {
         let store = &self.shared.store;
         let (schema, _live) = tokio::join!(store.check_schema(), store.wait_for_hints(wakeups::HINTS_TIMEOUT));
         schema?;
-        Ok(self.start())
+        // Registered before the first claim, so that the registration's commit does not
+        // compete with the first jobs (and their enqueue) for the WAL flush.
+        let registration = registration(&self.shared, &self.periodics);
+        let registered = heartbeat::register_now(&self.shared, &registration).await;
+        Ok(self.launch(registered.then_some(registration)))
     }
 
     /// Check the schema and start ([`Runner::try_start`]), run until `signal` completes, then
@@ -145,11 +157,13 @@ fn spawn_background(
     shared: &Arc<Shared>,
     hints: Option<WakeReceiver>,
     periodics: Vec<Periodic>,
+    registered: Option<RunnerInfo>,
     stop: &CancellationToken,
 ) -> Vec<JoinHandle<()>> {
-    let registration = registration(shared, &periodics);
+    let already = registered.is_some();
+    let registration = registered.unwrap_or_else(|| registration(shared, &periodics));
     let mut tasks = vec![
-        tokio::spawn(heartbeat::run(shared.clone(), registration, stop.clone())),
+        tokio::spawn(heartbeat::run(shared.clone(), registration, already, stop.clone())),
         tokio::spawn(wakeups::forward(shared.clone(), hints, stop.clone())),
         tokio::spawn(wakeups::wake_when_live(shared.clone(), stop.clone())),
         tokio::spawn(cancels::listen(shared.clone(), stop.clone())),
