@@ -601,14 +601,19 @@ impl QueueStore for PgStore {
         within: Duration,
         now: Option<Timestamp>,
     ) -> Result<Option<Duration>, StoreError> {
-        let due_in: Option<i64> = sqlx::query_scalar(sql::NEXT_DUE)
+        // A runner gives this call up whenever a job is enqueued while it waits: through
+        // `acquire`, which never drops a connection halfway through sqlx's test of it.
+        let mut conn = acquire(&self.inner.pool).await.map_err(store_error)?;
+        let due_in: Result<Option<i64>, StoreError> = sqlx::query_scalar(sql::NEXT_DUE)
             .bind(workers)
             .bind(queues)
             .bind(micros(within))
             .bind(now)
-            .fetch_one(&self.inner.pool)
+            .fetch_one(&mut *conn)
             .await
-            .map_err(store_error)?;
+            .map_err(store_error);
+        close_if_broken(&mut conn, &due_in);
+        let due_in = due_in?;
         Ok(due_in.map(|us| Duration::from_micros(u64::try_from(us).unwrap_or(0))))
     }
 }

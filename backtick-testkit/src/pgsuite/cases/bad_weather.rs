@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backtick_core::{QueueStore, StoreError};
+use futures::FutureExt;
 
 use super::{PgCase, job, terminate_others};
 use crate::pgsuite::{LISTEN_WAIT, PgBackend, TestDatabase};
@@ -21,6 +22,11 @@ pub(super) fn cases<B: PgBackend>() -> Vec<PgCase<B>> {
             a_call_whose_connection_is_killed_under_it_fails_transiently_and_the_next_one_works
         ),
         pg_case!(B, "bad_weather", a_closed_store_reports_pool_closed),
+        pg_case!(
+            B,
+            "bad_weather",
+            calls_given_up_halfway_close_none_of_the_pools_connections
+        ),
     ]
 }
 
@@ -98,6 +104,41 @@ async fn a_call_whose_connection_is_killed_under_it_fails_transiently_and_the_ne
     assert!(
         store.cancel(id, "operator", None).await.expect("cancel"),
         "the next call gets a fresh connection"
+    );
+}
+
+async fn calls_given_up_halfway_close_none_of_the_pools_connections<B: PgBackend>(_: Arc<TestDatabase<B>>) {
+    // A runner waiting for work gives up its `next_due` call when a job is enqueued. It counts
+    // the store's sessions: a database of its own.
+    let db = TestDatabase::<B>::migrated().await;
+    let store = db.store().await;
+    let workers = ["w".to_owned()];
+    let next_due = || store.next_due(&workers, None, Duration::from_secs(1), None);
+    next_due().await.expect("a first call opens a connection");
+    let sessions = "SELECT pid::text FROM pg_stat_activity
+                    WHERE datname = current_database() AND application_name = 'backtick'";
+    let mut sql = db.sql().await;
+    let before = sql.texts(sessions).await;
+    assert!(!before.is_empty(), "the store holds a connection");
+    let mut given_up = 0;
+    for _ in 0..20 {
+        // Polled once, then dropped: halfway through taking its connection (sqlx tests an idle
+        // one before handing it out) or through its statement. On a loaded machine a call may
+        // finish within its one poll.
+        if next_due().now_or_never().is_none() {
+            given_up += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(given_up > 0, "no call was given up halfway");
+    next_due().await.expect("the store still works");
+    // A connection dropped by the client leaves the server at once.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = sql.texts(sessions).await;
+    let closed: Vec<&String> = before.iter().filter(|pid| !after.contains(pid)).collect();
+    assert!(
+        closed.is_empty(),
+        "calls given up halfway closed the pool's connections {closed:?} (before {before:?}, after {after:?})"
     );
 }
 
