@@ -36,18 +36,30 @@ pub(super) async fn idle(env: Env<'_>) -> Result<Vec<Figure>, String> {
 
 /// B.first_job: trials of a runner started on a store of its own (connected just before) with
 /// `try_start` (what `run_until` does), and one job enqueued (through another store) as soon
-/// as it returns; the time from the
-/// job's `created_at` to its worker's start. A wake-up lost because the runner was not
-/// listening yet shows as a wait for the poll.
+/// as it returns; the time from the job's `created_at` to its worker's start. A wake-up lost
+/// because the runner was not listening yet shows as a wait for the poll.
+///
+/// Also split in two, to tell where a slow trial lost its time: the enqueue call (from the
+/// client's side: the insert and its commit, which waits for the WAL flush) and the time from
+/// the enqueue call's return to the worker's start (the runner's part: the wake-up, the claim,
+/// the spawn), both on the local clock. The second is negative when the worker started before
+/// the enqueue call's answer reached the client.
 pub(super) async fn first_job(env: Env<'_>) -> Result<Vec<Figure>, String> {
     let store = env.store.queue();
     let recorder = Recorder::calibrated(&*store).await?;
+    let mut enqueue_calls = Vec::new();
+    let mut after_return = Vec::new();
     for trial in 0..env.sizes.first_job_trials {
         let runner_store = env.backend.open(&env.db.url).await?;
         let record = recorder.clone();
+        let started_at = Arc::new(std::sync::Mutex::new(None::<Instant>));
+        let started = started_at.clone();
         let handle = Runner::builder(runner_store.queue())
             .worker(worker_fn(TIMED, move |ctx: JobContext, _: Args| {
                 record.record(&ctx);
+                if let Ok(mut at) = started.lock() {
+                    at.get_or_insert_with(Instant::now);
+                }
                 async { Ok(()) }
             }))
             .build()
@@ -55,7 +67,9 @@ pub(super) async fn first_job(env: Env<'_>) -> Result<Vec<Figure>, String> {
             .try_start()
             .await
             .map_err(|e| e.to_string())?;
+        let called = Instant::now();
         let enqueued = store.enqueue(job(TIMED)?, None).await.map_err(|e| e.to_string());
+        let returned = Instant::now();
         let done = match enqueued {
             Ok(_) => wait_completed(&handle, 1, Duration::from_secs(30)).await,
             Err(e) => Err(e),
@@ -63,14 +77,33 @@ pub(super) async fn first_job(env: Env<'_>) -> Result<Vec<Figure>, String> {
         let stats = handle.shutdown().await;
         runner_store.close().await;
         done.map_err(|e| format!("trial {trial}: {e}; runner stats {stats:?}"))?;
+        enqueue_calls.push(ms(returned - called));
+        let start = started_at.lock().ok().and_then(|at| *at);
+        if let Some(start) = start {
+            after_return.push(match start.checked_duration_since(returned) {
+                Some(after) => ms(after),
+                None => -ms(returned - start),
+            });
+        }
     }
     let latencies = recorder.sorted();
+    enqueue_calls.sort_by(f64::total_cmp);
+    after_return.sort_by(f64::total_cmp);
     Ok(vec![
         Figure::new("trials", latencies.len() as f64, "runs"),
         Figure::new("p50_ms", percentile(&latencies, 50.0), "ms"),
         Figure::new("p99_ms", percentile(&latencies, 99.0), "ms"),
         Figure::new("max_ms", latencies.last().copied().unwrap_or(f64::NAN), "ms"),
+        Figure::new("enqueue_call_p50_ms", percentile(&enqueue_calls, 50.0), "ms"),
+        Figure::new("enqueue_call_p99_ms", percentile(&enqueue_calls, 99.0), "ms"),
+        Figure::new("after_return_p50_ms", percentile(&after_return, 50.0), "ms"),
+        Figure::new("after_return_p99_ms", percentile(&after_return, 99.0), "ms"),
     ])
+}
+
+/// `duration` in milliseconds.
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
 }
 
 const DUE_AT: &str = "bench_due_at";
