@@ -110,7 +110,7 @@ impl Sizes {
         latency_gap: Duration::from_millis(10),
         steady_rate: 5_000,
         steady_for: Duration::from_secs(30),
-        first_job_trials: 50,
+        first_job_trials: 200,
         due_window: Duration::from_secs(10),
         due_at_jobs: 500,
         due_retry_jobs: 100,

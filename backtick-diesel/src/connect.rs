@@ -3,7 +3,7 @@
 //! that reports an unreachable server or a refusal clearly.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use backtick_pg_common::url_from_env;
@@ -72,15 +72,18 @@ impl DieselStore {
         validate(&config)?;
         let options = with_config(&config, options);
         probe(&options, config.connect_timeout).await?;
-        let lifeline = pool(options.clone(), &lifeline_config(&config))?;
-        let pool = pool(options.clone(), &config)?;
-        warm(&pool, &lifeline).await;
-        Ok(Self::build(
+        let lifeline = pool(options.clone(), &lifeline_config(&config), None)?;
+        let schema_in_place = Arc::new(AtomicBool::new(false));
+        let pool = pool(options.clone(), &config, Some(schema_in_place.clone()))?;
+        let store = Self::build(
             pool,
             lifeline,
             Connector::Options(Box::new(options)),
             config.admin_statement_timeout,
-        ))
+            schema_in_place,
+        );
+        store.warm().await;
+        Ok(store)
     }
 
     /// A store on a pool the application already has. Nothing is checked until first use.
@@ -102,6 +105,7 @@ impl DieselStore {
             pool.clone(),
             Connector::Pool(pool),
             admin_statement_timeout,
+            Arc::default(),
         )
     }
 
@@ -111,28 +115,64 @@ impl DieselStore {
     }
 }
 
-/// Open the first connection of `pool` and of `lifeline` side by side, and run a claim of
-/// nothing on `pool`'s ([`backtick_pg_common::warm_up_claim`]), so that a runner started
-/// right after connecting claims and registers without waiting for a connect or a new
-/// backend's first statement. A failure here (a database not migrated yet, say) is left to
-/// the first call that needs the connection: the probe has just shown the server is there.
-/// Both pools bound the wait by their `create_timeout`.
-async fn warm(pool: &DieselPool, lifeline: &DieselPool) {
-    let params = backtick_pg_common::warm_up_claim();
-    let main = async {
-        let mut conn = pool.get().await.map_err(|e| e.to_string())?;
-        crate::store::warm_claim(&mut conn, &params)
-            .await
-            .map_err(|e| e.to_string())
-    };
-    let side = async { lifeline.get().await.map(drop).map_err(|e| e.to_string()) };
-    let (main, side) = tokio::join!(main, side);
-    for (name, result) in [("pool", main), ("lifeline", side)] {
-        if let Err(error) = result {
-            tracing::debug!(pool = name, %error, "warming a first connection failed");
+impl DieselStore {
+    /// Open the first connection of the pool and of the lifeline pool side by side, and run a
+    /// claim of nothing ([`backtick_pg_common::warm_up_claim`]) and an enqueue of nothing on
+    /// the pool's, so that a runner started right after connecting claims and registers, and
+    /// a first enqueue runs, without waiting for a connect or a new backend's first
+    /// statements. A failure here (a database not migrated yet, say) is left to the first call
+    /// that needs the connection: the probe has just shown the server is there. Both pools
+    /// bound the wait by their `create_timeout`.
+    async fn warm(&self) {
+        let side = async { self.inner.lifeline.get().await.map(drop).map_err(|e| e.to_string()) };
+        let (main, side) = tokio::join!(self.warm_statements(), side);
+        for (name, result) in [("pool", main.map_err(|e| e.to_string())), ("lifeline", side)] {
+            if let Err(error) = result {
+                tracing::debug!(pool = name, %error, "warming a first connection failed");
+            }
         }
     }
+
+    /// [`crate::store::warm_claim`] and [`crate::store::warm_enqueue`] on a connection of the
+    /// pool; on success, the schema is known to be in place.
+    pub(crate) async fn warm_statements(&self) -> Result<(), backtick_core::StoreError> {
+        let mut conn = self.inner.pool.get().await.map_err(store_error)?;
+        warm_statements_on(&mut conn).await?;
+        self.saw_schema_in_place();
+        Ok(())
+    }
+
+    /// Record that the schema is in place: from now on the pool warms the connections it
+    /// opens.
+    pub(crate) fn saw_schema_in_place(&self) {
+        self.inner.schema_in_place.store(true, Ordering::Release);
+    }
 }
+
+/// The claim and enqueue statements of nothing on `conn` ([`crate::store::warm_claim`],
+/// [`crate::store::warm_enqueue`]), in a transaction bounded by
+/// [`backtick_pg_common::WARM_UP_BOUND`] and always rolled back.
+async fn warm_statements_on(conn: &mut AsyncPgConnection) -> Result<(), backtick_core::StoreError> {
+    use diesel_async::SimpleAsyncConnection as _;
+    conn.batch_execute(&format!("BEGIN; {}", backtick_pg_common::WARM_UP_BOUND))
+        .await
+        .map_err(store_error)?;
+    let warmed = async {
+        crate::store::warm_claim(conn, &backtick_pg_common::warm_up_claim())
+            .await
+            .map_err(store_error)?;
+        crate::store::warm_enqueue(conn).await
+    }
+    .await;
+    // The comment shows in `pg_stat_activity` as the connection's last statement: an operator
+    // (and the tests) can tell a warmed connection from a cold one.
+    let end = if warmed.is_ok() { WARMED } else { "ROLLBACK" };
+    let rolled_back = conn.batch_execute(end).await.map_err(store_error);
+    warmed.and(rolled_back)
+}
+
+/// How a warm-up that succeeded ends its transaction.
+const WARMED: &str = "ROLLBACK /* backtick: connection warmed */";
 
 /// Open one connection with `options` (tokio-postgres, no TLS), driven by a task of its own.
 pub(crate) async fn open(options: &tokio_postgres::Config) -> ConnectionResult<AsyncPgConnection> {
@@ -213,8 +253,18 @@ fn watch_losses(clock: Arc<LossClock>) -> impl diesel::connection::Instrumentati
     }
 }
 
-/// A pool that opens its connections with `options`, sized and timed by `config`.
-pub(crate) fn pool(options: tokio_postgres::Config, config: &DieselStoreConfig) -> Result<DieselPool, DieselError> {
+/// A pool that opens its connections with `options`, sized and timed by `config`. With
+/// `schema_in_place`, once it is set, each new connection runs the claim and enqueue
+/// statements of nothing before it serves its first call: a new server backend's first claim
+/// or enqueue loads the catalog, compiles the functions and plans the statements, a few
+/// milliseconds, which a first job's enqueue would otherwise pay. Before the schema is known
+/// to be there (a store connected before `migrate`) nothing runs, so the server logs no
+/// error; a failure is logged at debug and the connection serves as it is.
+pub(crate) fn pool(
+    options: tokio_postgres::Config,
+    config: &DieselStoreConfig,
+    schema_in_place: Option<Arc<AtomicBool>>,
+) -> Result<DieselPool, DieselError> {
     let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
     // No `SELECT 1` each time a connection is taken (a second round trip per store call):
     // tokio-postgres reads each connection in a task of its own, so a connection the server
@@ -226,9 +276,15 @@ pub(crate) fn pool(options: tokio_postgres::Config, config: &DieselStoreConfig) 
     manager_config.custom_setup = Box::new(move |_url| {
         let options = options.clone();
         let watch = watch.clone();
+        let warm = schema_in_place
+            .as_ref()
+            .is_some_and(|in_place| in_place.load(Ordering::Acquire));
         async move {
             let mut conn = open(&options).await?;
             conn.set_instrumentation(watch_losses(watch));
+            if warm && let Err(error) = warm_statements_on(&mut conn).await {
+                tracing::debug!(%error, "warming a new connection failed");
+            }
             Ok(conn)
         }
         .boxed()

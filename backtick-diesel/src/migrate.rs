@@ -1,6 +1,8 @@
 //! Migrations through diesel-async: [`backtick_pg_common`] does the work, this is its
 //! connection.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use backtick_core::StoreError;
 use backtick_pg_common::{
@@ -20,10 +22,26 @@ impl DieselStore {
     /// Apply every pending migration (see [`backtick_pg_common`]); safe to call from many
     /// processes at once. Returns the migrations applied by this call.
     ///
+    /// A store connected before its schema existed could not warm its first connection at
+    /// connect (its claim and enqueue statements, see [`DieselStore::connect`]); when this call
+    /// applied migrations, it warms a connection now, and the store's pool warms each
+    /// connection it opens from then on, so that the first enqueue and the first claim after
+    /// migrating do not pay for a new server backend's first statements.
+    ///
     /// # Errors
     /// [`MigrateError`]: a changed migration, a failing one (rolled back), or no connection.
     pub async fn migrate(&self) -> Result<Vec<Migration>, MigrateError> {
-        on_own_connection(&self.inner.connector, Action::Run).await
+        let applied = on_own_connection(&self.inner.connector, Action::Run).await?;
+        self.saw_schema_in_place();
+        if !applied.is_empty() {
+            let timeout = self.inner.pool.timeouts().wait.unwrap_or(Duration::from_secs(30));
+            match tokio::time::timeout(timeout, self.warm_statements()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::debug!(%error, "warming a connection after migrating failed"),
+                Err(_) => tracing::debug!(?timeout, "warming a connection after migrating timed out"),
+            }
+        }
+        Ok(applied)
     }
 
     /// Revert the last applied migration; `None` when nothing is applied.
@@ -55,7 +73,9 @@ impl DieselStore {
             .await
             .map_err(store_error)?;
         let applied: Vec<i64> = rows.into_iter().map(|row| row.version).collect();
-        check_applied(&applied)
+        check_applied(&applied)?;
+        self.saw_schema_in_place();
+        Ok(())
     }
 }
 

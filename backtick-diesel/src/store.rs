@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -64,6 +65,10 @@ pub(crate) struct Inner {
     /// What an admin read sets first: `backtick_pg_common::admin_sql::admin_read_settings`.
     pub(crate) admin_read_settings: Option<String>,
     wake: Wake,
+    /// Set once the store has seen its schema in place (the warm-up's statements ran, a
+    /// migration run or a schema check passed): from then on the pool of a store that opened
+    /// it warms each new connection (see `crate::connect::pool`).
+    pub(crate) schema_in_place: Arc<AtomicBool>,
 }
 
 impl fmt::Debug for DieselStore {
@@ -81,6 +86,7 @@ impl DieselStore {
         lifeline: DieselPool,
         connector: Connector,
         admin_statement_timeout: Option<Duration>,
+        schema_in_place: Arc<AtomicBool>,
     ) -> Self {
         DieselStore {
             inner: Arc::new(Inner {
@@ -89,6 +95,7 @@ impl DieselStore {
                 connector,
                 admin_read_settings: admin_sql::admin_read_settings(admin_statement_timeout),
                 wake: Wake::new(),
+                schema_in_place,
             }),
         }
     }
@@ -171,6 +178,17 @@ pub(crate) async fn warm_claim(
         .await?;
     bind_claim(diesel::sql_query(backtick_pg_common::flow_sql::CLAIM_LIMITED), params)
         .load::<JobRow>(conn)
+        .await
+        .map(drop)
+}
+
+/// Run the plain enqueue statement with no job on `conn`: it inserts nothing and sends no
+/// wake-up, but leaves the insert trigger's function compiled and the statement planned on
+/// that server backend, so that the first enqueue on it pays for none of that.
+pub(crate) async fn warm_enqueue(conn: &mut AsyncPgConnection) -> Result<(), StoreError> {
+    use backtick_pg_common::enqueue::{EnqueueConnection, JobColumns};
+    EnqueueStatements(conn)
+        .insert_plain(JobColumns::default(), None)
         .await
         .map(drop)
 }

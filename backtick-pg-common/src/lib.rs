@@ -68,4 +68,4 @@ pub use migrate::{
     MigrationState, MigrationStatus, Migrator, TRACKING_TABLE, check_applied, migrations, parse_file_name,
 };
 pub use server_error::ServerError;
-pub use warm::warm_up_claim;
+pub use warm::{WARM_UP_BOUND, warm_up_claim};

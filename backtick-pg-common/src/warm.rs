@@ -27,3 +27,15 @@ pub fn warm_up_claim() -> ClaimParams {
         now: None,
     }
 }
+
+/// What a warm-up transaction sets first: its statements give up after half a second. A
+/// warm-up runs in a transaction of its own that is always rolled back (it writes nothing),
+/// and this bound keeps it from waiting on a lock (a migration, a `LOCK TABLE`, a
+/// `VACUUM FULL` holding the jobs table) while the connection it warms is wanted: a warm-up cut
+/// off leaves the connection cold, nothing worse.
+///
+/// # Examples
+/// ```
+/// assert!(backtick_pg_common::WARM_UP_BOUND.starts_with("SET LOCAL statement_timeout"));
+/// ```
+pub const WARM_UP_BOUND: &str = "SET LOCAL statement_timeout = '500ms'";

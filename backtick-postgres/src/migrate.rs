@@ -15,10 +15,21 @@ impl PgStore {
     /// Apply every pending migration (see [`backtick_pg_common`]); safe to call from many
     /// processes at once. Returns the migrations applied by this call.
     ///
+    /// A store connected before its schema existed could not warm its first connection at
+    /// connect (its claim and enqueue statements, see [`PgStore::connect`]); when this call
+    /// applied migrations, it warms that connection now, and the store's pool warms each
+    /// connection it opens from then on, so that the first enqueue and the first claim after
+    /// migrating do not pay for a new server backend's first statements.
+    ///
     /// # Errors
     /// [`MigrateError`]: a changed migration, a failing one (rolled back), or no connection.
     pub async fn migrate(&self) -> Result<Vec<Migration>, MigrateError> {
-        on_own_connection(&self.inner.pool, Action::Run).await
+        let applied = on_own_connection(&self.inner.pool, Action::Run).await?;
+        self.saw_schema_in_place();
+        if !applied.is_empty() {
+            self.warm_pool(self.inner.pool.options().get_acquire_timeout()).await;
+        }
+        Ok(applied)
     }
 
     /// Revert the last applied migration; `None` when nothing is applied.
@@ -52,7 +63,9 @@ impl PgStore {
             .map(|r| r.try_get("version"))
             .collect::<Result<_, _>>()
             .map_err(store_error)?;
-        check_applied(&applied)
+        check_applied(&applied)?;
+        self.saw_schema_in_place();
+        Ok(())
     }
 }
 

@@ -62,6 +62,10 @@ pub(crate) struct Inner {
     /// Set once a runner's start has warmed the pool for its claims
     /// ([`PgStore::warm_for_claims`]).
     pub(crate) claims_warmed: std::sync::atomic::AtomicBool,
+    /// Set once the store has seen its schema in place (a warm-up's statements ran, a
+    /// migration run or a schema check passed): from then on the pool of a store that opened
+    /// it warms each new connection ([`crate::connect::warm_new_connection`]).
+    pub(crate) schema_in_place: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl fmt::Debug for PgStore {
@@ -84,11 +88,17 @@ impl PgStore {
     /// [`PgStore::from_pool`] whose admin reads the server cancels after
     /// `admin_statement_timeout` (`None`: no bound), as [`crate::PgStoreConfig`]'s option of that name.
     pub fn from_pool_with(pool: PgPool, admin_statement_timeout: Option<Duration>) -> Self {
-        Self::from_pools(pool.clone(), pool, admin_statement_timeout)
+        Self::from_pools(pool.clone(), pool, admin_statement_timeout, Arc::default())
     }
 
-    /// A store on `pool` whose completions, heartbeats and registrations use `lifeline`.
-    pub(crate) fn from_pools(pool: PgPool, lifeline: PgPool, admin_statement_timeout: Option<Duration>) -> Self {
+    /// A store on `pool` whose completions, heartbeats and registrations use `lifeline`;
+    /// `schema_in_place` is the flag `pool`'s connect hook reads, if it has one.
+    pub(crate) fn from_pools(
+        pool: PgPool,
+        lifeline: PgPool,
+        admin_statement_timeout: Option<Duration>,
+        schema_in_place: Arc<std::sync::atomic::AtomicBool>,
+    ) -> Self {
         PgStore {
             inner: Arc::new(Inner {
                 pool,
@@ -96,6 +106,7 @@ impl PgStore {
                 admin_read_begin: backtick_pg_common::admin_sql::admin_read_begin(admin_statement_timeout),
                 wake: Wake::new(),
                 claims_warmed: std::sync::atomic::AtomicBool::new(false),
+                schema_in_place,
             }),
         }
     }
@@ -173,6 +184,17 @@ pub(crate) async fn warm_claim(conn: &mut sqlx::PgConnection, params: &ClaimPara
         .await?;
     bind_claim(sqlx::query(backtick_pg_common::flow_sql::CLAIM_LIMITED), params)
         .fetch_all(conn)
+        .await
+        .map(drop)
+}
+
+/// Run the plain enqueue statement with no job on `conn`: it inserts nothing and sends no
+/// wake-up, but leaves the statement prepared and planned, and the insert trigger's function
+/// compiled, on that connection, so that the first enqueue on it pays for none of that.
+pub(crate) async fn warm_enqueue(conn: &mut sqlx::PgConnection) -> Result<(), StoreError> {
+    use backtick_pg_common::enqueue::{EnqueueConnection, JobColumns};
+    crate::enqueue::EnqueueStatements(conn)
+        .insert_plain(JobColumns::default(), None)
         .await
         .map(drop)
 }
