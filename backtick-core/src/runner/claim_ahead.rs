@@ -13,16 +13,20 @@ use tokio::time::Instant;
 pub(crate) const MAX_AHEAD_PER_SLOT: usize = 8;
 
 /// How many jobs a claim asks for beyond the free slots. Starts at zero. A claim that comes
-/// back full and is followed by the next claim within one round trip means the pool ran dry
-/// waiting for claims: the claim-ahead doubles (from a quarter of the concurrency), up to
-/// [`MAX_AHEAD_PER_SLOT`] times the concurrency. A next claim only after four round trips
-/// means held jobs waited for slots: it halves. So a runner of slow jobs claims only what it
-/// can start.
+/// back full and is followed by the next claim within one round trip means the pool may have
+/// run dry waiting for claims; twice in a row, it did: the claim-ahead doubles (from a quarter
+/// of the concurrency), up to [`MAX_AHEAD_PER_SLOT`] times the concurrency, and keeps doubling
+/// while the signs go on. One sign alone is not enough: slow jobs that started together finish
+/// a few at a time, and the claim for the first one to finish is followed at once by the claim
+/// for the next. A next claim only after four round trips means held jobs waited for slots:
+/// it halves. So a runner of slow jobs claims only what it can start.
 #[derive(Debug)]
 pub(crate) struct ClaimAhead {
     size: usize,
     max: usize,
     step: usize,
+    /// How many claims in a row were made within a round trip of a full answer.
+    dry_streak: u32,
     /// The last claim's answer, if one came back.
     last: Option<Answer>,
 }
@@ -42,6 +46,7 @@ impl ClaimAhead {
             size: 0,
             max: concurrency.saturating_mul(MAX_AHEAD_PER_SLOT),
             step: (concurrency / 4).max(1),
+            dry_streak: 0,
             last: None,
         }
     }
@@ -67,8 +72,14 @@ impl ClaimAhead {
         let Some(last) = self.last else { return };
         let gap = now.saturating_duration_since(last.at);
         if last.full && gap < last.round_trip {
-            self.size = (self.size * 2).max(self.step).min(self.max);
-        } else if gap > last.round_trip * 4 {
+            self.dry_streak = self.dry_streak.saturating_add(1);
+            if self.dry_streak >= 2 {
+                self.size = (self.size * 2).max(self.step).min(self.max);
+            }
+            return;
+        }
+        self.dry_streak = 0;
+        if gap > last.round_trip * 4 {
             self.size /= 2;
         }
     }
@@ -124,8 +135,25 @@ mod tests {
     #[test]
     fn full_claims_back_to_back_grow_it_from_a_quarter_of_the_concurrency_by_doubling() {
         let mut timeline = Timeline::new(8);
-        let sizes: Vec<_> = (0..5).map(|_| timeline.claim_after(Duration::ZERO, true)).collect();
-        assert_eq!(sizes, [0, 2, 4, 8, 16]);
+        let sizes: Vec<_> = (0..6).map(|_| timeline.claim_after(Duration::ZERO, true)).collect();
+        assert_eq!(sizes, [0, 0, 2, 4, 8, 16]);
+    }
+
+    #[test]
+    fn one_claim_soon_after_a_full_one_does_not_grow_it() {
+        // Slow jobs that started together finish a few at a time: one claim follows another
+        // at once, then a long run of the jobs.
+        let mut timeline = Timeline::new(3);
+        let slow = ROUND_TRIP * 10;
+        let sizes: Vec<_> = (0..4)
+            .flat_map(|_| {
+                [
+                    timeline.claim_after(slow, true),
+                    timeline.claim_after(Duration::ZERO, true),
+                ]
+            })
+            .collect();
+        assert_eq!(sizes, [0; 8]);
     }
 
     #[test]
@@ -140,21 +168,28 @@ mod tests {
     #[test]
     fn a_concurrency_below_four_grows_by_one_first() {
         let mut timeline = Timeline::new(1);
-        let sizes: Vec<_> = (0..6).map(|_| timeline.claim_after(Duration::ZERO, true)).collect();
-        assert_eq!(sizes, [0, 1, 2, 4, 8, 8]);
+        let sizes: Vec<_> = (0..7).map(|_| timeline.claim_after(Duration::ZERO, true)).collect();
+        assert_eq!(sizes, [0, 0, 1, 2, 4, 8, 8]);
     }
 
     #[test]
     fn a_claim_that_came_back_short_does_not_grow_it() {
         let mut timeline = Timeline::new(8);
         timeline.claim_after(Duration::ZERO, true);
+        timeline.claim_after(Duration::ZERO, true);
         timeline.claim_after(Duration::ZERO, false);
         assert_eq!(timeline.claim_after(Duration::ZERO, true), 2, "the short claim held it");
+        assert_eq!(
+            timeline.claim_after(Duration::ZERO, true),
+            2,
+            "after the short claim, one sign is not enough"
+        );
     }
 
     #[test]
     fn a_next_claim_later_than_one_round_trip_does_not_grow_it() {
         let mut timeline = Timeline::new(8);
+        timeline.claim_after(Duration::ZERO, true);
         timeline.claim_after(Duration::ZERO, true);
         assert_eq!(timeline.claim_after(ROUND_TRIP, true), 0);
         assert_eq!(timeline.claim_after(ROUND_TRIP * 4, true), 0);
@@ -163,7 +198,7 @@ mod tests {
     #[test]
     fn a_next_claim_only_after_four_round_trips_halves_it() {
         let mut timeline = Timeline::new(8);
-        for _ in 0..6 {
+        for _ in 0..7 {
             timeline.claim_after(Duration::ZERO, true);
         }
         assert_eq!(timeline.ahead.size(), 32);
