@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | `L.insert` | `INSERT ... VALUES (one row) RETURNING id`, one per commit, from 1 and from 10 connections | jobs/s |
 //! | `L.bulk` | `INSERT ... SELECT FROM unnest(arrays)` of the same batches as `A.enqueue.bulk`, one per commit | rows/s |
+//! | `L.steady` | the latency floor at `C.steady`'s rate: a producer inserting the jobs due every 10 ms with one `INSERT ... SELECT FROM generate_series` (the schema's trigger sends the NOTIFY), a consumer that `LISTEN`s and, at each notification, claims 100 and completes them (the `L.claim` statements, planned with sorting off as backtick's claim is) until a claim comes back empty | p50 / p99 / max ms from `created_at` to the claim's rows reaching the consumer |
 //! | `L.claim` | a burst queued by one `INSERT ... SELECT FROM generate_series`, `ANALYZE`d, then drained by a loop of a claim of 100 (`UPDATE ... WHERE id IN (SELECT ... ORDER BY priority, run_at, id LIMIT 100 FOR UPDATE SKIP LOCKED) RETURNING *`) and their completion (`UPDATE ... SET state = 'done' WHERE id = ANY($1)`), from 1, 4 and 10 connections | jobs/s per client count, and the best |
 //!
 //! The claim limit's table is analyzed: the limit is the machine's best case, as pgbench's
@@ -42,6 +43,9 @@ pub(crate) enum Limit {
     InsertBulk,
     /// Claim 100 + complete, the best client count: for every drain.
     Claim,
+    /// The p99 latency floor at the steady rate: for `C.steady` and `E.soak` (a ratio above
+    /// 1 is that many times the floor).
+    SteadyP99,
 }
 
 impl Limit {
@@ -51,6 +55,7 @@ impl Limit {
             Limit::InsertSingle => "L.insert",
             Limit::InsertBulk => "L.bulk",
             Limit::Claim => "L.claim",
+            Limit::SteadyP99 => "L.steady",
         }
     }
 
@@ -60,6 +65,7 @@ impl Limit {
             Limit::InsertSingle => "c1_jobs_per_s",
             Limit::InsertBulk => "rows_per_s",
             Limit::Claim => "best_jobs_per_s",
+            Limit::SteadyP99 => "p99_ms",
         }
     }
 
@@ -69,6 +75,7 @@ impl Limit {
             Limit::InsertSingle => "L.insert c1",
             Limit::InsertBulk => "L.bulk",
             Limit::Claim => "L.claim best",
+            Limit::SteadyP99 => "L.steady p99",
         }
     }
 }
@@ -78,6 +85,7 @@ pub(crate) const ALL: &[Workload] = &[
     Workload::new("L.insert", |env| Box::pin(insert(env))),
     Workload::new("L.bulk", |env| Box::pin(bulk(env))),
     Workload::new("L.claim", |env| Box::pin(claim(env))),
+    Workload::new("L.steady", |env| Box::pin(steady(env))),
 ];
 
 /// The columns every plain insert writes; the rest take the table's defaults, as an
@@ -296,24 +304,9 @@ async fn claim_drain(db: &Database, clients: usize, n: usize) -> Result<(f64, Co
 /// a claim comes back empty; returns how many jobs it claimed and the CPU seconds its server
 /// backend has used so far.
 async fn claim_loop(mut conn: PgConnection, owner: String) -> Result<(usize, f64), String> {
-    const CLAIM: &str = "
-UPDATE backtick_jobs
-SET state = 'running', attempt = attempt + 1, lease_owner = $1,
-    lease_expires_at = now() + interval '30 seconds', updated_at = now()
-WHERE id IN (
-    SELECT id FROM backtick_jobs
-    WHERE state = 'queued' AND run_at <= now()
-    ORDER BY priority, run_at, id
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED)
-RETURNING *";
-    const COMPLETE: &str = "
-UPDATE backtick_jobs
-SET state = 'done', lease_owner = NULL, lease_expires_at = NULL, finished_at = now(), updated_at = now()
-WHERE id = ANY($1)";
     let mut claimed = 0;
     loop {
-        let rows = sqlx::query(CLAIM)
+        let rows = sqlx::query(PLAIN_CLAIM)
             .bind(&owner)
             .bind(CLAIM_BATCH)
             .fetch_all(&mut conn)
@@ -327,7 +320,7 @@ WHERE id = ANY($1)";
             .map(|row| sqlx::Row::try_get::<i64, _>(row, "id"))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| e.to_string())?;
-        sqlx::query(COMPLETE)
+        sqlx::query(PLAIN_COMPLETE)
             .bind(&ids)
             .execute(&mut conn)
             .await
@@ -337,6 +330,225 @@ WHERE id = ANY($1)";
     let cpu = backend_cpu(&mut conn).await;
     let _ = conn.close().await;
     Ok((claimed, cpu))
+}
+
+/// The statements of the plain claim loop: claim [`CLAIM_BATCH`] (`$1` owner, `$2` limit).
+const PLAIN_CLAIM: &str = "
+UPDATE backtick_jobs
+SET state = 'running', attempt = attempt + 1, lease_owner = $1,
+    lease_expires_at = now() + interval '30 seconds', updated_at = now()
+WHERE id IN (
+    SELECT id FROM backtick_jobs
+    WHERE state = 'queued' AND run_at <= now()
+    ORDER BY priority, run_at, id
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED)
+RETURNING *";
+
+/// ... and complete them (`$1` ids).
+const PLAIN_COMPLETE: &str = "
+UPDATE backtick_jobs
+SET state = 'done', lease_owner = NULL, lease_expires_at = NULL, finished_at = now(), updated_at = now()
+WHERE id = ANY($1)";
+
+/// L.steady: the latency a plain SQL queue gets at `C.steady`'s rate on this machine, the
+/// floor `C.steady`'s and `E.soak`'s p99 are reported against. A producer on its own
+/// connection inserts the jobs due every 10 ms in one statement (the schema's trigger sends the
+/// NOTIFY at commit); a consumer `LISTEN`s on another and, at each notification (or after
+/// 100 ms without one), claims [`CLAIM_BATCH`] and completes them until a claim comes back
+/// empty. Each job's latency runs from its `created_at` to its claim's rows reaching the
+/// consumer (the database clock, read through the local clock and a measured offset): what a
+/// runner's worker start would be with no runner at all.
+async fn steady(env: Env<'_>) -> Result<Vec<Figure>, String> {
+    let (rate, duration) = (f64::from(env.sizes.steady_rate), env.sizes.steady_for);
+    let mut latencies = steady_floor(env.db, rate, duration).await?;
+    latencies.sort_by(f64::total_cmp);
+    Ok(vec![
+        Figure::new("jobs", latencies.len() as f64, "jobs"),
+        Figure::new("p50_ms", crate::recorder::percentile(&latencies, 50.0), "ms"),
+        Figure::new("p99_ms", crate::recorder::percentile(&latencies, 99.0), "ms"),
+        Figure::new("max_ms", latencies.last().copied().unwrap_or(f64::NAN), "ms"),
+    ])
+}
+
+/// Run the plain producer and consumer of [`steady`] for `duration`; every job's latency in
+/// milliseconds, in the order claimed.
+async fn steady_floor(db: &Database, rate: f64, duration: Duration) -> Result<Vec<f64>, String> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let mut listener = sqlx::postgres::PgListener::connect(&db.url)
+        .await
+        .map_err(|e| format!("plain listener: {e}"))?;
+    listener
+        .listen("backtick_jobs")
+        .await
+        .map_err(|e| format!("plain listen: {e}"))?;
+    // The listener lives in a task of its own that turns each notification into a wake-up:
+    // waiting for a wake-up can time out (to poll) without cancelling a read halfway.
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let woken = wake.clone();
+    let forwarder = tokio::spawn(async move {
+        while listener.recv().await.is_ok() {
+            woken.notify_one();
+        }
+    });
+    let mut claimer = connect(db).await?;
+    // The plan backtick's claim pins (see migration 0004): without it, on the table that the
+    // run fills and nothing analyzes, the planner picks a bitmap scan of every index entry
+    // the run left behind, and the claims fall ever further behind.
+    sqlx::query("SET enable_sort = off")
+        .execute(&mut claimer)
+        .await
+        .map_err(|e| format!("plain claim plan: {e}"))?;
+    let offset = clock_offset(&mut claimer).await?;
+    // How many jobs the producer sent, once it is done.
+    let sent = Arc::new(AtomicUsize::new(usize::MAX));
+    let target = sent.clone();
+    let consumer = tokio::spawn(async move {
+        let mut latencies = Vec::new();
+        while latencies.len() < target.load(Ordering::Acquire) {
+            loop {
+                let rows = sqlx::query(PLAIN_CLAIM)
+                    .bind("plain-steady")
+                    .bind(CLAIM_BATCH)
+                    .fetch_all(&mut claimer)
+                    .await
+                    .map_err(|e| format!("plain claim: {e}"))?;
+                let now = chrono::Utc::now() + offset;
+                if rows.is_empty() {
+                    break;
+                }
+                let mut ids = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    ids.push(sqlx::Row::try_get::<i64, _>(row, "id").map_err(|e| e.to_string())?);
+                    let created: chrono::DateTime<chrono::Utc> =
+                        sqlx::Row::try_get(row, "created_at").map_err(|e| e.to_string())?;
+                    latencies.push((now - created).num_microseconds().unwrap_or(i64::MAX) as f64 / 1000.0);
+                }
+                sqlx::query(PLAIN_COMPLETE)
+                    .bind(&ids)
+                    .execute(&mut claimer)
+                    .await
+                    .map_err(|e| format!("plain complete: {e}"))?;
+            }
+            // A notification, or a poll after 100 ms.
+            let _ = tokio::time::timeout(Duration::from_millis(100), wake.notified()).await;
+        }
+        let _ = claimer.close().await;
+        Ok::<_, String>(latencies)
+    });
+    // The housekeeping backtick's runners do (the jobs table vacuumed when due, checked every
+    // 5 s): with the server's autovacuum off or slow, a plain queue without it claims through
+    // ever more dead index entries and falls behind, and the floor would be no floor.
+    let (stop_vacuum, stopped) = tokio::sync::watch::channel(false);
+    let vacuumer = tokio::spawn(vacuum_when_due(connect(db).await?, stopped));
+    let produced = produce_plain(db, rate, duration).await;
+    sent.store(*produced.as_ref().unwrap_or(&0), Ordering::Release);
+    let consumed = match &produced {
+        Ok(count) => match tokio::time::timeout(Duration::from_secs(60), consumer).await {
+            Ok(joined) => joined.map_err(|e| e.to_string()).and_then(|result| result),
+            Err(_) => Err(format!("the plain consumer did not claim {count} jobs within a minute")),
+        },
+        Err(error) => Err(error.clone()),
+    };
+    forwarder.abort();
+    let _ = stop_vacuum.send(true);
+    let vacuumed = vacuumer.await.map_err(|e| e.to_string()).and_then(|result| result);
+    let produced = produced?;
+    let latencies = consumed?;
+    vacuumed?;
+    if latencies.len() != produced {
+        return Err(format!(
+            "the plain consumer claimed {} jobs of {produced}",
+            latencies.len()
+        ));
+    }
+    expect_rows(db, "done", produced).await?;
+    Ok(latencies)
+}
+
+/// Every 5 s until `stop` turns true, vacuum the jobs table when it is due by its autovacuum
+/// thresholds: the statements of backtick's vacuumer (`QueueStore::vacuum`), on `conn`.
+async fn vacuum_when_due(mut conn: PgConnection, mut stop: tokio::sync::watch::Receiver<bool>) -> Result<(), String> {
+    use backtick_postgres::backtick_pg_common::sql;
+    const EVERY: Duration = Duration::from_secs(5);
+    sqlx::raw_sql(sql::VACUUM_QUIET)
+        .execute(&mut conn)
+        .await
+        .map_err(|e| format!("plain vacuum: {e}"))?;
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|stopped| *stopped) => break,
+            () = tokio::time::sleep(EVERY) => {}
+        }
+        let due: Option<bool> = sqlx::query_scalar(sql::VACUUM_DUE)
+            .fetch_optional(&mut conn)
+            .await
+            .map_err(|e| format!("plain vacuum check: {e}"))?;
+        if due == Some(true) {
+            sqlx::raw_sql(sql::VACUUM)
+                .execute(&mut conn)
+                .await
+                .map_err(|e| format!("plain vacuum: {e}"))?;
+        }
+    }
+    let _ = conn.close().await;
+    Ok(())
+}
+
+/// Insert the no-op job at `rate` per second for `duration` on a connection of its own: every
+/// 10 ms one `INSERT ... SELECT FROM generate_series` of the jobs due by then. Returns how many
+/// it inserted.
+async fn produce_plain(db: &Database, rate: f64, duration: Duration) -> Result<usize, String> {
+    const TICK: Duration = Duration::from_millis(10);
+    let mut conn = connect(db).await?;
+    let row = row()?;
+    let insert =
+        format!("INSERT INTO backtick_jobs ({COLUMNS}) SELECT $1, $2, $3, $4, $5, $6 FROM generate_series(1, $7)");
+    let mut ticks = tokio::time::interval(TICK);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let started = Instant::now();
+    let mut sent = 0_usize;
+    while started.elapsed() < duration {
+        ticks.tick().await;
+        let due = (started.elapsed().min(duration).as_secs_f64() * rate) as usize;
+        if due > sent {
+            sqlx::query(sqlx::AssertSqlSafe(insert.clone()))
+                .bind(&row.worker)
+                .bind(&row.queue)
+                .bind(&row.args)
+                .bind(row.codec)
+                .bind(row.priority)
+                .bind(row.max_attempts)
+                .bind(i64::try_from(due - sent).map_err(|e| e.to_string())?)
+                .execute(&mut conn)
+                .await
+                .map_err(|e| format!("plain produce: {e}"))?;
+            sent = due;
+        }
+    }
+    let _ = conn.close().await;
+    Ok(sent)
+}
+
+/// The database clock minus the local clock, from the quickest of 20 round trips.
+async fn clock_offset(conn: &mut PgConnection) -> Result<chrono::TimeDelta, String> {
+    let mut best: Option<(chrono::TimeDelta, chrono::TimeDelta)> = None;
+    for _ in 0..20 {
+        let before = chrono::Utc::now();
+        let db: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT clock_timestamp()")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| e.to_string())?;
+        let after = chrono::Utc::now();
+        let round_trip = after - before;
+        let offset = db - (before + round_trip / 2);
+        if best.is_none_or(|(shortest, _)| round_trip < shortest) {
+            best = Some((round_trip, offset));
+        }
+    }
+    Ok(best.map(|(_, offset)| offset).unwrap_or_default())
 }
 
 async fn join_all<T>(tasks: Vec<tokio::task::JoinHandle<Result<T, String>>>) -> Result<Vec<T>, String> {

@@ -15,7 +15,7 @@
 //!
 //! | workload | what | figures |
 //! |---|---|---|
-//! | `L.insert`, `L.bulk`, `L.claim` | the plain SQL limits (see [`limits`]), run once, before the backends | jobs/s or rows/s |
+//! | `L.insert`, `L.bulk`, `L.claim`, `L.steady` | the plain SQL limits (see [`limits`]), run once, before the backends | jobs/s or rows/s; `L.steady`: the latency floor at `C.steady`'s rate, p50 / p99 / max ms |
 //! | `A.enqueue.single` | 2,000 jobs, one `enqueue` call (its own transaction) each | jobs/s, ratio to `L.insert` c1 |
 //! | `A.enqueue.bulk` | 20,000 jobs, `enqueue_many` in batches of 1,000 | jobs/s, ratio to `L.bulk` |
 //! | `A.drain.c10`, `A.drain.c50` | 20,000 no-op jobs queued into the fresh table, then one runner at concurrency 10 / 50, timed from before its store connects until all are done | jobs/s, ratio to `L.claim` |

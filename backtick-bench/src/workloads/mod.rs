@@ -120,7 +120,7 @@ pub(crate) const ALL: &[Workload] = &[
     Workload::new("B.latency", |env| Box::pin(latency::idle(env))),
     Workload::new("B.first_job", |env| Box::pin(latency::first_job(env))),
     Workload::new("B.due", |env| Box::pin(latency::due(env))),
-    Workload::new("C.steady", |env| Box::pin(steady::steady(env))),
+    Workload::new("C.steady", |env| Box::pin(steady::steady(env))).against(&[Limit::SteadyP99]),
     Workload::new("D.processes", |env| Box::pin(scale::processes(env))).against(&[Limit::Claim]),
     Workload::new("D.backlog", |env| Box::pin(scale::backlog(env)))
         .against(&[Limit::Claim])
@@ -129,7 +129,9 @@ pub(crate) const ALL: &[Workload] = &[
         .against(&[Limit::Claim])
         .gated(Gate::Large),
     Workload::new("E.held_memory", |env| Box::pin(soak::held_memory(env))),
-    Workload::new("E.soak", |env| Box::pin(soak::soak(env))).gated(Gate::Soak),
+    Workload::new("E.soak", |env| Box::pin(soak::soak(env)))
+        .against(&[Limit::SteadyP99])
+        .gated(Gate::Soak),
     Workload::new("F.admin", |env| Box::pin(operators::admin_reads(env))),
     Workload::new("F.dashboard", |env| Box::pin(dashboard::pages(env))),
 ];

@@ -10,6 +10,7 @@ use super::steady::produce;
 use super::{Env, insert, per_second};
 use crate::admin;
 use crate::child::{self, Child, ChildSpec, ChildWorker, Event, LatencyLine};
+use crate::limits::Limit;
 use crate::report::Figure;
 
 const KIB: f64 = 1024.0;
@@ -204,7 +205,7 @@ fn figures(
         Figure::new("enqueued_per_s", per_second(sent, produced_for), "jobs/s"),
         Figure::new("done_per_s", done_per_s, "jobs/s"),
         Figure::new("p50_ms", total.p50_ms, "ms"),
-        Figure::new("p99_ms", total.p99_ms, "ms"),
+        Figure::new("p99_ms", total.p99_ms, "ms").against(Limit::SteadyP99),
         Figure::new("worst_window_p99_ms", worst_p99, "ms"),
         Figure::new("dead_tuples_max", dead_max as f64, "rows"),
         Figure::new("dead_tuples_end", dead_end as f64, "rows"),

@@ -7,6 +7,7 @@ use backtick_postgres::QueueStore;
 
 use super::{Env, TIMED, jobs, per_second, timed_runner, wait_completed};
 use crate::admin;
+use crate::limits::Limit;
 use crate::profile::CountingStore;
 use crate::recorder::{Recorder, percentile};
 use crate::report::Figure;
@@ -54,7 +55,7 @@ pub(super) async fn steady(env: Env<'_>) -> Result<Vec<Figure>, String> {
         Figure::new("enqueued_per_s", per_second(sent, window), "jobs/s"),
         Figure::new("done_per_s", done_in_window as f64 / window.as_secs_f64(), "jobs/s"),
         Figure::new("p50_ms", percentile(&latencies, 50.0), "ms"),
-        Figure::new("p99_ms", percentile(&latencies, 99.0), "ms"),
+        Figure::new("p99_ms", percentile(&latencies, 99.0), "ms").against(Limit::SteadyP99),
         Figure::new("dead_tuples", table.dead as f64, "rows"),
         Figure::new("live_tuples", table.live as f64, "rows"),
         Figure::new("autovacuums", table.autovacuums as f64, "runs"),
