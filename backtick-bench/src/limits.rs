@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | `L.insert` | `INSERT ... VALUES (one row) RETURNING id`, one per commit, from 1 and from 10 connections | jobs/s |
 //! | `L.bulk` | `INSERT ... SELECT FROM unnest(arrays)` of the same batches as `A.enqueue.bulk`, one per commit | rows/s |
-//! | `L.steady` | the latency floor at `C.steady`'s rate: a producer inserting the jobs due every 10 ms with one `INSERT ... SELECT FROM generate_series` (the schema's trigger sends the NOTIFY), a consumer that `LISTEN`s and, at each notification, claims 100 and completes them (the `L.claim` statements, planned with sorting off as backtick's claim is) until a claim comes back empty | p50 / p99 / max ms from `created_at` to the claim's rows reaching the consumer |
+//! | `L.steady` | the latency floor at `C.steady`'s rate: a producer inserting the jobs due every 10 ms with one `INSERT ... SELECT FROM generate_series` (the schema's trigger sends the NOTIFY), a consumer that `LISTEN`s and, at each notification, claims 100 and completes them (the `L.claim` statements, planned with sorting off as backtick's claim is) until a claim comes back empty, the table vacuumed when due (checked every 5 s) as a runner does | p50 / p99 / max ms from `created_at` to the claim's rows reaching the consumer |
 //! | `L.claim` | a burst queued by one `INSERT ... SELECT FROM generate_series`, `ANALYZE`d, then drained by a loop of a claim of 100 (`UPDATE ... WHERE id IN (SELECT ... ORDER BY priority, run_at, id LIMIT 100 FOR UPDATE SKIP LOCKED) RETURNING *`) and their completion (`UPDATE ... SET state = 'done' WHERE id = ANY($1)`), from 1, 4 and 10 connections | jobs/s per client count, and the best |
 //!
 //! The claim limit's table is analyzed: the limit is the machine's best case, as pgbench's
