@@ -501,54 +501,37 @@ async fn vacuum_when_due(mut conn: PgConnection, mut stop: tokio::sync::watch::R
 /// 10 ms one `INSERT ... SELECT FROM generate_series` of the jobs due by then. Returns how many
 /// it inserted.
 async fn produce_plain(db: &Database, rate: f64, duration: Duration) -> Result<usize, String> {
-    const TICK: Duration = Duration::from_millis(10);
     let mut conn = connect(db).await?;
     let row = row()?;
     let insert =
         format!("INSERT INTO backtick_jobs ({COLUMNS}) SELECT $1, $2, $3, $4, $5, $6 FROM generate_series(1, $7)");
-    let mut ticks = tokio::time::interval(TICK);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let started = Instant::now();
-    let mut sent = 0_usize;
-    while started.elapsed() < duration {
-        ticks.tick().await;
-        let due = (started.elapsed().min(duration).as_secs_f64() * rate) as usize;
-        if due > sent {
-            sqlx::query(sqlx::AssertSqlSafe(insert.clone()))
-                .bind(&row.worker)
-                .bind(&row.queue)
-                .bind(&row.args)
-                .bind(row.codec)
-                .bind(row.priority)
-                .bind(row.max_attempts)
-                .bind(i64::try_from(due - sent).map_err(|e| e.to_string())?)
-                .execute(&mut conn)
-                .await
-                .map_err(|e| format!("plain produce: {e}"))?;
-            sent = due;
-        }
+    let mut pace = crate::workloads::Pace::new(rate, duration);
+    while let Some(count) = pace.next().await {
+        sqlx::query(sqlx::AssertSqlSafe(insert.as_str()))
+            .bind(&row.worker)
+            .bind(&row.queue)
+            .bind(&row.args)
+            .bind(row.codec)
+            .bind(row.priority)
+            .bind(row.max_attempts)
+            .bind(i64::try_from(count).map_err(|e| e.to_string())?)
+            .execute(&mut conn)
+            .await
+            .map_err(|e| format!("plain produce: {e}"))?;
     }
     let _ = conn.close().await;
-    Ok(sent)
+    Ok(pace.sent)
 }
 
-/// The database clock minus the local clock, from the quickest of 20 round trips.
+/// The database clock minus the local clock, read on `conn` ([`crate::recorder::clock_offset_of`]).
 async fn clock_offset(conn: &mut PgConnection) -> Result<chrono::TimeDelta, String> {
-    let mut best: Option<(chrono::TimeDelta, chrono::TimeDelta)> = None;
-    for _ in 0..20 {
-        let before = chrono::Utc::now();
-        let db: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT clock_timestamp()")
+    crate::recorder::clock_offset_of(async || {
+        sqlx::query_scalar("SELECT clock_timestamp()")
             .fetch_one(&mut *conn)
             .await
-            .map_err(|e| e.to_string())?;
-        let after = chrono::Utc::now();
-        let round_trip = after - before;
-        let offset = db - (before + round_trip / 2);
-        if best.is_none_or(|(shortest, _)| round_trip < shortest) {
-            best = Some((round_trip, offset));
-        }
-    }
-    Ok(best.map(|(_, offset)| offset).unwrap_or_default())
+            .map_err(|e| e.to_string())
+    })
+    .await
 }
 
 async fn join_all<T>(tasks: Vec<tokio::task::JoinHandle<Result<T, String>>>) -> Result<Vec<T>, String> {

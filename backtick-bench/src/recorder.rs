@@ -11,10 +11,17 @@ use backtick_postgres::{JobContext, QueueStore, Timestamp};
 /// Database clock minus local clock: the sample with the shortest round trip of twenty,
 /// its reading taken to be at the round trip's midpoint.
 pub(crate) async fn clock_offset(store: &dyn QueueStore) -> Result<chrono::TimeDelta, String> {
+    clock_offset_of(async || store.now().await.map_err(|e| e.to_string())).await
+}
+
+/// [`clock_offset`] from any reading of the database clock.
+pub(crate) async fn clock_offset_of(
+    mut read_db_clock: impl AsyncFnMut() -> Result<Timestamp, String>,
+) -> Result<chrono::TimeDelta, String> {
     let mut best: Option<(chrono::TimeDelta, chrono::TimeDelta)> = None;
     for _ in 0..20 {
         let before = chrono::Utc::now();
-        let db = store.now().await.map_err(|e| e.to_string())?;
+        let db = read_db_clock().await?;
         let after = chrono::Utc::now();
         let round_trip = after - before;
         let offset = db - (before + round_trip / 2);

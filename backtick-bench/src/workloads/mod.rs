@@ -10,6 +10,8 @@ mod scale;
 mod soak;
 mod steady;
 
+pub(crate) use steady::Pace;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};

@@ -66,21 +66,54 @@ pub(super) async fn steady(env: Env<'_>) -> Result<Vec<Figure>, String> {
 /// Enqueue timed jobs at `rate` per second for `duration`: every 10 ms, one `enqueue_many`
 /// of the jobs due by then. Returns how many were enqueued.
 pub(super) async fn produce(store: &dyn QueueStore, rate: f64, duration: Duration) -> Result<usize, String> {
-    const TICK: Duration = Duration::from_millis(10);
-    let mut ticks = tokio::time::interval(TICK);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let started = Instant::now();
-    let mut sent = 0_usize;
-    while started.elapsed() < duration {
-        ticks.tick().await;
-        let due = (started.elapsed().min(duration).as_secs_f64() * rate) as usize;
-        if due > sent {
-            store
-                .enqueue_many(jobs(TIMED, due - sent)?, None)
-                .await
-                .map_err(|e| e.to_string())?;
-            sent = due;
+    let mut pace = Pace::new(rate, duration);
+    while let Some(count) = pace.next().await {
+        store
+            .enqueue_many(jobs(TIMED, count)?, None)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(pace.sent)
+}
+
+/// A steady producer's clock: every 10 ms for a `duration`, how many jobs fell due since the
+/// last tick at `rate` per second.
+pub(crate) struct Pace {
+    rate: f64,
+    duration: Duration,
+    ticks: tokio::time::Interval,
+    started: Instant,
+    /// How many jobs fell due so far (all of them once [`Pace::next`] returned `None`).
+    pub(crate) sent: usize,
+}
+
+impl Pace {
+    /// A pace of `rate` jobs per second for `duration`, from now.
+    pub(crate) fn new(rate: f64, duration: Duration) -> Self {
+        const TICK: Duration = Duration::from_millis(10);
+        let mut ticks = tokio::time::interval(TICK);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        Pace {
+            rate,
+            duration,
+            ticks,
+            started: Instant::now(),
+            sent: 0,
         }
     }
-    Ok(sent)
+
+    /// Wait for the next tick at which jobs fell due and return how many (counted as sent);
+    /// `None` once `duration` has passed.
+    pub(crate) async fn next(&mut self) -> Option<usize> {
+        while self.started.elapsed() < self.duration {
+            self.ticks.tick().await;
+            let due = (self.started.elapsed().min(self.duration).as_secs_f64() * self.rate) as usize;
+            if due > self.sent {
+                let count = due - self.sent;
+                self.sent = due;
+                return Some(count);
+            }
+        }
+        None
+    }
 }
