@@ -20,12 +20,12 @@
 //! | `A.enqueue.bulk` | 20,000 jobs, `enqueue_many` in batches of 1,000 | jobs/s, ratio to `L.bulk` |
 //! | `A.drain.c10`, `A.drain.c50` | 20,000 no-op jobs queued into the fresh table, then one runner at concurrency 10 / 50, timed from before its store connects until all are done | jobs/s, ratio to `L.claim` |
 //! | `A.drain.c50.limited` | `A.drain.c50` on a queue with a global concurrency limit of 50 (the runner's concurrency, so never binding): the cost of the limited claim | jobs/s, ratio to `L.claim` |
-//! | `A.drain.c10.analyzed`, `A.drain.c50.analyzed` | comparison only: the same drain after a hand-run `ANALYZE`, which a user's burst does not get | jobs/s, ratio to `L.claim`, `fresh_vs_analyzed` |
+//! | `A.drain.c10.analyzed`, `A.drain.c50.analyzed` | comparison only: the same drain after a hand-run `ANALYZE`, which a user's burst does not get, and into the fresh table, interleaved (fresh, analyzed, analyzed, fresh, twice; each drain in a fresh database) | jobs/s of each over its four drains, ratio to `L.claim`, `fresh_vs_analyzed` |
 //! | `B.latency` | an idle runner; 300 jobs enqueued one at a time, 10 ms apart | p50 / p95 / p99 ms from `created_at` to the worker's start, on the database clock |
 //! | `B.first_job` | 200 trials (p99 is then not just the slowest trial): a runner started with `try_start` (as `run_until` does) on a newly connected store, one job enqueued as soon as it returns | p50 / p99 / max ms from `created_at` to the worker's start; p50 / p99 of the enqueue call (insert and commit) and of the time from its return to the worker's start |
 //! | `B.due` | an idle runner while, over 10 s, 500 at-jobs fall due, 100 jobs fail once and are retried after the default backoff, a recurring schedule fires every 250 ms and a cron schedule every second | p50 / p99 ms from the due time (`run_at`) to the worker's start, per kind |
 //! | `C.steady` | a producer at 5,000 jobs/s for 30 s while a runner (concurrency 50) works | achieved rate, p50 / p99 ms, dead tuples at the end |
-//! | `D.processes` | 20,000 jobs drained by one runner process, and by 4 started together (concurrency 10 each; the benchmark binary in its child mode), timed from before they start | jobs/s each, ratio to `L.claim`, `four_vs_one` |
+//! | `D.processes` | 20,000 jobs drained by one runner process, and by 4 started together (concurrency 10 each; the benchmark binary in its child mode), timed from before they start; interleaved (one, four, four, one, twice; each drain in a fresh database) | jobs/s of each over its four drains, ratio to `L.claim`, `four_vs_one` |
 //! | `D.backlog` (`--large`) | 1,000,000 queued jobs drained at concurrency 50, against 20,000 | jobs/s each, `vs_base` |
 //! | `D.finished_10m` (`--large`) | 20,000 jobs drained at concurrency 50 in a table holding 10,000,000 finished jobs (vacuumed and analyzed, as autovacuum would have), against an empty table | jobs/s each, `vs_empty` |
 //! | `E.held_memory` | a runner process at concurrency 5,000 whose jobs sleep: resident memory idle and holding 5,000 claimed jobs | MiB, bytes per held job |
@@ -190,13 +190,6 @@ async fn run_and_add(
     let figures = run_one(server, target, workload, sizes, profile, &series).await?;
     eprintln!("bench:   ({:.1} s)", started.elapsed().as_secs_f64());
     report.add(target.subject, workload.name, &load, figures);
-    if let Some(fresh) = workload.name.strip_suffix(".analyzed") {
-        let rate = |name: &str| report.value(target.subject, name, "jobs_per_s");
-        if let (Some(fresh_rate), Some(analyzed_rate)) = (rate(fresh), rate(workload.name)) {
-            let ratio = Figure::new("fresh_vs_analyzed", fresh_rate / analyzed_rate, "ratio");
-            report.add(target.subject, workload.name, &load, vec![ratio]);
-        }
-    }
     report.add_series(
         target.subject,
         workload.name,

@@ -359,6 +359,11 @@ pub(crate) async fn wal_position(conn: &mut PgConnection) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// CPU seconds so far of the process `pid` (zero when it cannot be read).
+pub(crate) fn cpu_of(pid: u32) -> f64 {
+    process_cpu(&pid.to_string()).unwrap_or(0.0)
+}
+
 /// `/proc` reports CPU time in clock ticks of `USER_HZ`, which is 100 on Linux.
 const TICKS_PER_SECOND: f64 = 100.0;
 
@@ -428,6 +433,12 @@ impl CpuSample {
             db_cpu_us: per_job(1e6 * backends),
             wal_bytes: per_job(end.wal_bytes - self.wal_bytes),
         }
+    }
+
+    /// The CPU seconds the whole machine was busy between `self` and the later sample `end`
+    /// (every process: runners, the database, and the rest).
+    pub(crate) fn machine_busy_until(&self, end: &CpuSample) -> f64 {
+        end.machine_busy - self.machine_busy
     }
 
     /// What happened between `self` and the later sample `end`.

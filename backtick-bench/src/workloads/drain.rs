@@ -1,6 +1,7 @@
 //! A.drain: a burst of no-op jobs queued into a fresh table, then one runner drains it, timed
 //! from before its store connects (a user's process start) until every job is done.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,16 +15,12 @@ use crate::metrics_switch::Recording;
 use crate::profile::{COST_FIGURES, Cost, CountingStore, CpuSample};
 use crate::report::Figure;
 
-/// A.drain.cN: queue the burst, then time one runner at `concurrency` draining it. With
-/// `analyzed` (a comparison figure only) the table is `ANALYZE`d first, which a user's burst
-/// into a fresh or suddenly grown table does not get: autovacuum analyzes it only later.
-pub(super) async fn burst(env: Env<'_>, concurrency: usize, analyzed: bool) -> Result<Vec<Figure>, String> {
+/// A.drain.cN: queue the burst into the fresh table, then time one runner at `concurrency`
+/// draining it.
+pub(super) async fn burst(env: Env<'_>, concurrency: usize) -> Result<Vec<Figure>, String> {
     let store = env.store.queue();
     let n = env.sizes.drain;
     insert(&*store, NOOP, n, 1_000).await?;
-    if analyzed {
-        admin::analyze(env.db).await?;
-    }
     let (elapsed, cost) = timed_drain(env.backend, env.db, concurrency, n, env.profile).await?;
     expect_count(&*store, JobState::Done, n).await?;
     let mut figures = vec![Figure::new("jobs_per_s", per_second(n, elapsed), "jobs/s").against(Limit::Claim)];
@@ -55,54 +52,124 @@ pub(super) async fn limited(env: Env<'_>, concurrency: usize) -> Result<Vec<Figu
 }
 
 /// A.drain.cN.recorder: the burst drained with a real Prometheus recorder installed (not
-/// served) and without one, each four times, interleaved plain, recorded, recorded, plain,
-/// twice (so that a drift of the machine during the run weighs on both alike, and one noisy
-/// drain moves the ratio by a quarter as much), every drain on a fresh database of its own:
-/// `jobs_per_s` with the recorder (over its four drains),
-/// `plain_jobs_per_s` without, and `ratio_to_plain`, the recorded throughput over the plain
-/// one (1.0: the metrics cost nothing; the target is at least 0.95). The recorder's page of the
-/// last recorded drain is written to `target/bench/metrics-page.txt`.
+/// served) and without one, [interleaved]: `jobs_per_s` with the recorder (over its four
+/// drains), `plain_jobs_per_s` without, and `ratio_to_plain`, the recorded throughput over
+/// the plain one (1.0: the metrics cost nothing; the target is at least 0.95). The
+/// recorder's page of the last recorded drain is written to `target/bench/metrics-page.txt`.
 pub(super) async fn recorded(env: Env<'_>, concurrency: usize) -> Result<Vec<Figure>, String> {
-    let (mut plain, mut with_recorder) = (Duration::ZERO, Duration::ZERO);
-    const ROUNDS: [bool; 8] = [false, true, true, false, false, true, true, false];
-    for (round, recording) in ROUNDS.into_iter().enumerate() {
-        let tag = format!("{}{round}", if recording { "recorded" } else { "plain" });
-        let elapsed = env
-            .with_extra_db(&tag, |db| {
-                drain_once(env.backend, db, concurrency, env.sizes.drain, recording)
-            })
-            .await?;
-        match recording {
-            true => with_recorder += elapsed,
-            false => plain += elapsed,
-        }
-    }
-    let n = ROUNDS.len() / 2 * env.sizes.drain;
+    let (backend, n) = (env.backend, env.sizes.drain);
+    let pair = interleaved(&env, ["plain", "recorded"], |db, recording| {
+        let setup = if recording { Setup::Recorder } else { Setup::Plain };
+        drain_once(backend, db, concurrency, n, setup)
+    })
+    .await?;
     Ok(vec![
-        Figure::new("jobs_per_s", per_second(n, with_recorder), "jobs/s").against(Limit::Claim),
-        Figure::new("plain_jobs_per_s", per_second(n, plain), "jobs/s").against(Limit::Claim),
-        Figure::new(
-            "ratio_to_plain",
-            plain.as_secs_f64() / with_recorder.as_secs_f64(),
-            "ratio",
-        ),
+        Figure::new("jobs_per_s", pair.variant_rate(n), "jobs/s").against(Limit::Claim),
+        Figure::new("plain_jobs_per_s", pair.base_rate(n), "jobs/s").against(Limit::Claim),
+        Figure::new("ratio_to_plain", pair.variant_vs_base(), "ratio"),
     ])
 }
 
-/// One drain of a fresh burst of `n` jobs in `db`, with the Prometheus recorder on when
-/// `recording` (checked to have seen the finished jobs, its page kept for reading).
+/// A.drain.cN.analyzed (comparison only): the burst drained after a hand-run `ANALYZE`,
+/// which a user's burst into a fresh or suddenly grown table does not get (autovacuum
+/// analyzes it only later), and into the fresh, never-analyzed table, [interleaved]:
+/// `jobs_per_s` analyzed (over its four drains), `fresh_jobs_per_s`, and
+/// `fresh_vs_analyzed`, the fresh table's throughput over the analyzed one's (the target:
+/// at least 0.9).
+pub(super) async fn analyzed(env: Env<'_>, concurrency: usize) -> Result<Vec<Figure>, String> {
+    let (backend, n) = (env.backend, env.sizes.drain);
+    let pair = interleaved(&env, ["fresh", "analyzed"], |db, analyzed| {
+        let setup = if analyzed { Setup::Analyzed } else { Setup::Plain };
+        drain_once(backend, db, concurrency, n, setup)
+    })
+    .await?;
+    Ok(vec![
+        Figure::new("jobs_per_s", pair.variant_rate(n), "jobs/s").against(Limit::Claim),
+        Figure::new("fresh_jobs_per_s", pair.base_rate(n), "jobs/s").against(Limit::Claim),
+        Figure::new("fresh_vs_analyzed", 1.0 / pair.variant_vs_base(), "ratio"),
+    ])
+}
+
+/// The order of an interleaved comparison's rounds (`true`: the variant): base, variant,
+/// variant, base, twice, so that a drift of the machine during the run weighs on both
+/// alike, and one noisy round moves the ratio by a quarter as much as a single pair would.
+const ROUNDS: [bool; 8] = [false, true, true, false, false, true, true, false];
+
+/// The total time of an interleaved comparison's base rounds and of its variant rounds,
+/// each [`ROUNDS`]' four rounds of the same `n` jobs.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Pair {
+    base: Duration,
+    variant: Duration,
+}
+
+impl Pair {
+    /// The base rounds' jobs per second, for `n` jobs a round.
+    pub(super) fn base_rate(&self, n: usize) -> f64 {
+        per_second(ROUNDS.len() / 2 * n, self.base)
+    }
+
+    /// The variant rounds' jobs per second, for `n` jobs a round.
+    pub(super) fn variant_rate(&self, n: usize) -> f64 {
+        per_second(ROUNDS.len() / 2 * n, self.variant)
+    }
+
+    /// The variant's throughput over the base's (above 1: the variant is faster).
+    pub(super) fn variant_vs_base(&self) -> f64 {
+        self.base.as_secs_f64() / self.variant.as_secs_f64()
+    }
+}
+
+/// Time `round(db, variant)` over [`ROUNDS`], each round on a fresh database of its own
+/// (named after the workload and `names`, the base's and the variant's).
+pub(super) async fn interleaved<F, Fut>(env: &Env<'_>, names: [&str; 2], mut round: F) -> Result<Pair, String>
+where
+    F: FnMut(Database, bool) -> Fut,
+    Fut: Future<Output = Result<Duration, String>>,
+{
+    let mut pair = Pair {
+        base: Duration::ZERO,
+        variant: Duration::ZERO,
+    };
+    for (i, variant) in ROUNDS.into_iter().enumerate() {
+        let tag = format!("{}{i}", names[usize::from(variant)]);
+        let elapsed = env.with_extra_db(&tag, |db| round(db, variant)).await?;
+        match variant {
+            true => pair.variant += elapsed,
+            false => pair.base += elapsed,
+        }
+    }
+    Ok(pair)
+}
+
+/// What a drain of [`drain_once`] gets besides its jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Setup {
+    /// Nothing: the fresh table, no recorder.
+    Plain,
+    /// The table `ANALYZE`d by hand before the drain.
+    Analyzed,
+    /// The Prometheus recorder on during the drain.
+    Recorder,
+}
+
+/// One drain of a fresh burst of `n` jobs in `db` with `setup` (the recorder checked to
+/// have seen the finished jobs, its page kept for reading).
 async fn drain_once(
     backend: Backend,
     db: Database,
     concurrency: usize,
     n: usize,
-    recording: bool,
+    setup: Setup,
 ) -> Result<Duration, String> {
     let store = backend.open(&db.url).await?;
     insert(&*store.queue(), NOOP, n, 1_000).await?;
-    let recorder = match recording {
-        true => Some(Recording::start()?),
-        false => None,
+    if setup == Setup::Analyzed {
+        admin::analyze(&db).await?;
+    }
+    let recorder = match setup {
+        Setup::Recorder => Some(Recording::start()?),
+        Setup::Plain | Setup::Analyzed => None,
     };
     let (elapsed, _) = timed_drain(backend, &db, concurrency, n, false).await?;
     expect_count(&*store.queue(), JobState::Done, n).await?;

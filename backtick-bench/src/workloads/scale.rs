@@ -2,17 +2,19 @@
 //! jobs, and several runner processes at once, each against the same drain of a small
 //! burst in a fresh table.
 
-use std::time::Instant;
+use std::cell::RefCell;
+use std::time::{Duration, Instant};
 
 use backtick_postgres::JobState;
 use tokio::sync::mpsc;
 
-use super::drain::timed_drain;
+use super::drain::{interleaved, timed_drain};
 use super::{Env, NOOP, expect_count, insert, patience, per_second};
 use crate::admin::{self, Database};
 use crate::backend::Backend;
 use crate::child::{Child, ChildSpec, ChildWorker, Event};
 use crate::limits::Limit;
+use crate::profile::{Cost, CpuSample, cpu_of};
 use crate::report::Figure;
 
 /// The concurrency of the D.backlog and D.finished_10m runners.
@@ -99,37 +101,142 @@ pub(super) async fn finished(env: Env<'_>) -> Result<Vec<Figure>, String> {
 }
 
 /// D.processes: the drain of `drain` jobs by one runner process, and by four started
-/// together (each at the default concurrency 10, in a fresh database), timed from before
-/// the processes start until every job is done.
+/// together (each at the default concurrency 10), timed from before the processes start
+/// until every job is done; the two [interleaved], each drain in a fresh database. Besides
+/// the rates: how long the start took (until the last process had finished its first job)
+/// and the rates from then on, which leave out what starting four processes costs against
+/// starting one.
 pub(super) async fn processes(env: Env<'_>) -> Result<Vec<Figure>, String> {
     let (backend, n) = (env.backend, env.sizes.drain);
-    insert(&*env.store.queue(), NOOP, n, 1_000).await?;
-    let one = drain_in_processes(backend, env.db, 1, n).await?;
-    expect_count(&*env.store.queue(), JobState::Done, n).await?;
-    let many = env
-        .with_extra_db("many", |db| async move {
+    let starts = RefCell::new([Started::default(); 2]);
+    let pair = interleaved(&env, ["one", "four"], |db, four| {
+        let starts = &starts;
+        async move {
+            let processes = if four { PROCESSES } else { 1 };
             let store = backend.open(&db.url).await?;
             let result = async {
                 insert(&*store.queue(), NOOP, n, 1_000).await?;
-                let rate = drain_in_processes(backend, &db, PROCESSES, n).await?;
+                let drain = drain_in_processes(backend, &db, processes, n).await?;
                 expect_count(&*store.queue(), JobState::Done, n).await?;
-                Ok(rate)
+                starts.borrow_mut()[usize::from(four)].add(&drain, n);
+                Ok(drain.elapsed)
             }
             .await;
             store.close().await;
             result
-        })
-        .await?;
+        }
+    })
+    .await?;
+    let [one, four] = starts.into_inner();
     Ok(vec![
-        Figure::new("one_jobs_per_s", one, "jobs/s").against(Limit::Claim),
-        Figure::new("four_jobs_per_s", many, "jobs/s").against(Limit::Claim),
-        Figure::new("four_vs_one", many / one, "ratio"),
+        Figure::new("one_jobs_per_s", pair.base_rate(n), "jobs/s").against(Limit::Claim),
+        Figure::new("four_jobs_per_s", pair.variant_rate(n), "jobs/s").against(Limit::Claim),
+        Figure::new("four_vs_one", pair.variant_vs_base(), "ratio"),
+        Figure::new("one_started_ms", one.mean_start_ms(), "ms"),
+        Figure::new("four_started_ms", four.mean_start_ms(), "ms"),
+        Figure::new("one_started_jobs_per_s", one.rate(), "jobs/s").against(Limit::Claim),
+        Figure::new("four_started_jobs_per_s", four.rate(), "jobs/s").against(Limit::Claim),
+        Figure::new("four_vs_one_started", four.rate() / one.rate(), "ratio"),
+        Figure::new("one_machine_cpu_us_per_job", one.machine_cpu_us_per_job(), "µs/job"),
+        Figure::new("four_machine_cpu_us_per_job", four.machine_cpu_us_per_job(), "µs/job"),
+        Figure::new("one_runners_cpu_us_per_job", one.runners_cpu_us_per_job(), "µs/job"),
+        Figure::new("four_runners_cpu_us_per_job", four.runners_cpu_us_per_job(), "µs/job"),
+        Figure::new("one_db_cpu_us_per_job", one.db_cpu_us_per_job(), "µs/job"),
+        Figure::new("four_db_cpu_us_per_job", four.db_cpu_us_per_job(), "µs/job"),
+        Figure::new("one_rest_cpu_us_per_job", one.rest_cpu_us_per_job(), "µs/job"),
+        Figure::new("four_rest_cpu_us_per_job", four.rest_cpu_us_per_job(), "µs/job"),
+        Figure::new("one_bench_cpu_us_per_job", one.bench_cpu_us_per_job(), "µs/job"),
+        Figure::new("four_bench_cpu_us_per_job", four.bench_cpu_us_per_job(), "µs/job"),
     ])
 }
 
+/// One drain by runner processes: its time, and when the last process finished its first
+/// job, with how many jobs were done by then.
+struct ProcessDrain {
+    elapsed: Duration,
+    all_started: Duration,
+    done_when_started: u64,
+    /// CPU seconds the whole machine was busy during the drain.
+    machine_cpu: f64,
+    /// CPU per job of the database backends that served it.
+    cost: Cost,
+    /// CPU seconds of the runner processes, from their start.
+    runners_cpu: f64,
+}
+
+/// The sum over the rounds of one side of D.processes: their starts, and the jobs done and
+/// time taken after them.
+#[derive(Debug, Default, Clone, Copy)]
+struct Started {
+    rounds: u32,
+    start: Duration,
+    jobs_after: u64,
+    time_after: Duration,
+    jobs: u64,
+    machine_cpu: f64,
+    db_cpu_us: f64,
+    runners_cpu: f64,
+    bench_cpu_us: f64,
+}
+
+impl Started {
+    fn add(&mut self, drain: &ProcessDrain, n: usize) {
+        self.rounds += 1;
+        self.start += drain.all_started;
+        self.jobs_after += (n as u64).saturating_sub(drain.done_when_started);
+        self.time_after += drain.elapsed.saturating_sub(drain.all_started);
+        self.jobs += n as u64;
+        self.machine_cpu += drain.machine_cpu;
+        self.db_cpu_us += drain.cost.db_cpu_us * n as f64;
+        self.runners_cpu += drain.runners_cpu;
+        self.bench_cpu_us += drain.cost.client_cpu_us * n as f64;
+    }
+
+    /// CPU time of everything else per job: the benchmark process that reads the runners'
+    /// progress, the server's other processes, the kernel's own work (the machine's busy
+    /// time less the runners and their database backends).
+    fn rest_cpu_us_per_job(&self) -> f64 {
+        self.machine_cpu_us_per_job() - self.runners_cpu_us_per_job() - self.db_cpu_us_per_job()
+    }
+
+    /// CPU time of the benchmark process itself per job (it reads the runners' progress).
+    fn bench_cpu_us_per_job(&self) -> f64 {
+        self.bench_cpu_us / self.jobs.max(1) as f64
+    }
+
+    /// CPU time of the runner processes (their start included) per job.
+    fn runners_cpu_us_per_job(&self) -> f64 {
+        self.runners_cpu * 1e6 / self.jobs.max(1) as f64
+    }
+
+    /// CPU time of the whole machine (every process on it) per job.
+    fn machine_cpu_us_per_job(&self) -> f64 {
+        self.machine_cpu * 1e6 / self.jobs.max(1) as f64
+    }
+
+    /// CPU time of the database backends serving the runners, per job.
+    fn db_cpu_us_per_job(&self) -> f64 {
+        self.db_cpu_us / self.jobs.max(1) as f64
+    }
+
+    fn mean_start_ms(&self) -> f64 {
+        self.start.as_secs_f64() * 1_000.0 / f64::from(self.rounds.max(1))
+    }
+
+    /// Jobs per second once every process had started.
+    fn rate(&self) -> f64 {
+        self.jobs_after as f64 / self.time_after.as_secs_f64()
+    }
+}
+
 /// Start `processes` child runners on `db` at once and wait until together they have
-/// completed `n` jobs; jobs per second from before the first process started.
-async fn drain_in_processes(backend: Backend, db: &Database, processes: usize, n: usize) -> Result<f64, String> {
+/// completed `n` jobs: the time from before the first process started.
+async fn drain_in_processes(
+    backend: Backend,
+    db: &Database,
+    processes: usize,
+    n: usize,
+) -> Result<ProcessDrain, String> {
     let spec = ChildSpec {
         backend,
         url: db.url.clone(),
@@ -139,16 +246,23 @@ async fn drain_in_processes(backend: Backend, db: &Database, processes: usize, n
         window: None,
     };
     let (events, mut received) = mpsc::unbounded_channel();
+    let before = CpuSample::take(&db.url, &db.name).await;
     let started = Instant::now();
     let children = (0..processes)
         .map(|i| Child::spawn(&spec, i, events.clone()))
         .collect::<Result<Vec<_>, _>>()?;
     drop(events);
     let mut completed = vec![0_u64; processes];
+    let mut all_started = None;
     let deadline = tokio::time::Instant::from_std(started + patience(n));
     while completed.iter().sum::<u64>() < n as u64 {
         match tokio::time::timeout_at(deadline, received.recv()).await {
-            Ok(Some((i, Event::Progress { completed: done, .. }))) => completed[i] = done,
+            Ok(Some((i, Event::Progress { completed: done, .. }))) => {
+                completed[i] = done;
+                if all_started.is_none() && completed.iter().all(|&done| done > 0) {
+                    all_started = Some((started.elapsed(), completed.iter().sum::<u64>()));
+                }
+            }
             Ok(Some(_)) => {}
             Ok(None) => {
                 return Err(format!(
@@ -159,8 +273,18 @@ async fn drain_in_processes(backend: Backend, db: &Database, processes: usize, n
         }
     }
     let elapsed = started.elapsed();
+    let after = CpuSample::take(&db.url, &db.name).await;
+    let runners_cpu = children.iter().filter_map(Child::pid).map(cpu_of).sum();
     for child in children {
         child.stop().await?;
     }
-    Ok(per_second(n, elapsed))
+    let (all_started, done_when_started) = all_started.unwrap_or((elapsed, n as u64));
+    Ok(ProcessDrain {
+        elapsed,
+        all_started,
+        done_when_started,
+        machine_cpu: before.machine_busy_until(&after),
+        cost: before.cost(&after, n),
+        runners_cpu,
+    })
 }
