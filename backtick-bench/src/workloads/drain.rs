@@ -57,12 +57,8 @@ pub(super) async fn limited(env: Env<'_>, concurrency: usize) -> Result<Vec<Figu
 /// the plain one (1.0: the metrics cost nothing; the target is at least 0.95). The
 /// recorder's page of the last recorded drain is written to `target/bench/metrics-page.txt`.
 pub(super) async fn recorded(env: Env<'_>, concurrency: usize) -> Result<Vec<Figure>, String> {
-    let (backend, n) = (env.backend, env.sizes.drain);
-    let pair = interleaved(&env, ["plain", "recorded"], |db, recording| {
-        let setup = if recording { Setup::Recorder } else { Setup::Plain };
-        drain_once(backend, db, concurrency, n, setup)
-    })
-    .await?;
+    let n = env.sizes.drain;
+    let pair = plain_against(&env, concurrency, ["plain", "recorded"], Setup::Recorder).await?;
     Ok(vec![
         Figure::new("jobs_per_s", pair.variant_rate(n), "jobs/s").against(Limit::Claim),
         Figure::new("plain_jobs_per_s", pair.base_rate(n), "jobs/s").against(Limit::Claim),
@@ -77,12 +73,8 @@ pub(super) async fn recorded(env: Env<'_>, concurrency: usize) -> Result<Vec<Fig
 /// `fresh_vs_analyzed`, the fresh table's throughput over the analyzed one's (the target:
 /// at least 0.9).
 pub(super) async fn analyzed(env: Env<'_>, concurrency: usize) -> Result<Vec<Figure>, String> {
-    let (backend, n) = (env.backend, env.sizes.drain);
-    let pair = interleaved(&env, ["fresh", "analyzed"], |db, analyzed| {
-        let setup = if analyzed { Setup::Analyzed } else { Setup::Plain };
-        drain_once(backend, db, concurrency, n, setup)
-    })
-    .await?;
+    let n = env.sizes.drain;
+    let pair = plain_against(&env, concurrency, ["fresh", "analyzed"], Setup::Analyzed).await?;
     Ok(vec![
         Figure::new("jobs_per_s", pair.variant_rate(n), "jobs/s").against(Limit::Claim),
         Figure::new("fresh_jobs_per_s", pair.base_rate(n), "jobs/s").against(Limit::Claim),
@@ -140,6 +132,17 @@ where
         }
     }
     Ok(pair)
+}
+
+/// Drains of the plain burst at `concurrency` [interleaved] with drains given `variant`
+/// (`names`: the plain side's and the variant's, for their databases).
+async fn plain_against(env: &Env<'_>, concurrency: usize, names: [&str; 2], variant: Setup) -> Result<Pair, String> {
+    let (backend, n) = (env.backend, env.sizes.drain);
+    interleaved(env, names, |db, is_variant| {
+        let setup = if is_variant { variant } else { Setup::Plain };
+        drain_once(backend, db, concurrency, n, setup)
+    })
+    .await
 }
 
 /// What a drain of [`drain_once`] gets besides its jobs.
