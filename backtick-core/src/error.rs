@@ -55,6 +55,17 @@ pub enum StoreError {
         /// What was wrong.
         message: String,
     },
+    /// The change would give a job a unique key another job holds now: an operator retry of a
+    /// finished job whose key ([`crate::NewJob::unique`] held only in chosen states) was taken
+    /// by a newer job after it finished. Nothing was changed.
+    #[error(
+        "another job holds this job's unique key now ({message}); cancel that job or wait until it \
+         finishes, then try again"
+    )]
+    UniqueKeyHeld {
+        /// What the store reported.
+        message: String,
+    },
     /// Anything else the backend reported.
     #[error("store error: {source}")]
     Other {

@@ -2,6 +2,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
+use backtick_core::StoreError;
 use backtick_core::admin::AdminError;
 
 /// Why a dashboard request failed. Each variant maps to one status code; the body is a short
@@ -64,6 +65,7 @@ impl DashboardError {
             DashboardError::Admin(AdminError::UnknownJob { .. } | AdminError::UnknownSchedule { .. }) => {
                 StatusCode::NOT_FOUND
             }
+            DashboardError::Admin(AdminError::Store(StoreError::UniqueKeyHeld { .. })) => StatusCode::CONFLICT,
             DashboardError::Admin(AdminError::Store(_)) => StatusCode::INTERNAL_SERVER_ERROR,
             DashboardError::Admin(_) | DashboardError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             DashboardError::Timeout { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -107,4 +109,19 @@ pub(crate) fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_unique_key_held_by_another_job_is_a_conflict_and_other_store_errors_are_internal() {
+        let held = DashboardError::Admin(AdminError::Store(StoreError::UniqueKeyHeld {
+            message: "job 1 cannot be retried: job 2 took its unique key".to_owned(),
+        }));
+        assert_eq!(held.status(), StatusCode::CONFLICT);
+        let lost = DashboardError::Admin(AdminError::Store(StoreError::PoolClosed));
+        assert_eq!(lost.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
 }

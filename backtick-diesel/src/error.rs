@@ -48,6 +48,7 @@ impl From<PoolError> for DriverError {
 ///   server shutting down or out of connection slots: [`StoreError::Connection`] (transient);
 /// - serialization failure, deadlock: [`StoreError::Conflict`] (transient);
 /// - undefined table or column: [`StoreError::NotMigrated`];
+/// - a unique violation of the jobs' unique key index: [`StoreError::UniqueKeyHeld`];
 /// - a value that does not decode: [`StoreError::Corrupt`];
 /// - anything else: [`StoreError::Other`].
 ///
@@ -105,6 +106,7 @@ fn server_error(kind: DatabaseErrorKind, message: &str) -> Option<ServerError> {
         (DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection, _) => {
             Some(ServerError::ConnectionLost)
         }
+        (DatabaseErrorKind::UniqueViolation, _) => Some(ServerError::UniqueViolation),
         _ => by_message,
     }
 }

@@ -19,7 +19,13 @@ pub enum ServerError {
     /// Undefined column (42703): [`StoreError::NotMigrated`], the schema is older than the
     /// build.
     MissingColumn,
+    /// Unique violation (23505): [`StoreError::UniqueKeyHeld`] when it is the jobs' unique
+    /// key index (`backtick_jobs_unique_key_idx`), else [`StoreError::Other`].
+    UniqueViolation,
 }
+
+/// The index that holds each job's unique key while the job is in a holding state.
+const UNIQUE_KEY_INDEX: &str = "backtick_jobs_unique_key_idx";
 
 impl ServerError {
     /// The class of a SQLSTATE, `None` for one without special meaning.
@@ -29,13 +35,15 @@ impl ServerError {
     /// use backtick_pg_common::ServerError;
     /// assert_eq!(ServerError::from_sqlstate("40P01"), Some(ServerError::Conflict));
     /// assert_eq!(ServerError::from_sqlstate("08006"), Some(ServerError::ConnectionLost));
-    /// assert_eq!(ServerError::from_sqlstate("23505"), None);
+    /// assert_eq!(ServerError::from_sqlstate("23505"), Some(ServerError::UniqueViolation));
+    /// assert_eq!(ServerError::from_sqlstate("23514"), None);
     /// ```
     pub fn from_sqlstate(code: &str) -> Option<ServerError> {
         match code {
             "40001" | "40P01" => Some(ServerError::Conflict),
             "42P01" => Some(ServerError::MissingTable),
             "42703" => Some(ServerError::MissingColumn),
+            "23505" => Some(ServerError::UniqueViolation),
             "57P01" | "57P02" | "57P03" | "53300" => Some(ServerError::ConnectionLost),
             c if c.starts_with("08") => Some(ServerError::ConnectionLost),
             _ => None,
@@ -68,6 +76,8 @@ impl ServerError {
             Some(ServerError::MissingTable)
         } else if message.starts_with("column ") && message.ends_with(" does not exist") {
             Some(ServerError::MissingColumn)
+        } else if message.starts_with("duplicate key value violates unique constraint") {
+            Some(ServerError::UniqueViolation)
         } else if LOST.iter().any(|prefix| message.starts_with(prefix)) {
             Some(ServerError::ConnectionLost)
         } else {
@@ -76,7 +86,7 @@ impl ServerError {
     }
 
     /// The [`StoreError`] for this class: `message` is the server's message, `source` the
-    /// driver's error (kept by the transient errors).
+    /// driver's error (kept by the transient errors and [`StoreError::Other`]).
     pub fn into_store_error(self, message: &str, source: BoxError) -> StoreError {
         match self {
             ServerError::Conflict => StoreError::Conflict { source },
@@ -87,6 +97,10 @@ impl ServerError {
             ServerError::MissingColumn => StoreError::NotMigrated {
                 message: format!("{message} (the backtick schema is older than this build)"),
             },
+            ServerError::UniqueViolation if message.contains(UNIQUE_KEY_INDEX) => StoreError::UniqueKeyHeld {
+                message: message.to_owned(),
+            },
+            ServerError::UniqueViolation => StoreError::Other { source },
         }
     }
 }
@@ -120,6 +134,11 @@ mod tests {
                 ServerError::ConnectionLost,
             ),
             ("53300", "sorry, too many clients already", ServerError::ConnectionLost),
+            (
+                "23505",
+                "duplicate key value violates unique constraint \"backtick_jobs_unique_key_idx\"",
+                ServerError::UniqueViolation,
+            ),
         ] {
             assert_eq!(ServerError::from_sqlstate(code), Some(class), "{code}");
             assert_eq!(ServerError::from_message(message), Some(class), "{message}");
@@ -134,6 +153,17 @@ mod tests {
         let column = ServerError::MissingColumn.into_store_error("column y does not exist", "y".into());
         assert!(column.to_string().contains("older than this build"), "{column}");
         assert!(ServerError::Conflict.into_store_error("", "c".into()).is_transient());
+        let held = ServerError::UniqueViolation.into_store_error(
+            "duplicate key value violates unique constraint \"backtick_jobs_unique_key_idx\"",
+            "u".into(),
+        );
+        assert!(matches!(held, StoreError::UniqueKeyHeld { .. }), "{held:?}");
+        assert!(held.to_string().contains("cancel that job"), "{held}");
+        let other = ServerError::UniqueViolation.into_store_error(
+            "duplicate key value violates unique constraint \"backtick_schedules_pkey\"",
+            "p".into(),
+        );
+        assert!(matches!(other, StoreError::Other { .. }), "{other:?}");
         assert!(
             ServerError::ConnectionLost
                 .into_store_error("", "l".into())

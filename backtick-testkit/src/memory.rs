@@ -681,12 +681,10 @@ impl QueueStore for MemoryStore {
         let mut state = self.lock();
         if let Some(holder) = state.other_holder(id) {
             // What the unique index does to the backends' UPDATE: the statement fails.
-            return Err(StoreError::Other {
-                source: format!(
-                    "job {id} cannot be retried: its unique key is held by job {holder} now (the key was \
-                     released when job {id} finished); cancel or wait for job {holder} first"
-                )
-                .into(),
+            return Err(StoreError::UniqueKeyHeld {
+                message: format!(
+                    "job {id} cannot be retried: job {holder} took its unique key after job {id} finished"
+                ),
             });
         }
         Ok(state.retry(id, now))

@@ -292,7 +292,10 @@ async fn retrying_a_finished_job_whose_key_another_job_holds_fails_and_changes_n
     assert_ne!(first, second, "the cancelled job released the key");
     let before = get(&store, first).await;
     let retried = store.retry(first, Some(at(3))).await;
-    assert!(retried.is_err(), "the key is held by job {second}: {retried:?}");
+    assert!(
+        matches!(retried, Err(StoreError::UniqueKeyHeld { .. })),
+        "the key is held by job {second}: {retried:?}"
+    );
     assert_eq!(get(&store, first).await, before, "a refused retry changes nothing");
     assert!(store.cancel(second, "no", Some(at(4))).await.expect("cancel"));
     assert!(store.retry(first, Some(at(5))).await.expect("retry"), "free again");
