@@ -85,6 +85,11 @@ impl Fleet {
                 std::env::var("BT_FAULTS_RUNNER_LOG").unwrap_or_else(|_| "info".to_owned()),
             )
             .env("NO_COLOR", "1")
+            // The poison jobs' panics print no backtrace, whatever the environment says: with
+            // RUST_BACKTRACE=1 the first one symbolizes the debug binary's line tables on a
+            // worker thread, seen to take two seconds and to hold the runner's heartbeats past
+            // the short profile's 2-s lease (the leases expire and the jobs run twice).
+            .env("RUST_BACKTRACE", "0")
             .stdout(Stdio::null())
             .stderr(log)
             .kill_on_drop(true)
