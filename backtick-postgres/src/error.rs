@@ -17,7 +17,8 @@ pub type PgError = backtick_pg_common::ConnectError;
 /// - a server error, by its SQLSTATE ([`ServerError::from_sqlstate`]): serialization failure
 ///   and deadlock are [`StoreError::Conflict`] (transient), a server shutting down or out of
 ///   connection slots is [`StoreError::Connection`], an undefined table or column is
-///   [`StoreError::NotMigrated`];
+///   [`StoreError::NotMigrated`], a unique violation of the jobs' unique key index is
+///   [`StoreError::UniqueKeyHeld`];
 /// - a value that does not decode: [`StoreError::Corrupt`];
 /// - anything else: [`StoreError::Other`].
 pub(crate) fn store_error(error: sqlx::Error) -> StoreError {

@@ -90,10 +90,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if !built.success() {
         return Err(format!("building the benchmark failed ({built})"));
     }
-    let target = backtick_testkit::testdb::workspace_target_dir().map_err(|e| e.to_string())?;
-    let bench = target
-        .join(profile_dir)
-        .join(format!("backtick-bench{}", std::env::consts::EXE_SUFFIX));
+    let bench = crate::built_exe(profile_dir, "backtick-bench")?;
     eprintln!("xtask: running {} {}", bench.display(), forwarded.join(" "));
     let status = Command::new(&bench)
         .args(&forwarded)

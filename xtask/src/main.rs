@@ -117,8 +117,7 @@ fn test(extra: &[String]) -> Result<(), String> {
 /// `e2e-runner` processes next to it).
 fn chaos(extra: &[String]) -> Result<(), String> {
     cargo(&["build", "--locked", "--package", "backtick-e2e", "--bins"])?;
-    let target = backtick_testkit::testdb::workspace_target_dir().map_err(|e| e.to_string())?;
-    let exe = target.join("debug").join("e2e-chaos");
+    let exe = built_exe("debug", "e2e-chaos")?;
     let status = Command::new(&exe)
         .args(extra)
         .status()
@@ -128,6 +127,15 @@ fn chaos(extra: &[String]) -> Result<(), String> {
     } else {
         Err(format!("the fault suite failed ({status})"))
     }
+}
+
+/// The path of the binary `name` that cargo built in the workspace's target directory, in
+/// `profile_dir` (`debug`, `release`).
+pub(crate) fn built_exe(profile_dir: &str, name: &str) -> Result<std::path::PathBuf, String> {
+    let target = backtick_testkit::testdb::workspace_target_dir().map_err(|e| e.to_string())?;
+    Ok(target
+        .join(profile_dir)
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
 }
 
 /// The demo: on the configured database, else on the workspace cluster (started if needed, and
